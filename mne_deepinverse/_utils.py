@@ -1,0 +1,121 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""Shared helpers: forward checks, source geometry and adjacency."""
+
+import hashlib
+
+import mne
+import numpy as np
+from mne.io.constants import FIFF
+from mne.utils import _validate_type, logger
+from scipy import sparse
+
+
+def _check_fixed_forward(fwd):
+    """Return a fixed-orientation forward, converting free ones with a note."""
+    _validate_type(fwd, mne.Forward, "fwd")
+    if fwd["source_ori"] == FIFF.FIFFV_MNE_FIXED_ORI:
+        return fwd
+    kinds = {s["type"] for s in fwd["src"]}
+    if kinds != {"surf"}:
+        raise ValueError(
+            "A fixed-orientation forward is needed, but this one has free "
+            f"orientations on {sorted(kinds)} source spaces, which have no "
+            "cortical normal to fix them to. Make the forward with fixed "
+            "orientations (e.g. a discrete source space with normals and "
+            "mne.convert_forward_solution(fwd, force_fixed=True))."
+        )
+    logger.info(
+        "    Converting the free-orientation forward to fixed orientation "
+        "(normal to the cortex)"
+    )
+    return mne.convert_forward_solution(
+        fwd, surf_ori=True, force_fixed=True, use_cps=True, verbose=False
+    )
+
+
+def _eeg_gain(fwd):
+    """Return the EEG gain (n_eeg, n_sources) and the EEG channel names."""
+    picks = mne.pick_types(fwd["info"], meg=False, eeg=True, exclude=())
+    if len(picks) == 0:
+        kinds = sorted(
+            set(fwd["info"].get_channel_types()) if len(fwd["info"]["chs"]) else ()
+        )
+        raise ValueError(
+            f"The forward has no EEG channels (it has {kinds}); mne-deepinverse "
+            "models are trained for EEG. Make an EEG forward model."
+        )
+    names = [fwd["info"]["ch_names"][p] for p in picks]
+    rows = [fwd["sol"]["row_names"].index(n) for n in names]
+    return np.asarray(fwd["sol"]["data"][rows], dtype=np.float64), names
+
+
+def _src_space_ids(src):
+    """Index of the source space (hemisphere) of every used source."""
+    return np.concatenate(
+        [np.full(s["nuse"], ii, dtype=np.int64) for ii, s in enumerate(src)]
+    )
+
+
+def _source_adjacency(src):
+    """Sparse (n_sources, n_sources) adjacency for any source space kind."""
+    kinds = {s["type"] for s in src}
+    if kinds <= {"surf", "vol"} and not (
+        "surf" in kinds and any(s.get("use_tris") is None for s in src if s["type"] == "surf")
+    ):
+        adj = mne.spatial_src_adjacency(src, verbose=False)
+        return sparse.csr_matrix(adj, dtype=np.float32)
+    # discrete (or surface without triangulation): link every source to the
+    # sources closer than 1.5 times the median nearest-neighbour spacing
+    from scipy.spatial import cKDTree
+
+    rr = np.concatenate([s["rr"][s["vertno"]] for s in src])
+    tree = cKDTree(rr)
+    dist = tree.query(rr, k=2)[0][:, 1]
+    pairs = tree.query_pairs(1.5 * np.median(dist), output_type="ndarray")
+    ids = _src_space_ids(src)
+    pairs = pairs[ids[pairs[:, 0]] == ids[pairs[:, 1]]]
+    n = len(rr)
+    adj = sparse.coo_matrix(
+        (np.ones(len(pairs), np.float32), (pairs[:, 0], pairs[:, 1])), shape=(n, n)
+    )
+    return (adj + adj.T).tocsr()
+
+
+def _source_positions(fwd):
+    """Positions (m) of the used sources, in the forward's coordinate frame."""
+    return np.asarray(fwd["source_rr"], dtype=np.float64)
+
+
+def _hash_array(*arrays):
+    h = hashlib.sha256()
+    for arr in arrays:
+        arr = np.ascontiguousarray(arr)
+        h.update(str(arr.shape).encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def _check_random_state(random_state):
+    """Return a numpy Generator from an int, None, RandomState or Generator."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    return np.random.default_rng(random_state)
+
+
+def _check_range(value, name, *, kind=float, low=None, high=None):
+    """Return a (min, max) tuple from a scalar or a pair."""
+    if np.isscalar(value):
+        value = (value, value)
+    value = tuple(value)
+    if len(value) != 2 or value[0] > value[1]:
+        raise ValueError(f"{name} must be a number or a (min, max) pair, got {value}")
+    value = tuple(kind(v) for v in value)
+    if low is not None and value[0] < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value[1] > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
+    return value

@@ -1,0 +1,42 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""Offline template head model and pretrained-model files."""
+
+from ._pretrained import (
+    CONVDIP_CH_NAMES,
+    fetch_pretrained_file,
+    pretrained_dir,
+    read_pretrained_forward,
+)
+from ._template import (
+    DEFAULT_CONDUCTIVITY,
+    TEMPLATE_SUBJECT,
+    check_scalp_positions,
+    get_cache_dir,
+    get_template,
+    get_template_trans,
+    make_template_bem,
+    make_template_forward,
+    make_template_info,
+    make_template_montage,
+    setup_template_source_space,
+)
+
+__all__ = [
+    "CONVDIP_CH_NAMES",
+    "DEFAULT_CONDUCTIVITY",
+    "TEMPLATE_SUBJECT",
+    "check_scalp_positions",
+    "fetch_pretrained_file",
+    "get_cache_dir",
+    "get_template",
+    "get_template_trans",
+    "make_template_bem",
+    "make_template_forward",
+    "make_template_info",
+    "make_template_montage",
+    "pretrained_dir",
+    "read_pretrained_forward",
+    "setup_template_source_space",
+]

@@ -1,0 +1,351 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""The offline template head model (fsaverage5 cortex, MNE's fsaverage head)."""
+
+import hashlib
+import os
+from importlib.resources import files
+from pathlib import Path
+
+import mne
+import numpy as np
+from mne.utils import _check_option, _validate_type, logger, verbose
+
+TEMPLATE_SUBJECT = "fsaverage5"
+#: Default three-layer conductivities (brain, skull, scalp) in S/m.
+DEFAULT_CONDUCTIVITY = (0.3, 0.006, 0.3)
+#: Distance (mm) beyond which an electrode is not on the template's scalp.
+MAX_SCALP_DISTANCE_MM = 20.0
+_SPACINGS = ("ico4", "oct6")
+
+
+def get_template(verbose=None):
+    """Return where the shipped template subject lives.
+
+    The template is a small FreeSurfer-style subject (``fsaverage5``) that
+    ships inside the package: fsaverage5 cortical surfaces (white, pial,
+    inflated, sphere, sphere.reg, curv) and a three-layer BEM (scalp and inner
+    skull from MNE's fsaverage, outer skull derived from the inner skull).
+    Nothing is downloaded.
+
+    Returns
+    -------
+    subjects_dir : pathlib.Path
+        The FreeSurfer ``SUBJECTS_DIR`` holding the template.
+    subject : str
+        The template's subject name, ``"fsaverage5"``.
+
+    See Also
+    --------
+    mne.datasets.fetch_fsaverage
+    """
+    subjects_dir = Path(str(files("mne_deepinverse.datasets") / "data"))
+    if not (subjects_dir / TEMPLATE_SUBJECT / "surf" / "lh.white").is_file():
+        raise RuntimeError(
+            f"The template subject is missing from {subjects_dir}. Reinstall "
+            "mne-deepinverse or regenerate it with tools/make_template.py."
+        )
+    return subjects_dir, TEMPLATE_SUBJECT
+
+
+def get_template_trans():
+    """Return the head <-> MRI transform of the template.
+
+    Returns
+    -------
+    trans : instance of Transform
+        The head to MRI transform (the one of MNE's fsaverage).
+    """
+    subjects_dir, subject = get_template()
+    return mne.read_trans(subjects_dir / subject / f"{subject}-trans.fif")
+
+
+def get_cache_dir():
+    """Return the folder where source spaces, BEMs and forwards are cached.
+
+    It is ``<MNE_DATA>/mne_deepinverse``; set the ``MNE_DATA`` configuration
+    value or environment variable to move it.
+
+    Returns
+    -------
+    cache_dir : pathlib.Path
+        The cache folder (created if needed).
+    """
+    root = os.environ.get("MNE_DATA") or mne.get_config("MNE_DATA")
+    root = Path(root) if root else Path.home() / "mne_data"
+    cache = root / "mne_deepinverse"
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache
+
+
+def make_template_montage(ch_names=None):
+    """Make a standard 10-05 montage in the template's coordinates.
+
+    Parameters
+    ----------
+    ch_names : list of str | None
+        Channels to keep (in this order). ``None`` keeps all 10-05 positions.
+
+    Returns
+    -------
+    montage : instance of DigMontage
+        The montage (positions of MNE's ``fsaverage_1005``).
+    """
+    builtin = mne.channels.get_builtin_montages()
+    kind = "fsaverage_1005" if "fsaverage_1005" in builtin else "standard_1005"
+    montage = mne.channels.make_standard_montage(kind)
+    if ch_names is not None:
+        missing = [ch for ch in ch_names if ch not in montage.ch_names]
+        if missing:
+            raise ValueError(
+                f"No 10-05 position for channel(s) {missing}. Use names of the "
+                "10-05 system or pass an Info with your own montage."
+            )
+        pos = montage.get_positions()
+        montage = mne.channels.make_dig_montage(
+            ch_pos={ch: pos["ch_pos"][ch] for ch in ch_names},
+            nasion=pos["nasion"],
+            lpa=pos["lpa"],
+            rpa=pos["rpa"],
+            coord_frame=pos["coord_frame"],
+        )
+    return montage
+
+
+def make_template_info(ch_names, sfreq=100.0):
+    """Make an EEG :class:`mne.Info` with template (10-05) positions.
+
+    Parameters
+    ----------
+    ch_names : list of str
+        EEG channel names of the 10-05 system.
+    sfreq : float
+        Sampling frequency in Hz.
+
+    Returns
+    -------
+    info : instance of Info
+        Info with the template montage set.
+    """
+    info = mne.create_info(list(ch_names), sfreq, "eeg")
+    info.set_montage(make_template_montage(ch_names))
+    return info
+
+
+def _check_spacing(spacing):
+    _validate_type(spacing, str, "spacing")
+    _check_option("spacing", spacing, _SPACINGS)
+
+
+def _check_conductivity(conductivity):
+    conductivity = tuple(float(c) for c in conductivity)
+    if len(conductivity) != 3 or min(conductivity) <= 0:
+        raise ValueError(
+            "conductivity must be three positive values (brain, skull, scalp) "
+            f"in S/m, got {conductivity}."
+        )
+    return conductivity
+
+
+@verbose
+def setup_template_source_space(spacing="ico4", verbose=None):
+    """Set up (or read from the cache) a cortical source space on the template.
+
+    Parameters
+    ----------
+    spacing : "ico4" | "oct6"
+        ``"ico4"`` gives 2 x 2562 = 5124 sources (the ConvDip paper's model),
+        ``"oct6"`` 2 x 4098 = 8196 (its alternative generative model).
+    %(verbose)s
+
+    Returns
+    -------
+    src : instance of SourceSpaces
+        The source space, with distances omitted.
+    """
+    _check_spacing(spacing)
+    subjects_dir, subject = get_template()
+    fname = get_cache_dir() / f"{subject}-{spacing}-src.fif"
+    if fname.is_file():
+        return mne.read_source_spaces(fname, verbose=False)
+    logger.info(f"Setting up the {spacing} source space of the template")
+    src = mne.setup_source_space(
+        subject, spacing=spacing, add_dist=False, subjects_dir=subjects_dir,
+        verbose=False,
+    )
+    mne.write_source_spaces(fname, src, overwrite=True, verbose=False)
+    return src
+
+
+@verbose
+def make_template_bem(conductivity=DEFAULT_CONDUCTIVITY, verbose=None):
+    """Make (or read from the cache) a 3-layer BEM solution of the template.
+
+    The first call for a set of conductivities takes about 1.5 minutes; the
+    solution (≈ 200 MB) is cached under ``MNE_DATA``.
+
+    Parameters
+    ----------
+    conductivity : tuple of float
+        Brain, skull and scalp conductivities in S/m.
+    %(verbose)s
+
+    Returns
+    -------
+    bem : instance of ConductorModel
+        The BEM solution.
+    """
+    conductivity = _check_conductivity(conductivity)
+    subjects_dir, subject = get_template()
+    tag = "-".join(f"{c:g}" for c in conductivity)
+    fname = get_cache_dir() / f"{subject}-{tag}-bem-sol.fif"
+    if fname.is_file():
+        return mne.read_bem_solution(fname, verbose=False)
+    logger.info(f"Computing the template BEM solution for {conductivity} S/m")
+    model = mne.make_bem_model(
+        subject, ico=None, conductivity=conductivity, subjects_dir=subjects_dir,
+        verbose=False,
+    )
+    bem = mne.make_bem_solution(model, verbose=False)
+    mne.write_bem_solution(fname, bem, overwrite=True, verbose=False)
+    return bem
+
+
+def _eeg_positions_mri(info, picks):
+    """EEG positions (m) in MRI coordinates; errors for missing positions."""
+    pos = np.array([info["chs"][p]["loc"][:3] for p in picks])
+    bad = [
+        info["ch_names"][p]
+        for p, rr in zip(picks, pos)
+        if not np.isfinite(rr).all() or np.allclose(rr, 0)
+    ]
+    if bad:
+        raise ValueError(
+            f"Channel(s) {bad} have no position. Set a montage first, e.g. "
+            "info.set_montage(mne_deepinverse.datasets.make_template_montage())"
+            " or inst.set_montage(...) with your digitisation."
+        )
+    trans = get_template_trans()
+    return mne.transforms.apply_trans(trans, pos)
+
+
+def check_scalp_positions(info, max_distance=MAX_SCALP_DISTANCE_MM):
+    """Check that every EEG electrode sits on the template's scalp.
+
+    Parameters
+    ----------
+    info : instance of Info
+        Measurement info with EEG positions in head coordinates.
+    max_distance : float
+        Largest allowed distance (mm) between an electrode and the scalp.
+
+    Returns
+    -------
+    distances : array, shape (n_eeg,)
+        Distance (mm) of each EEG electrode to the template's scalp.
+    """
+    from scipy.spatial import cKDTree
+
+    picks = mne.pick_types(info, meg=False, eeg=True, exclude=())
+    if len(picks) == 0:
+        raise ValueError("The Info has no EEG channels.")
+    pos = _eeg_positions_mri(info, picks)
+    subjects_dir, subject = get_template()
+    scalp = mne.read_bem_surfaces(
+        subjects_dir / subject / "bem" / f"{subject}-head.fif", verbose=False
+    )[0]
+    surf = mne.surface.complete_surface_info(scalp, copy=True, verbose=False)
+    # distance to the triangulated scalp: use a dense sampling of the triangles
+    tri_rr = surf["rr"][surf["tris"]]
+    w = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1], [4, 1, 1],
+                  [1, 4, 1], [1, 1, 4]], float)
+    w /= w.sum(axis=1, keepdims=True)
+    samples = np.einsum("kv,tvd->tkd", w, tri_rr).reshape(-1, 3)
+    dist = cKDTree(samples).query(pos)[0] * 1e3
+    far = [info["ch_names"][p] for p, d in zip(picks, dist) if d > max_distance]
+    if far:
+        raise ValueError(
+            f"Channel(s) {far} are more than {max_distance:g} mm from the "
+            f"template's scalp (distances {np.round(dist[dist > max_distance], 1)}"
+            " mm). Their positions must be in head coordinates defined by the "
+            "nasion and preauricular points of a standard montage or of your "
+            "own digitisation aligned to fsaverage (e.g. with mne.coreg)."
+        )
+    return dist
+
+
+def _forward_key(info, spacing, conductivity):
+    picks = mne.pick_types(info, meg=False, eeg=True, exclude=())
+    h = hashlib.sha256()
+    for p in picks:
+        ch = info["chs"][p]
+        h.update(ch["ch_name"].encode())
+        h.update(np.round(ch["loc"][:3], 7).tobytes())
+    h.update(f"{spacing}{conductivity}".encode())
+    return h.hexdigest()[:16]
+
+
+@verbose
+def make_template_forward(
+    info,
+    spacing="ico4",
+    conductivity=DEFAULT_CONDUCTIVITY,
+    *,
+    fixed=True,
+    verbose=None,
+):
+    """Make (or read from the cache) an EEG forward model on the template.
+
+    Parameters
+    ----------
+    info : instance of Info
+        Measurement info with EEG positions in head coordinates (as set by a
+        standard montage); only EEG channels are used, bad ones included.
+    spacing : "ico4" | "oct6"
+        Cortical source space (5124 or 8196 sources).
+    conductivity : tuple of float
+        Brain, skull and scalp conductivities in S/m.
+    fixed : bool
+        If True, return a fixed-orientation forward (sources normal to the
+        cortex), else the free-orientation one.
+    %(verbose)s
+
+    Returns
+    -------
+    fwd : instance of Forward
+        The forward solution. It is cached under ``MNE_DATA`` by channel
+        positions, spacing and conductivities.
+
+    See Also
+    --------
+    read_pretrained_forward
+    mne.make_forward_solution
+    """
+    _validate_type(info, mne.Info, "info")
+    _check_spacing(spacing)
+    conductivity = _check_conductivity(conductivity)
+    check_scalp_positions(info)
+    key = _forward_key(info, spacing, conductivity)
+    fname = get_cache_dir() / f"template-{spacing}-{key}-fwd.fif"
+    if fname.is_file():
+        fwd = mne.read_forward_solution(fname, verbose=False)
+    else:
+        picks = mne.pick_types(info, meg=False, eeg=True, exclude=())
+        info_eeg = mne.pick_info(info, picks)
+        with info_eeg._unlock():
+            info_eeg["bads"] = []
+            info_eeg["projs"] = []
+        src = setup_template_source_space(spacing)
+        bem = make_template_bem(conductivity)
+        logger.info(f"Computing the {spacing} forward for {len(picks)} channels")
+        fwd = mne.make_forward_solution(
+            info_eeg, get_template_trans(), src, bem, meg=False, eeg=True,
+            mindist=0.0, verbose=False,
+        )
+        mne.write_forward_solution(fname, fwd, overwrite=True, verbose=False)
+    if fixed:
+        fwd = mne.convert_forward_solution(
+            fwd, surf_ori=True, force_fixed=True, use_cps=True, verbose=False
+        )
+    return fwd

@@ -1,0 +1,408 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""Metrics that compare an estimated source map with the truth.
+
+All functions take one map per call (``array, shape (n_sources,)``) and
+source positions in m (e.g. ``fwd["source_rr"]``); distances are returned in
+mm. :func:`evaluate` runs a set of them over many samples.
+
+The definitions follow the ConvDip paper :footcite:`HeckerEtAl2021` (AUC with
+close and far negatives, MLE, nMSE, found and ghost sources), Hauk et al.
+:footcite:`HaukEtAl2011` (spatial dispersion, overall amplitude) and the 3-D CNN
+report :footcite:`3DCNNReport2023` (F1 over a radius sweep).
+"""
+
+import numpy as np
+from mne.utils import ProgressBar, _check_option
+from scipy.spatial import cKDTree
+
+_EPS = 1e-30
+
+
+def _check_pair(y_true, y_pred, pos=None):
+    y_true = np.abs(np.asarray(y_true, dtype=np.float64))
+    y_pred = np.abs(np.asarray(y_pred, dtype=np.float64))
+    if y_true.ndim != 1 or y_true.shape != y_pred.shape:
+        raise ValueError(
+            "y_true and y_pred must be 1-D arrays of the same length (one value "
+            f"per source), got shapes {y_true.shape} and {y_pred.shape}."
+        )
+    if not (np.isfinite(y_true).all() and np.isfinite(y_pred).all()):
+        raise ValueError("y_true and y_pred must not contain NaN or inf.")
+    if pos is not None:
+        pos = np.asarray(pos, dtype=np.float64)
+        if pos.shape != (len(y_true), 3):
+            raise ValueError(
+                f"pos must have shape (n_sources, 3) = ({len(y_true)}, 3), got "
+                f"{pos.shape}."
+            )
+    return y_true, y_pred, pos
+
+
+def _active(y_true):
+    active = y_true > 0
+    if not active.any():
+        raise ValueError("y_true has no active source; metrics are undefined.")
+    return active
+
+
+def auc_close_far(y_true, y_pred, pos, *, close=0.2, far=0.5, return_parts=False):
+    """Area under the ROC curve against close and far inactive sources.
+
+    Positives are the active sources (``y_true != 0``). Close negatives are the
+    ``close`` fraction of inactive sources nearest to an active one, far
+    negatives the ``far`` fraction farthest from every active one; the AUC is
+    the mean of the two ROC areas, computed on ``abs(y_pred)``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n_sources,)
+        True and estimated source maps.
+    pos : array, shape (n_sources, 3)
+        Source positions in m.
+    close, far : float
+        Fractions of the inactive sources used as close and far negatives.
+    return_parts : bool
+        Also return the close and far AUCs.
+
+    Returns
+    -------
+    auc : float
+        Mean of the close and far AUCs (1 is perfect, 0.5 chance).
+    auc_close, auc_far : float
+        Only if ``return_parts``.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
+    active = _active(y_true)
+    inactive = np.flatnonzero(~active)
+    if len(inactive) == 0:
+        raise ValueError("Every source is active; no negatives for the AUC.")
+    dist = cKDTree(pos[active]).query(pos[inactive])[0]
+    order = inactive[np.argsort(dist, kind="stable")]
+    n_close = max(1, int(round(close * len(order))))
+    n_far = max(1, int(round(far * len(order))))
+    scores = y_pred / max(y_pred.max(), _EPS)
+    pos_scores = scores[active]
+    aucs = []
+    for neg in (order[:n_close], order[-n_far:]):
+        labels = np.r_[np.ones(len(pos_scores)), np.zeros(len(neg))]
+        aucs.append(roc_auc_score(labels, np.r_[pos_scores, scores[neg]]))
+    auc = float(np.mean(aucs))
+    return (auc, float(aucs[0]), float(aucs[1])) if return_parts else auc
+
+
+def mle(y_true, y_pred, pos):
+    """Localisation error of the maxima (single source), in mm.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n_sources,)
+        True and estimated source maps.
+    pos : array, shape (n_sources, 3)
+        Source positions in m.
+
+    Returns
+    -------
+    error : float
+        Distance (mm) between the maxima of ``abs(y_true)`` and
+        ``abs(y_pred)``.
+    """
+    y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
+    _active(y_true)
+    return float(np.linalg.norm(pos[np.argmax(y_true)] - pos[np.argmax(y_pred)]) * 1e3)
+
+
+def find_maxima(y, pos, *, rel_threshold=0.2, min_distance=30.0):
+    """Find the separate maxima of a source map.
+
+    Sources at or above ``rel_threshold`` times the map's maximum are visited
+    from the largest down; one is kept when no kept maximum lies within
+    ``min_distance`` mm (greedy non-maximum suppression).
+
+    Parameters
+    ----------
+    y : array, shape (n_sources,)
+        Source map (absolute values are used).
+    pos : array, shape (n_sources, 3)
+        Source positions in m.
+    rel_threshold : float
+        Fraction of the maximum below which nothing counts as a maximum.
+    min_distance : float
+        Suppression radius in mm.
+
+    Returns
+    -------
+    idx : array of int
+        Indices of the maxima, largest first.
+    """
+    y = np.abs(np.asarray(y, dtype=np.float64))
+    top = y.max()
+    if top <= 0:
+        return np.array([], dtype=int)
+    cand = np.flatnonzero(y >= rel_threshold * top)
+    cand = cand[np.argsort(-y[cand], kind="stable")]
+    kept = []
+    radius = min_distance / 1e3
+    for idx in cand:
+        if not kept or np.min(np.linalg.norm(pos[kept] - pos[idx], axis=1)) >= radius:
+            kept.append(idx)
+    return np.array(kept, dtype=int)
+
+
+def multi_source_errors(
+    y_true, y_pred, pos, *, true_idx=None, radius=30.0, rel_threshold=0.2
+):
+    """Localisation, found and ghost sources for maps with several sources.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n_sources,)
+        True and estimated source maps.
+    pos : array, shape (n_sources, 3)
+        Source positions in m.
+    true_idx : array of int | None
+        Indices of the true source centres; if None, the maxima of
+        ``y_true`` found by :func:`find_maxima`.
+    radius : float
+        Distance (mm) within which an estimated maximum finds a true source,
+        and the suppression radius of the estimated maxima.
+    rel_threshold : float
+        Relative threshold of the estimated (and true) maxima.
+
+    Returns
+    -------
+    errors : dict
+        ``mle``: mean distance (mm) from each true source to the nearest
+        estimated maximum; ``found``: fraction of true sources with an
+        estimated maximum within ``radius``; ``n_ghost``: estimated maxima
+        farther than ``radius`` from every true source; ``n_true`` and
+        ``n_estimated``: the numbers of sources.
+    """
+    y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
+    _active(y_true)
+    if true_idx is None:
+        true_idx = find_maxima(
+            y_true, pos, rel_threshold=rel_threshold, min_distance=radius
+        )
+    true_idx = np.atleast_1d(np.asarray(true_idx, dtype=int))
+    est_idx = find_maxima(y_pred, pos, rel_threshold=rel_threshold, min_distance=radius)
+    if len(est_idx) == 0:
+        return dict(mle=np.nan, found=0.0, n_ghost=0, n_true=len(true_idx),
+                    n_estimated=0)
+    d = np.linalg.norm(pos[true_idx][:, None] - pos[est_idx][None], axis=-1) * 1e3
+    return dict(
+        mle=float(d.min(axis=1).mean()),
+        found=float(np.mean(d.min(axis=1) < radius)),
+        n_ghost=int(np.sum(d.min(axis=0) >= radius)),
+        n_true=len(true_idx),
+        n_estimated=len(est_idx),
+    )
+
+
+def nmse(y_true, y_pred):
+    """Mean squared error after scaling both maps to a maximum of 1.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n_sources,)
+        True and estimated source maps (absolute values are used).
+
+    Returns
+    -------
+    nmse : float
+        The normalised mean squared error.
+    """
+    y_true, y_pred, _ = _check_pair(y_true, y_pred)
+    a = y_true / max(y_true.max(), _EPS)
+    b = y_pred / max(y_pred.max(), _EPS)
+    return float(np.mean((a - b) ** 2))
+
+
+def dle(y_true, y_pred, pos, *, true_idx=None, rel_threshold=0.2, min_distance=30.0):
+    """Dipole localisation error between true and estimated maxima (mm).
+
+    The mean, over true sources, of the distance to the nearest estimated
+    maximum and, over estimated maxima, of the distance to the nearest true
+    source, averaged; for one source of each it is the distance of the maxima.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n_sources,)
+        True and estimated source maps.
+    pos : array, shape (n_sources, 3)
+        Source positions in m.
+    true_idx : array of int | None
+        True source centres (default: maxima of ``y_true``).
+    rel_threshold, min_distance : float
+        Parameters of :func:`find_maxima` for the maxima.
+
+    Returns
+    -------
+    dle : float
+        The error in mm (NaN when the estimate is all zero).
+    """
+    y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
+    _active(y_true)
+    if true_idx is None:
+        true_idx = find_maxima(y_true, pos, rel_threshold=rel_threshold,
+                               min_distance=min_distance)
+    true_idx = np.atleast_1d(np.asarray(true_idx, dtype=int))
+    est_idx = find_maxima(y_pred, pos, rel_threshold=rel_threshold,
+                          min_distance=min_distance)
+    if len(est_idx) == 0:
+        return np.nan
+    d = np.linalg.norm(pos[true_idx][:, None] - pos[est_idx][None], axis=-1) * 1e3
+    return float(0.5 * d.min(axis=1).mean() + 0.5 * d.min(axis=0).mean())
+
+
+def spatial_dispersion(y_true, y_pred, pos, *, true_idx=None):
+    """Spatial dispersion of the estimate around the true sources (mm).
+
+    ``sqrt(sum_i d_i**2 y_pred_i**2 / sum_i y_pred_i**2)`` with ``d_i`` the
+    distance of source ``i`` to the nearest true source centre
+    :footcite:`HaukEtAl2011`.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n_sources,)
+        True and estimated source maps.
+    pos : array, shape (n_sources, 3)
+        Source positions in m.
+    true_idx : array of int | None
+        True source centres (default: maxima of ``y_true``).
+
+    Returns
+    -------
+    sd : float
+        The spatial dispersion in mm (NaN for an all-zero estimate).
+    """
+    y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
+    _active(y_true)
+    if true_idx is None:
+        true_idx = find_maxima(y_true, pos)
+    d = cKDTree(pos[np.atleast_1d(true_idx)]).query(pos)[0] * 1e3
+    w = y_pred**2
+    if w.sum() <= 0:
+        return np.nan
+    return float(np.sqrt(np.sum(d**2 * w) / np.sum(w)))
+
+
+def overall_amplitude(y_true, y_pred):
+    """Overall amplitude: total estimated over total true amplitude.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n_sources,)
+        True and estimated source maps (absolute values are used).
+
+    Returns
+    -------
+    oa : float
+        ``sum(abs(y_pred)) / sum(abs(y_true))``; 1 when the estimate carries
+        the true overall amplitude :footcite:`HaukEtAl2011`.
+    """
+    y_true, y_pred, _ = _check_pair(y_true, y_pred)
+    return float(y_pred.sum() / max(_active(y_true) @ y_true, _EPS))
+
+
+def f1_radius(y_true, y_pred, pos, *, radii=np.arange(0.0, 55.0, 5.0), rel_threshold=0.5):
+    """F1 score of the active sources over a sweep of tolerance radii.
+
+    Estimated active sources are those at or above ``rel_threshold`` times the
+    estimate's maximum; true active sources are ``y_true != 0``. For a radius
+    ``r``, precision is the fraction of estimated active sources within ``r``
+    of a true one, recall the fraction of true active sources within ``r`` of
+    an estimated one :footcite:`3DCNNReport2023`.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (n_sources,)
+        True and estimated source maps.
+    pos : array, shape (n_sources, 3)
+        Source positions in m.
+    radii : array of float
+        Tolerance radii in mm.
+    rel_threshold : float
+        Relative threshold that makes an estimated source active.
+
+    Returns
+    -------
+    f1 : array, shape (n_radii,)
+        The F1 score at each radius.
+    """
+    y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
+    t_idx = np.flatnonzero(_active(y_true))
+    radii = np.atleast_1d(np.asarray(radii, dtype=np.float64))
+    if y_pred.max() <= 0:
+        return np.zeros(len(radii))
+    e_idx = np.flatnonzero(y_pred >= rel_threshold * y_pred.max())
+    d_est = cKDTree(pos[t_idx]).query(pos[e_idx])[0] * 1e3
+    d_true = cKDTree(pos[e_idx]).query(pos[t_idx])[0] * 1e3
+    tol = 1e-9
+    precision = (d_est[None] <= radii[:, None] + tol).mean(axis=1)
+    recall = (d_true[None] <= radii[:, None] + tol).mean(axis=1)
+    denom = precision + recall
+    return np.where(denom > 0, 2 * precision * recall / np.maximum(denom, _EPS), 0.0)
+
+
+_ALL = ("auc", "mle", "nmse", "found", "n_ghost", "dle", "sd", "oa")
+
+
+def evaluate(Y_true, Y_pred, pos, *, metrics=_ALL, progress=False):
+    """Evaluate many estimated source maps.
+
+    Parameters
+    ----------
+    Y_true, Y_pred : array, shape (n_samples, n_sources)
+        True and estimated source maps.
+    pos : array, shape (n_sources, 3)
+        Source positions in m.
+    metrics : tuple of str
+        Any of ``"auc"``, ``"mle"`` (maxima distance, single source),
+        ``"mle_multi"``, ``"found"``, ``"n_ghost"`` (multi source), ``"nmse"``,
+        ``"dle"``, ``"sd"``, ``"oa"``.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    scores : dict of array, shape (n_samples,)
+        One array per metric.
+    """
+    Y_true = np.atleast_2d(Y_true)
+    Y_pred = np.atleast_2d(Y_pred)
+    if Y_true.shape != Y_pred.shape:
+        raise ValueError(
+            f"Y_true and Y_pred must have the same shape, got {Y_true.shape} "
+            f"and {Y_pred.shape}."
+        )
+    allowed = _ALL + ("mle_multi",)
+    for m in metrics:
+        _check_option("metrics", m, allowed)
+    out = {m: np.empty(len(Y_true)) for m in metrics}
+    multi = {"mle_multi", "found", "n_ghost"} & set(metrics)
+    it = ProgressBar(range(len(Y_true)), mesg="Scoring") if progress else range(len(Y_true))
+    for ii in it:
+        yt, yp = Y_true[ii], Y_pred[ii]
+        if multi:
+            err = multi_source_errors(yt, yp, pos)
+            for key, name in (("mle", "mle_multi"), ("found", "found"),
+                              ("n_ghost", "n_ghost")):
+                if name in out:
+                    out[name][ii] = err[key]
+        if "auc" in out:
+            out["auc"][ii] = auc_close_far(yt, yp, pos)
+        if "mle" in out:
+            out["mle"][ii] = mle(yt, yp, pos)
+        if "nmse" in out:
+            out["nmse"][ii] = nmse(yt, yp)
+        if "dle" in out:
+            out["dle"][ii] = dle(yt, yp, pos)
+        if "sd" in out:
+            out["sd"][ii] = spatial_dispersion(yt, yp, pos)
+        if "oa" in out:
+            out["oa"][ii] = overall_amplitude(yt, yp)
+    return out

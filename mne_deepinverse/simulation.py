@@ -1,0 +1,487 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""Training and test data: region-grown source patches, noise and SNR.
+
+Samples follow the ConvDip paper :footcite:`HeckerEtAl2021`: 1-5 patches per
+sample, each grown from a random seed over a range of neighbourhood orders,
+with the seed's moment attenuated over the patch by a Gaussian of the distance
+(standard deviation half the patch radius), projected through the forward
+model, with noise added at a random SNR and an average reference.
+
+Speed comes from a bank of precomputed patches and their sensor projections:
+a batch is one sparse product that picks and weighs bank rows.
+"""
+
+from collections import OrderedDict
+
+import mne
+import numpy as np
+from mne.utils import _check_option, _validate_type, logger, verbose
+from scipy import sparse
+
+from ._utils import (
+    _check_fixed_forward,
+    _check_random_state,
+    _check_range,
+    _eeg_gain,
+    _hash_array,
+    _source_adjacency,
+    _source_positions,
+    _src_space_ids,
+)
+
+_NOISE_KINDS = ("white", "brain")
+_BANK_CACHE = OrderedDict()
+_BANK_CACHE_SIZE = 4
+
+
+def _patch_bank(pos, adjacency, orders):
+    """Sparse patches (n_sources * n_orders, n_sources), row = seed, order."""
+    n = len(pos)
+    step = (adjacency + sparse.eye(n, dtype=np.float32, format="csr")).tocsr()
+    step.data[:] = 1
+    reach = sparse.eye(n, dtype=np.float32, format="csr")
+    blocks = {}
+    for order in range(1, orders[1] + 1):
+        reach = reach @ step
+        reach.data[:] = 1
+        if order >= orders[0]:
+            blocks[order] = reach.copy()
+    if orders[0] == 0:
+        blocks[0] = sparse.eye(n, dtype=np.float32, format="csr")
+    rows = []
+    for order in range(orders[0], orders[1] + 1):
+        rows.append(_gaussian_weights(blocks[order].tocoo(), pos))
+    # interleave so that row = seed * n_orders + (order - orders[0])
+    n_orders = len(rows)
+    bank = sparse.vstack(rows, format="csr")
+    perm = (np.arange(n)[:, None] + n * np.arange(n_orders)[None, :]).ravel()
+    return bank[perm]
+
+
+def _gaussian_weights(coo, pos, radius=None):
+    """Attenuate patch members by a Gaussian of their distance to the seed."""
+    seeds, members = coo.row, coo.col
+    dist = np.linalg.norm(pos[members] - pos[seeds], axis=1)
+    if radius is None:
+        radius = np.zeros(coo.shape[0])
+        np.maximum.at(radius, seeds, dist)
+        radius = radius[seeds]
+    sd = radius / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(sd > 0, np.exp(-(dist**2) / (2 * sd**2 + 1e-30)), 1.0)
+    return sparse.csr_matrix((w.astype(np.float32), (seeds, members)), shape=coo.shape)
+
+
+def _noise_sqrt(noise, gain, ch_names):
+    """Square root (n_ch, n_ch) of the noise covariance, unit mean variance."""
+    kinds = list(noise) if isinstance(noise, list | tuple) else [noise]
+    n_ch = len(ch_names)
+    total = np.zeros((n_ch, n_ch))
+    for kind in kinds:
+        _validate_type(kind, (str, mne.Covariance), "noise")
+        if isinstance(kind, mne.Covariance):
+            missing = sorted(set(ch_names) - set(kind["names"]))
+            if missing:
+                raise ValueError(
+                    f"The noise covariance lacks channel(s) {missing} of the "
+                    "forward; compute it on the same channels."
+                )
+            idx = [kind["names"].index(c) for c in ch_names]
+            cov = kind.data[np.ix_(idx, idx)]
+        else:
+            _check_option("noise", kind, _NOISE_KINDS)
+            # brain noise: independent unit sources everywhere through the gain
+            cov = np.eye(n_ch) if kind == "white" else gain @ gain.T
+        total += cov / np.trace(cov) * n_ch
+    total /= len(kinds)
+    evals, evecs = np.linalg.eigh(total)
+    return evecs * np.sqrt(np.clip(evals, 0, None))
+
+
+class SourceSimulator:
+    """Draw random (EEG, source map) samples from a fixed-orientation forward.
+
+    Parameters
+    ----------
+    fwd : instance of Forward
+        Fixed-orientation EEG forward model on a surface, volume or discrete
+        source space (a free-orientation surface forward is converted with a
+        logged note).
+    n_patches : int | tuple of int
+        Number of active patches per sample, or its (min, max) range.
+    extent : float | tuple of float
+        Patch size range: neighbourhood orders (``extent_units="order"``,
+        order 0 is a single source) or diameters in mm (``"mm"``).
+    extent_units : "order" | "mm"
+        Units of ``extent``.
+    amplitude : float | tuple of float
+        Seed moment range in nAm.
+    snr_db : float | tuple of float
+        Range of the signal-to-noise ratio in dB (mean signal power over
+        mean noise power across channels, per sample).
+    noise : "white" | "brain" | instance of Covariance | list
+        Sensor noise: independent across channels (``"white"``); spatially
+        correlated like activity of independent sources all over the cortex
+        (``"brain"``); drawn from a noise covariance; or a list of these mixed
+        with equal power.
+    average_ref : bool
+        Re-reference the EEG to the channel average.
+    dtype : numpy dtype
+        Type of the arrays returned.
+    """
+
+    def __init__(
+        self,
+        fwd,
+        *,
+        n_patches=(1, 5),
+        extent=(2, 5),
+        extent_units="order",
+        amplitude=(5.0, 10.0),
+        snr_db=(6.0, 9.0),
+        noise="white",
+        average_ref=True,
+        dtype=np.float32,
+    ):
+        fwd = _check_fixed_forward(fwd)
+        _check_option("extent_units", extent_units, ("order", "mm"))
+        self.n_patches = _check_range(n_patches, "n_patches", kind=int, low=0)
+        if extent_units == "order":
+            self.extent = _check_range(extent, "extent", kind=int, low=0, high=20)
+        else:
+            self.extent = _check_range(extent, "extent", low=0)
+        self.extent_units = extent_units
+        self.amplitude = _check_range(amplitude, "amplitude", low=0)
+        self.snr_db = _check_range(snr_db, "snr_db")
+        self.average_ref = bool(average_ref)
+        self.dtype = np.dtype(dtype)
+        self.gain, self.ch_names = _eeg_gain(fwd)
+        if not np.isfinite(self.gain).all():
+            raise ValueError("The forward's gain matrix holds NaN or inf values.")
+        self.src = fwd["src"]
+        self.pos = _source_positions(fwd)
+        self.space_ids = _src_space_ids(fwd["src"])
+        self.n_sources = self.gain.shape[1]
+        self.noise_sqrt = _noise_sqrt(noise, self.gain, self.ch_names)
+        self._tree = None
+        if extent_units == "order":
+            key = (_hash_array(self.pos, self.gain), self.extent)
+            if key not in _BANK_CACHE:
+                logger.info(f"    Building a patch bank of orders {self.extent}")
+                adj = _source_adjacency(fwd["src"])
+                bank = _patch_bank(self.pos, adj, self.extent)
+                proj = np.asarray((bank @ self.gain.T.astype(np.float32)), np.float64)
+                _BANK_CACHE[key] = (bank, proj)
+                while len(_BANK_CACHE) > _BANK_CACHE_SIZE:
+                    _BANK_CACHE.popitem(last=False)
+            self._bank, self._bank_proj = _BANK_CACHE[key]
+
+    def _draw_patches(self, n_samples, rng):
+        k = rng.integers(self.n_patches[0], self.n_patches[1] + 1, n_samples)
+        sample_idx = np.repeat(np.arange(n_samples), k)
+        n_total = len(sample_idx)
+        seeds = rng.integers(0, self.n_sources, n_total)
+        amps = rng.uniform(*self.amplitude, n_total) * 1e-9  # nAm -> Am
+        if self.extent_units == "order":
+            orders = rng.integers(self.extent[0], self.extent[1] + 1, n_total)
+        else:
+            orders = rng.uniform(*self.extent, n_total)  # diameter in mm
+        return sample_idx, seeds, orders, amps
+
+    def _mm_patches(self, seeds, diameters):
+        from scipy.spatial import cKDTree
+
+        if self._tree is None:
+            self._tree = cKDTree(self.pos)
+        radius = diameters / 2000.0  # mm -> m
+        members = self._tree.query_ball_point(self.pos[seeds], radius)
+        lens = np.array([len(m) for m in members])
+        rows = np.repeat(np.arange(len(seeds)), lens)
+        cols = np.concatenate(members).astype(np.int64) if len(rows) else rows
+        same = self.space_ids[cols] == self.space_ids[seeds[rows]]
+        rows, cols = rows[same], cols[same]
+        dist = np.linalg.norm(self.pos[cols] - self.pos[seeds[rows]], axis=1)
+        sd = radius[rows] / 2.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.where(sd > 0, np.exp(-(dist**2) / (2 * sd**2 + 1e-30)), 1.0)
+        return sparse.csr_matrix(
+            (w.astype(np.float32), (rows, cols)), shape=(len(seeds), self.n_sources)
+        )
+
+    def simulate(self, n_samples, rng):
+        """Simulate ``n_samples`` samples with the generator ``rng``.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of samples.
+        rng : instance of numpy.random.Generator
+            The random generator (advanced in place).
+
+        Returns
+        -------
+        X : array, shape (n_samples, n_channels)
+            EEG in V.
+        Y : array, shape (n_samples, n_sources)
+            Source moments in Am.
+        """
+        sample_idx, seeds, orders, amps = self._draw_patches(n_samples, rng)
+        n_total = len(seeds)
+        if self.extent_units == "order":
+            n_orders = self.extent[1] - self.extent[0] + 1
+            rows = seeds * n_orders + (orders - self.extent[0])
+            pick = sparse.csr_matrix(
+                (amps, (sample_idx, rows)), shape=(n_samples, self._bank.shape[0])
+            )
+            Y = (pick.astype(np.float32) @ self._bank).toarray()
+            X = pick @ self._bank_proj
+        else:
+            patches = self._mm_patches(seeds, orders)
+            pick = sparse.csr_matrix(
+                (amps, (sample_idx, np.arange(n_total))), shape=(n_samples, n_total)
+            )
+            Y = (pick.astype(np.float32) @ patches).toarray()
+            X = Y.astype(np.float64) @ self.gain.T
+        noise = rng.standard_normal((n_samples, len(self.ch_names))) @ self.noise_sqrt.T
+        snr = rng.uniform(*self.snr_db, n_samples)
+        X, noise = self._reference(X), self._reference(noise)
+        p_sig = np.mean(X**2, axis=1)
+        p_noise = np.mean(noise**2, axis=1)
+        scale = np.sqrt(p_sig / (np.maximum(p_noise, 1e-300) * 10 ** (snr / 10)))
+        X += noise * scale[:, None]
+        return X.astype(self.dtype, copy=False), Y.astype(self.dtype, copy=False)
+
+    def _reference(self, X):
+        if self.average_ref:
+            X = X - X.mean(axis=-1, keepdims=True)
+        return X
+
+
+@verbose
+def simulate_samples(
+    fwd,
+    n_samples,
+    *,
+    random_state=None,
+    n_patches=(1, 5),
+    extent=(2, 5),
+    extent_units="order",
+    amplitude=(5.0, 10.0),
+    snr_db=(6.0, 9.0),
+    noise="white",
+    average_ref=True,
+    dtype=np.float32,
+    verbose=None,
+):
+    """Simulate single-time-point EEG samples and their source maps.
+
+    Parameters
+    ----------
+    fwd : instance of Forward
+        Fixed-orientation forward model (surface, volume or discrete source
+        space); a free-orientation surface forward is converted with a note.
+    n_samples : int
+        Number of samples.
+    random_state : None | int | instance of numpy.random.Generator
+        Seed; the same seed gives the same samples.
+    n_patches : int | tuple of int
+        Number of active patches per sample, or its (min, max) range.
+    extent : float | tuple of float
+        Patch size range, in neighbourhood orders or mm (diameter).
+    extent_units : "order" | "mm"
+        Units of ``extent``.
+    amplitude : float | tuple of float
+        Seed moment range in nAm.
+    snr_db : float | tuple of float
+        Signal-to-noise ratio range in dB.
+    noise : "white" | "brain" | instance of Covariance | list
+        Noise kind, see :class:`SourceSimulator`.
+    average_ref : bool
+        Re-reference the EEG to the channel average.
+    dtype : numpy dtype
+        Type of the arrays returned.
+    %(verbose)s
+
+    Returns
+    -------
+    X : array, shape (n_samples, n_channels)
+        EEG in V, channels in the order of the forward's EEG channels.
+    Y : array, shape (n_samples, n_sources)
+        Source moments in Am (non-negative, normal to the cortex).
+
+    See Also
+    --------
+    SourceSimulator
+    simulate_evoked
+    mne.simulation.simulate_sparse_stc
+    """
+    _validate_type(n_samples, "int", "n_samples")
+    sim = SourceSimulator(
+        fwd, n_patches=n_patches, extent=extent, extent_units=extent_units,
+        amplitude=amplitude, snr_db=snr_db, noise=noise, average_ref=average_ref,
+        dtype=dtype,
+    )
+    rng = _check_random_state(random_state)
+    return sim.simulate(int(n_samples), rng)
+
+
+def _pink_noise(rng, n_series, n_times):
+    """Noise with a 1/f power spectrum along the last axis, unit variance."""
+    n_fft = 2 * n_times
+    freqs = np.fft.rfftfreq(n_fft)
+    amp = np.zeros_like(freqs)
+    amp[1:] = 1.0 / np.sqrt(freqs[1:])
+    spec = amp * (
+        rng.standard_normal((n_series, len(freqs)))
+        + 1j * rng.standard_normal((n_series, len(freqs)))
+    )
+    out = np.fft.irfft(spec, n=n_fft, axis=-1)[:, :n_times]
+    out -= out.mean(axis=-1, keepdims=True)
+    return out / out.std(axis=-1, keepdims=True)
+
+
+@verbose
+def simulate_evoked(
+    fwd,
+    *,
+    n_patches=(1, 5),
+    extent=(2, 5),
+    extent_units="order",
+    amplitude=(5.0, 10.0),
+    snr_db=(6.0, 9.0),
+    noise="white",
+    n_trials=1,
+    sfreq=100.0,
+    tmin=-0.1,
+    tmax=0.2,
+    return_epochs=False,
+    random_state=None,
+    verbose=None,
+):
+    """Simulate an evoked response with its true source estimate.
+
+    Every patch follows half a period of a 5 Hz sine (0 to 100 ms, peak at
+    50 ms), as in the ConvDip paper :footcite:`HeckerEtAl2021`; before and
+    after it there is only noise, so the baseline can be used for a noise
+    covariance.
+
+    Parameters
+    ----------
+    fwd : instance of Forward
+        Fixed-orientation EEG forward model.
+    n_patches, extent, extent_units, amplitude : see :func:`simulate_samples`
+        Source configuration (one draw for the whole evoked).
+    snr_db : float | tuple of float
+        SNR of the averaged evoked at the peak (dB, one draw).
+    noise : "white" | "pink" | "brain" | instance of Covariance | list
+        ``"white"``: independent per channel and time; ``"pink"``: 1/f in
+        time, independent across channels; ``"brain"``: 1/f sources all over
+        the cortex through the gain (correlated in space and time); a
+        covariance: white in time, coloured in space.
+    n_trials : int
+        Number of trials averaged; each has its own noise, scaled so that the
+        average reaches ``snr_db``.
+    sfreq : float
+        Sampling frequency in Hz.
+    tmin, tmax : float
+        Time range in s.
+    return_epochs : bool
+        Also return the single trials as :class:`mne.EpochsArray`.
+    random_state : None | int | instance of numpy.random.Generator
+        Seed.
+    %(verbose)s
+
+    Returns
+    -------
+    evoked : instance of EvokedArray
+        The average-referenced evoked (projector applied), in V.
+    stc : instance of SourceEstimate | VolSourceEstimate
+        The true source activity (Am).
+    epochs : instance of EpochsArray
+        The trials (only if ``return_epochs=True``).
+    """
+    rng = _check_random_state(random_state)
+    _validate_type(n_trials, "int", "n_trials")
+    if n_trials < 1:
+        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+    noise_kinds = list(noise) if isinstance(noise, list | tuple) else [noise]
+    for kind in noise_kinds:
+        _validate_type(kind, (str, mne.Covariance), "noise")
+        if isinstance(kind, str):
+            _check_option("noise", kind, ("white", "pink", "brain"))
+    sim = SourceSimulator(
+        fwd, n_patches=n_patches, extent=extent, extent_units=extent_units,
+        amplitude=amplitude, noise="white", average_ref=True, dtype=np.float64,
+    )
+    fwd = _check_fixed_forward(fwd)
+    # one noiseless source map: simulate the pattern with the sample drawer
+    sample_idx, seeds, orders, amps = sim._draw_patches(1, rng)
+    if sim.extent_units == "order":
+        n_orders = sim.extent[1] - sim.extent[0] + 1
+        y = (amps[:, None] * sim._bank[seeds * n_orders + orders - sim.extent[0]]).sum(0)
+    else:
+        y = (amps[:, None] * sim._mm_patches(seeds, orders)).sum(0)
+    y = np.asarray(y, dtype=np.float64).ravel()
+    times = np.arange(int(round(tmin * sfreq)), int(round(tmax * sfreq)) + 1) / sfreq
+    course = np.where((times >= 0) & (times <= 0.1), np.sin(2 * np.pi * 5 * times), 0)
+    course = np.clip(course, 0, None)
+    source = y[:, None] * course[None]
+    signal = sim.gain @ source
+    signal -= signal.mean(axis=0, keepdims=True)
+    n_ch, n_times = signal.shape
+    # noise per trial, as (n_trials, n_ch, n_times)
+    parts = []
+    for kind in noise_kinds:
+        if isinstance(kind, str) and kind == "pink":
+            part = _pink_noise(rng, n_trials * n_ch, n_times).reshape(
+                n_trials, n_ch, n_times
+            )
+        elif isinstance(kind, str) and kind == "brain":
+            src_noise = _pink_noise(rng, sim.n_sources, n_times * n_trials)
+            part = (sim.gain @ src_noise).reshape(n_ch, n_trials, n_times)
+            part = part.transpose(1, 0, 2)
+        else:
+            nsqrt = _noise_sqrt(kind, sim.gain, sim.ch_names)
+            part = np.einsum("ij,tjs->tis", nsqrt, rng.standard_normal(
+                (n_trials, n_ch, n_times)))
+        part = part - part.mean(axis=1, keepdims=True)
+        parts.append(part / np.sqrt(np.mean(part**2)))
+    trial_noise = sum(parts) / np.sqrt(len(parts))
+    snr = rng.uniform(*_check_range(snr_db, "snr_db"))
+    peak = np.argmax(course)
+    p_sig = np.mean(signal[:, peak] ** 2)
+    p_noise_avg = np.mean(trial_noise.mean(axis=0) ** 2)
+    trial_noise *= np.sqrt(p_sig / (p_noise_avg * 10 ** (snr / 10)))
+    trials = signal[None] + trial_noise
+    info = _make_info(fwd, sim.ch_names, sfreq)
+    epochs = mne.EpochsArray(trials, info, tmin=times[0], verbose=False)
+    epochs.set_eeg_reference("average", projection=True, verbose=False)
+    epochs.apply_proj(verbose=False)
+    evoked = epochs.average()
+    stc = _make_stc(fwd, source, times[0], 1.0 / sfreq)
+    if return_epochs:
+        return evoked, stc, epochs
+    return evoked, stc
+
+
+def _make_info(fwd, ch_names, sfreq):
+    """EEG Info with the forward's electrode positions."""
+    info = mne.create_info(ch_names, sfreq, "eeg")
+    fwd_chs = {ch["ch_name"]: ch for ch in fwd["info"]["chs"]}
+    with info._unlock():
+        for ch in info["chs"]:
+            ch["loc"] = fwd_chs[ch["ch_name"]]["loc"].copy()
+        info["dig"] = fwd["info"]["dig"]
+    return info
+
+
+def _make_stc(fwd, data, tmin, tstep):
+    src = fwd["src"]
+    vertices = [s["vertno"].copy() for s in src]
+    cls = {
+        "surface": mne.SourceEstimate,
+        "mixed": mne.MixedSourceEstimate,
+    }.get(src.kind, mne.VolSourceEstimate)
+    return cls(data, vertices, tmin=tmin, tstep=tstep, subject=src._subject)
