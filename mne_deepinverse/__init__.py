@@ -3,7 +3,7 @@
 # Copyright the mne-deepinverse contributors.
 """Deep-learning EEG/MEG inverse solutions for MNE-Python."""
 
-from . import datasets, metrics, simulation
+from . import baselines, datasets, metrics, simulation
 from ._version import __version__
 
-__all__ = ["__version__", "datasets", "metrics", "simulation"]
+__all__ = ["__version__", "baselines", "datasets", "metrics", "simulation"]

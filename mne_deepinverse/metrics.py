@@ -338,7 +338,7 @@ def f1_radius(y_true, y_pred, pos, *, radii=np.arange(0.0, 55.0, 5.0), rel_thres
     radii = np.atleast_1d(np.asarray(radii, dtype=np.float64))
     if y_pred.max() <= 0:
         return np.zeros(len(radii))
-    e_idx = np.flatnonzero(y_pred >= rel_threshold * y_pred.max())
+    e_idx = np.flatnonzero((y_pred > 0) & (y_pred >= rel_threshold * y_pred.max()))
     d_est = cKDTree(pos[t_idx]).query(pos[e_idx])[0] * 1e3
     d_true = cKDTree(pos[e_idx]).query(pos[t_idx])[0] * 1e3
     tol = 1e-9

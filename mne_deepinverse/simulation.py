@@ -89,7 +89,8 @@ def _noise_sqrt(noise, gain, ch_names):
                     "forward; compute it on the same channels."
                 )
             idx = [kind["names"].index(c) for c in ch_names]
-            cov = kind.data[np.ix_(idx, idx)]
+            data = np.diag(kind.data) if kind["diag"] else kind.data
+            cov = data[np.ix_(idx, idx)]
         else:
             _check_option("noise", kind, _NOISE_KINDS)
             # brain noise: independent unit sources everywhere through the gain
@@ -210,23 +211,8 @@ class SourceSimulator:
             (w.astype(np.float32), (rows, cols)), shape=(len(seeds), self.n_sources)
         )
 
-    def simulate(self, n_samples, rng):
-        """Simulate ``n_samples`` samples with the generator ``rng``.
-
-        Parameters
-        ----------
-        n_samples : int
-            Number of samples.
-        rng : instance of numpy.random.Generator
-            The random generator (advanced in place).
-
-        Returns
-        -------
-        X : array, shape (n_samples, n_channels)
-            EEG in V.
-        Y : array, shape (n_samples, n_sources)
-            Source moments in Am.
-        """
+    def _clean(self, n_samples, rng):
+        """Noise-free source maps (float32) and EEG (float64, not referenced)."""
         sample_idx, seeds, orders, amps = self._draw_patches(n_samples, rng)
         n_total = len(seeds)
         if self.extent_units == "order":
@@ -244,6 +230,26 @@ class SourceSimulator:
             )
             Y = (pick.astype(np.float32) @ patches).toarray()
             X = Y.astype(np.float64) @ self.gain.T
+        return Y, X
+
+    def simulate(self, n_samples, rng):
+        """Simulate ``n_samples`` samples with the generator ``rng``.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of samples.
+        rng : instance of numpy.random.Generator
+            The random generator (advanced in place).
+
+        Returns
+        -------
+        X : array, shape (n_samples, n_channels)
+            EEG in V.
+        Y : array, shape (n_samples, n_sources)
+            Source moments in Am.
+        """
+        Y, X = self._clean(n_samples, rng)
         noise = rng.standard_normal((n_samples, len(self.ch_names))) @ self.noise_sqrt.T
         snr = rng.uniform(*self.snr_db, n_samples)
         X, noise = self._reference(X), self._reference(noise)
@@ -396,7 +402,8 @@ def simulate_evoked(
     Returns
     -------
     evoked : instance of EvokedArray
-        The average-referenced evoked (projector applied), in V.
+        The average-referenced evoked (projector applied), in V, baseline
+        corrected when ``tmin < 0``.
     stc : instance of SourceEstimate | VolSourceEstimate
         The true source activity (Am).
     epochs : instance of EpochsArray
@@ -416,14 +423,8 @@ def simulate_evoked(
         amplitude=amplitude, noise="white", average_ref=True, dtype=np.float64,
     )
     fwd = _check_fixed_forward(fwd)
-    # one noiseless source map: simulate the pattern with the sample drawer
-    sample_idx, seeds, orders, amps = sim._draw_patches(1, rng)
-    if sim.extent_units == "order":
-        n_orders = sim.extent[1] - sim.extent[0] + 1
-        y = (amps[:, None] * sim._bank[seeds * n_orders + orders - sim.extent[0]]).sum(0)
-    else:
-        y = (amps[:, None] * sim._mm_patches(seeds, orders)).sum(0)
-    y = np.asarray(y, dtype=np.float64).ravel()
+    # one noiseless source map, drawn like the training samples
+    y = sim._clean(1, rng)[0][0].astype(np.float64)
     times = np.arange(int(round(tmin * sfreq)), int(round(tmax * sfreq)) + 1) / sfreq
     course = np.where((times >= 0) & (times <= 0.1), np.sin(2 * np.pi * 5 * times), 0)
     course = np.clip(course, 0, None)
@@ -456,7 +457,10 @@ def simulate_evoked(
     trial_noise *= np.sqrt(p_sig / (p_noise_avg * 10 ** (snr / 10)))
     trials = signal[None] + trial_noise
     info = _make_info(fwd, sim.ch_names, sfreq)
-    epochs = mne.EpochsArray(trials, info, tmin=times[0], verbose=False)
+    baseline = (None, 0) if times[0] < 0 else None
+    epochs = mne.EpochsArray(
+        trials, info, tmin=times[0], baseline=baseline, verbose=False
+    )
     epochs.set_eeg_reference("average", projection=True, verbose=False)
     epochs.apply_proj(verbose=False)
     evoked = epochs.average()
@@ -473,7 +477,6 @@ def _make_info(fwd, ch_names, sfreq):
     with info._unlock():
         for ch in info["chs"]:
             ch["loc"] = fwd_chs[ch["ch_name"]]["loc"].copy()
-        info["dig"] = fwd["info"]["dig"]
     return info
 
 

@@ -1,0 +1,78 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+
+import socket
+import warnings
+
+import mne
+import numpy as np
+import pytest
+
+
+def pytest_configure(config):
+    """Turn warnings into errors, except the ones listed here."""
+    for line in (
+        "error::",
+        # third-party deprecations we cannot act on
+        "ignore::DeprecationWarning:(?!mne_deepinverse)",
+        "ignore::FutureWarning:(?!mne_deepinverse)",
+        "ignore:.*is not baseline corrected.*:RuntimeWarning",
+        "ignore:.*pkg_resources.*:UserWarning",
+    ):
+        config.addinivalue_line("filterwarnings", line)
+
+
+@pytest.fixture(autouse=True)
+def _mne_log_level():
+    mne.set_log_level("WARNING")
+    yield
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Make any attempt to open a socket fail."""
+
+    def guard(*args, **kwargs):
+        raise RuntimeError("Network access attempted during an offline test")
+
+    monkeypatch.setattr(socket, "socket", guard)
+    monkeypatch.setattr(socket, "create_connection", guard)
+    yield
+
+
+@pytest.fixture(scope="session")
+def fwd_free():
+    from mne_deepinverse.datasets import read_pretrained_forward
+
+    return read_pretrained_forward("convdip", fixed=False)
+
+
+@pytest.fixture(scope="session")
+def fwd(fwd_free):
+    return mne.convert_forward_solution(
+        fwd_free, surf_ori=True, force_fixed=True, use_cps=True, verbose=False
+    )
+
+
+@pytest.fixture(scope="session")
+def sphere_fwd():
+    """A fast fixed-orientation forward on a discrete source space."""
+    from mne_deepinverse.datasets import CONVDIP_CH_NAMES, make_template_info
+
+    info = make_template_info(CONVDIP_CH_NAMES)
+    sphere = mne.make_sphere_model("auto", "auto", info, verbose=False)
+    rng = np.random.default_rng(0)
+    rr = rng.normal(size=(400, 3))
+    rr /= np.linalg.norm(rr, axis=1, keepdims=True)
+    nn = rr.copy()
+    rr = rr * 0.06 + sphere["r0"]
+    src = mne.setup_volume_source_space(
+        pos=dict(rr=rr, nn=nn), sphere=sphere, verbose=False
+    )
+    fwd = mne.make_forward_solution(info, None, src, sphere, meg=False, verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mne.convert_forward_solution(
+            fwd, surf_ori=True, force_fixed=True, verbose=False
+        )

@@ -1,0 +1,112 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+
+import shutil
+
+import mne
+import numpy as np
+import pytest
+
+from mne_deepinverse import datasets
+from mne_deepinverse.datasets import (
+    CONVDIP_CH_NAMES,
+    get_template,
+    make_template_forward,
+    make_template_info,
+    read_pretrained_forward,
+    setup_template_source_space,
+)
+
+
+def test_template_files(no_network):
+    subjects_dir, subject = get_template()
+    assert subject == "fsaverage5"
+    for name in ("white", "pial", "inflated", "sphere", "sphere.reg", "curv"):
+        for hemi in ("lh", "rh"):
+            assert (subjects_dir / subject / "surf" / f"{hemi}.{name}").is_file()
+    surfs = mne.read_bem_surfaces(
+        subjects_dir / subject / "bem" / f"{subject}-head.fif", verbose=False
+    )
+    assert len(surfs[0]["rr"]) == 2033
+
+
+@pytest.mark.parametrize("spacing, n_src", [("ico4", 2562), ("oct6", 4098)])
+def test_source_space(spacing, n_src, no_network, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNE_DATA", str(tmp_path))
+    src = setup_template_source_space(spacing)
+    assert [s["nuse"] for s in src] == [n_src, n_src]
+    assert src._subject == "fsaverage5"
+    # second call comes from the cache
+    assert list((tmp_path / "mne_deepinverse").glob(f"*{spacing}-src.fif"))
+    src2 = setup_template_source_space(spacing)
+    np.testing.assert_array_equal(src2[0]["vertno"], src[0]["vertno"])
+
+
+def test_pretrained_forward(no_network):
+    fwd = read_pretrained_forward("convdip")
+    assert fwd["nsource"] == 5124
+    assert fwd["info"]["ch_names"] == CONVDIP_CH_NAMES
+    assert fwd["sol"]["data"].shape == (31, 5124)
+    assert mne.forward.is_fixed_orient(fwd)
+    free = read_pretrained_forward("convdip", fixed=False)
+    assert free["sol"]["data"].shape == (31, 3 * 5124)
+    assert not mne.forward.is_fixed_orient(free)
+    with pytest.raises(ValueError, match="Invalid value for the 'model'"):
+        read_pretrained_forward("nope")
+
+
+def test_pretrained_hash(tmp_path, monkeypatch):
+    from mne_deepinverse.datasets import _pretrained
+
+    bad = tmp_path / "pretrained"
+    shutil.copytree(datasets.pretrained_dir(), bad)
+    with open(bad / "convdip-fwd.fif", "r+b") as fid:
+        fid.seek(1000)
+        fid.write(b"\x00corrupt")
+    monkeypatch.setattr(_pretrained, "pretrained_dir", lambda: bad)
+    with pytest.raises(RuntimeError, match="does not match the registry"):
+        read_pretrained_forward("convdip")
+
+
+def test_make_forward_offline(no_network, tmp_path, monkeypatch):
+    """A forward for another montage is built offline and cached."""
+    monkeypatch.setenv("MNE_DATA", str(tmp_path))
+    names = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "Cz", "Pz"]
+    info = make_template_info(names)
+    fwd = make_template_forward(info, "ico4")
+    assert fwd["sol"]["data"].shape == (12, 5124)
+    assert mne.forward.is_fixed_orient(fwd)
+    cached = list((tmp_path / "mne_deepinverse").glob("template-ico4-*-fwd.fif"))
+    assert len(cached) == 1
+    # same gains as the shipped 31-channel forward for shared channels
+    ref = read_pretrained_forward("convdip")
+    rows = [ref["info"]["ch_names"].index(n) for n in names]
+    g_ref = ref["sol"]["data"][rows]
+    g = fwd["sol"]["data"]
+    # both are referenced differently only by a constant row; compare after
+    # average reference over the shared channels
+    g_ref = g_ref - g_ref.mean(0)
+    g = g - g.mean(0)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-3, atol=1e-3 * np.abs(g).max())
+    # the free-orientation version comes from the cache
+    free = make_template_forward(info, "ico4", fixed=False)
+    assert free["sol"]["data"].shape == (12, 3 * 5124)
+
+
+def test_bad_positions():
+    info = make_template_info(["Cz", "Pz", "Oz"])
+    info_nopos = mne.create_info(["Cz", "Pz", "X1"], 100.0, "eeg")
+    with pytest.raises(ValueError, match=r"\['Cz', 'Pz', 'X1'\] have no position"):
+        make_template_forward(info_nopos)
+    # move Oz 5 cm away from the head
+    with info._unlock():
+        info["chs"][2]["loc"][:3] *= 1.6
+    with pytest.raises(ValueError, match=r"\['Oz'\] are more than 20 mm"):
+        make_template_forward(info)
+    with pytest.raises(ValueError, match="Invalid value for the 'spacing'"):
+        make_template_forward(make_template_info(["Cz"]), spacing="ico5")
+    with pytest.raises(ValueError, match="No 10-05 position"):
+        make_template_info(["Cz", "EEG 001"])
+    with pytest.raises(ValueError, match="no EEG channels"):
+        make_template_forward(mne.create_info(["MEG 0113"], 100.0, "mag"))
