@@ -1,0 +1,60 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""Command line: ``mne-deepinverse demo | sys-info``."""
+
+import argparse
+import sys
+
+
+def _sys_info(args):
+    import importlib
+    import platform
+
+    from .datasets import get_cache_dir, get_template, pretrained_dir
+
+    print(f"mne-deepinverse {__import__('mne_deepinverse').__version__}")
+    print(f"Python          {platform.python_version()} ({platform.platform()})")
+    for name in ("mne", "numpy", "scipy", "sklearn", "torch", "onnxruntime", "pooch"):
+        try:
+            mod = importlib.import_module(name)
+            version = getattr(mod, "__version__", "?")
+        except ImportError:
+            version = "not installed"
+        print(f"{name:<15} {version}")
+    subjects_dir, subject = get_template()
+    print(f"template        {subject} in {subjects_dir}")
+    print(f"pretrained      {pretrained_dir()}")
+    print(f"cache (MNE_DATA) {get_cache_dir()}")
+    return 0
+
+
+def _demo(args):
+    from ._demo import run_demo
+
+    run_demo(out_dir=args.out_dir, random_state=args.seed, show=False)
+    return 0
+
+
+def main(argv=None):
+    """Run the ``mne-deepinverse`` command line."""
+    parser = argparse.ArgumentParser(
+        prog="mne-deepinverse",
+        description="Deep-learning EEG inverse solutions for MNE-Python.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("sys-info", help="versions and where files are")
+    p.set_defaults(func=_sys_info)
+    p = sub.add_parser(
+        "demo",
+        help="simulate an evoked on the template and compare inverse solutions",
+    )
+    p.add_argument("--out-dir", default=".", help="where to save the figure")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.set_defaults(func=_demo)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
