@@ -1,0 +1,232 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""Test data without the inverse crime: the alternative generative model.
+
+The ConvDip paper :footcite:`HeckerEtAl2021` (section 2.1) evaluates on data
+from an *alternative generative model* (AGM) that differs from the model the
+network is trained with: an oct6 source space (8196 sources), conductivities
+changed from (0.3, 0.006, 0.3) to (0.332, 0.0113, 0.332) S/m, and electrodes
+moved by N(0, 2 mm). The true source maps are brought back onto the model's
+sources by 5-nearest-neighbour averaging with their energy preserved.
+"""
+
+import mne
+import numpy as np
+from mne.utils import _validate_type, logger, verbose
+from scipy import sparse
+
+from ._utils import _check_fixed_forward, _check_random_state, _source_positions
+from .datasets import make_template_forward, make_template_info
+from .simulation import simulate_samples
+
+#: Brain, skull and scalp conductivities (S/m) of the AGM.
+AGM_CONDUCTIVITY = (0.332, 0.0113, 0.332)
+
+
+def _eeg_names(fwd):
+    picks = mne.pick_types(fwd["info"], meg=False, eeg=True, exclude=())
+    return [fwd["info"]["ch_names"][p] for p in picks]
+
+
+@verbose
+def make_agm_forward(
+    ch_names,
+    *,
+    conductivity=AGM_CONDUCTIVITY,
+    spacing="oct6",
+    electrode_jitter=2.0,
+    random_state=None,
+    verbose=None,
+):
+    """Make the fixed-orientation forward of the alternative generative model.
+
+    Parameters
+    ----------
+    ch_names : list of str
+        EEG channel names of the 10-05 system (e.g. the model's channels).
+    conductivity : tuple of float
+        Brain, skull and scalp conductivities in S/m.
+    spacing : "ico4" | "oct6"
+        Cortical source space (5124 or 8196 sources).
+    electrode_jitter : float
+        Standard deviation (mm) of the Gaussian displacement added to every
+        coordinate of every electrode (MNE then projects the electrodes
+        onto the scalp).
+    random_state : None | int | instance of numpy.random.Generator
+        Seed of the electrode displacements; the same seed gives the same
+        forward.
+    %(verbose)s
+
+    Returns
+    -------
+    fwd : instance of Forward
+        The fixed-orientation forward. Like every template forward it is
+        cached under ``MNE_DATA``; the first call for new conductivities also
+        computes a BEM solution (about 2 minutes).
+
+    See Also
+    --------
+    simulate_agm_samples
+    mne_deepinverse.datasets.make_template_forward
+
+    References
+    ----------
+    .. footbibliography::
+    """
+    _validate_type(electrode_jitter, "numeric", "electrode_jitter")
+    if not electrode_jitter >= 0:
+        raise ValueError(
+            f"electrode_jitter must be a non-negative number of mm, got "
+            f"{electrode_jitter}."
+        )
+    info = make_template_info(ch_names)
+    rng = _check_random_state(random_state)
+    shift = rng.normal(0.0, electrode_jitter * 1e-3, (len(info["chs"]), 3))
+    with info._unlock():
+        for ch, dr in zip(info["chs"], shift):
+            ch["loc"][:3] += dr
+    logger.info(
+        f"Making the AGM forward ({spacing}, {conductivity} S/m, electrodes "
+        f"moved by {np.linalg.norm(shift, axis=1).mean() * 1e3:.1f} mm on average)"
+    )
+    return make_template_forward(info, spacing, conductivity, fixed=True)
+
+
+def map_to_sources(Y, pos_from, pos_to, *, k=5):
+    """Map source maps onto another source space by k-nearest neighbours.
+
+    Every target source takes the mean of the ``k`` nearest source values,
+    then every map is rescaled so that its energy (sum of squares) equals
+    that of the input map.
+
+    Parameters
+    ----------
+    Y : array, shape (n_samples, n_from) | (n_from,)
+        Source maps on the sources at ``pos_from``.
+    pos_from : array, shape (n_from, 3)
+        Positions (m) of the sources of ``Y``.
+    pos_to : array, shape (n_to, 3)
+        Positions (m) of the target sources, in the same coordinate frame.
+    k : int
+        Number of nearest neighbours averaged.
+
+    Returns
+    -------
+    Y_to : array, shape (n_samples, n_to) | (n_to,)
+        The mapped source maps. A map none of whose active sources is among
+        the neighbours of a target source stays zero.
+
+    See Also
+    --------
+    simulate_agm_samples
+    """
+    Y = np.asarray(Y)
+    if not np.issubdtype(Y.dtype, np.floating):
+        Y = Y.astype(np.float64)
+    pos_from = np.asarray(pos_from, dtype=np.float64)
+    pos_to = np.asarray(pos_to, dtype=np.float64)
+    for name, pos in (("pos_from", pos_from), ("pos_to", pos_to)):
+        if pos.ndim != 2 or pos.shape[1] != 3 or len(pos) == 0:
+            raise ValueError(f"{name} must have shape (n_sources, 3), got {pos.shape}.")
+        if not np.isfinite(pos).all():
+            raise ValueError(f"{name} holds NaN or inf values.")
+    if Y.ndim not in (1, 2) or Y.shape[-1] != len(pos_from):
+        raise ValueError(
+            f"Y must have shape (n_samples, {len(pos_from)}) or ({len(pos_from)},)"
+            f" to match pos_from, got {Y.shape}."
+        )
+    if not np.isfinite(Y).all():
+        raise ValueError("Y holds NaN or inf values.")
+    _validate_type(k, "int", "k")
+    if not 1 <= k <= len(pos_from):
+        raise ValueError(f"k must be between 1 and {len(pos_from)}, got {k}.")
+    from scipy.spatial import cKDTree
+
+    Y2 = np.atleast_2d(Y)
+    n_to = len(pos_to)
+    idx = cKDTree(pos_from).query(pos_to, k=k)[1].reshape(n_to, k)
+    avg = sparse.csr_matrix(
+        (np.full(idx.size, 1.0 / k), (np.repeat(np.arange(n_to), k), idx.ravel())),
+        shape=(n_to, len(pos_from)),
+    )
+    out = np.asarray(avg @ Y2.T.astype(np.float64)).T
+    e_in = np.sum(Y2.astype(np.float64) ** 2, axis=1)
+    e_out = np.sum(out**2, axis=1)
+    scale = np.sqrt(np.divide(e_in, e_out, out=np.zeros_like(e_in), where=e_out > 0))
+    out = (out * scale[:, None]).astype(Y.dtype, copy=False)
+    return out[0] if Y.ndim == 1 else out
+
+
+@verbose
+def simulate_agm_samples(
+    fwd_model, n_samples, *, fwd_agm=None, random_state=None, verbose=None,
+    **sim_params,
+):
+    """Simulate test samples from the alternative generative model (AGM).
+
+    EEG is simulated on the AGM's forward and the true source maps are mapped
+    onto the model's sources (:func:`map_to_sources`, k = 5), so that a
+    network trained on ``fwd_model`` is not tested on its own generative
+    model (the "inverse crime") :footcite:`HeckerEtAl2021`.
+
+    Parameters
+    ----------
+    fwd_model : instance of Forward
+        The forward the network (or inverse solver) uses.
+    n_samples : int
+        Number of samples.
+    fwd_agm : instance of Forward | None
+        The AGM forward, with (at least) the EEG channels of ``fwd_model``.
+        ``None`` makes it with :func:`make_agm_forward` for the EEG channels
+        of ``fwd_model`` and ``random_state``.
+    random_state : None | int | instance of numpy.random.Generator
+        Seed of the electrode displacements (when ``fwd_agm`` is ``None``)
+        and of the samples.
+    %(verbose)s
+    **sim_params
+        Keyword arguments of :func:`mne_deepinverse.simulation.simulate_samples`
+        (``n_patches``, ``extent``, ``snr_db``, ...).
+
+    Returns
+    -------
+    X : array, shape (n_samples, n_channels)
+        EEG in V, channels in the order of the EEG channels of ``fwd_model``.
+    Y : array, shape (n_samples, n_sources)
+        True source moments (Am) on the sources of ``fwd_model``.
+
+    See Also
+    --------
+    make_agm_forward
+    map_to_sources
+    mne_deepinverse.simulation.simulate_samples
+
+    References
+    ----------
+    .. footbibliography::
+    """
+    _validate_type(fwd_model, mne.Forward, "fwd_model")
+    _validate_type(fwd_agm, (None, mne.Forward), "fwd_agm")
+    names = _eeg_names(fwd_model)
+    if not names:
+        raise ValueError("fwd_model has no EEG channels; make an EEG forward model.")
+    if fwd_agm is None:
+        fwd_agm = make_agm_forward(names, random_state=random_state)
+    fwd_agm = _check_fixed_forward(fwd_agm)
+    if fwd_agm["coord_frame"] != fwd_model["coord_frame"]:
+        raise ValueError(
+            "fwd_agm and fwd_model have sources in different coordinate frames "
+            f"({fwd_agm['coord_frame']} and {fwd_model['coord_frame']})."
+        )
+    agm_names = _eeg_names(fwd_agm)
+    missing = [ch for ch in names if ch not in agm_names]
+    if missing:
+        raise ValueError(
+            f"fwd_agm lacks EEG channel(s) {missing} of fwd_model; make it with "
+            "make_agm_forward(ch_names) for the model's channels."
+        )
+    if agm_names != names:
+        fwd_agm = mne.pick_channels_forward(fwd_agm, names, ordered=True, verbose=False)
+    X, Y = simulate_samples(fwd_agm, n_samples, random_state=random_state, **sim_params)
+    Y = map_to_sources(Y, _source_positions(fwd_agm), _source_positions(fwd_model))
+    return X, Y

@@ -1,0 +1,117 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""ConvDip :footcite:`HeckerEtAl2021`: a shallow CNN on a 2-D scalp image.
+
+Average-referenced, max-normalised EEG is interpolated onto a 7 x 11 image
+with one precomputed linear matrix (so any number of time samples goes
+through one matrix product), then Conv 8@3x3 + ReLU + BatchNorm, dense 512 +
+ReLU + BatchNorm, dense n_sources + ReLU.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+DEFAULTS = dict(image_shape=(7, 11), n_filters=8, n_dense=512)
+
+
+def scalp_image_matrix(pos2d, shape=(7, 11)):
+    """Linear interpolation of channel values onto a regular 2-D grid.
+
+    Parameters
+    ----------
+    pos2d : array, shape (n_channels, 2)
+        2-D (topomap) channel positions.
+    shape : tuple of int
+        Image rows and columns.
+
+    Returns
+    -------
+    interp : array, shape (rows * cols, n_channels)
+        ``image.ravel() = interp @ x``; pixels outside the channels' convex
+        hull take the nearest channel's value.
+    """
+    from scipy.interpolate import LinearNDInterpolator
+    from scipy.spatial import cKDTree
+
+    pos2d = np.asarray(pos2d, dtype=np.float64)
+    n_ch = len(pos2d)
+    rows, cols = shape
+    lo, hi = pos2d.min(axis=0), pos2d.max(axis=0)
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], cols), np.linspace(hi[1], lo[1], rows))
+    grid = np.c_[gx.ravel(), gy.ravel()]
+    interp = LinearNDInterpolator(pos2d, np.eye(n_ch))(grid)
+    outside = np.isnan(interp).any(axis=1)
+    nearest = cKDTree(pos2d).query(grid[outside])[1]
+    interp[outside] = np.eye(n_ch)[nearest]
+    return interp
+
+
+class ConvDip(nn.Module):
+    """The ConvDip network (training form, with BatchNorm)."""
+
+    def __init__(self, interp, n_sources, image_shape=(7, 11), n_filters=8,
+                 n_dense=512):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.register_buffer("interp", torch.as_tensor(interp.T, dtype=torch.float32))
+        self.conv = nn.Conv2d(1, n_filters, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(n_filters)
+        n_pix = self.image_shape[0] * self.image_shape[1]
+        self.fc = nn.Linear(n_filters * n_pix, n_dense)
+        self.bn2 = nn.BatchNorm1d(n_dense)
+        self.out = nn.Linear(n_dense, n_sources)
+
+    def first_layer(self, x):
+        """Interpolation and convolution (linear, before the ReLU)."""
+        img = (x @ self.interp).view(-1, 1, *self.image_shape)
+        return self.conv(img).flatten(1)
+
+    def forward(self, x):
+        """Map normalised EEG (n, n_channels) to a source-map shape."""
+        h = self.bn1(torch.relu(self.first_layer(x)).view(
+            -1, self.conv.out_channels, *self.image_shape)).flatten(1)
+        h = self.bn2(torch.relu(self.fc(h)))
+        return torch.relu(self.out(h))
+
+
+def build(meta, hyper_params):
+    """Build an untrained ConvDip for a model card's channel layout."""
+    params = {**DEFAULTS, **hyper_params}
+    interp = scalp_image_matrix(np.asarray(meta["ch_pos2d"]), params["image_shape"])
+    return ConvDip(
+        interp, meta["n_sources"], image_shape=params["image_shape"],
+        n_filters=params["n_filters"], n_dense=params["n_dense"],
+    )
+
+
+def _bn_affine(bn):
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
+
+
+@torch.no_grad()
+def fold(net):
+    """Fold interpolation, convolution and BatchNorm into three dense layers.
+
+    In eval mode, ``BN(relu(z)) = a * relu(z) + c`` per unit, which folds into
+    the next dense layer, and interpolation + convolution is one linear map.
+    """
+    net = net.eval()
+    n_ch = net.interp.shape[0]
+    bias1 = net.first_layer(torch.zeros(1, n_ch))[0]
+    w1 = net.first_layer(torch.eye(n_ch)) - bias1
+    a1, c1 = _bn_affine(net.bn1)
+    n_pix = net.image_shape[0] * net.image_shape[1]
+    a1, c1 = a1.repeat_interleave(n_pix), c1.repeat_interleave(n_pix)
+    w2 = (net.fc.weight * a1[None]).T
+    b2 = net.fc.weight @ c1 + net.fc.bias
+    a2, c2 = _bn_affine(net.bn2)
+    w3 = (net.out.weight * a2[None]).T
+    b3 = net.out.weight @ c2 + net.out.bias
+    return [
+        (w1.numpy(), bias1.numpy(), True),
+        (w2.numpy(), b2.numpy(), True),
+        (w3.numpy(), b3.numpy(), True),
+    ]
