@@ -29,6 +29,17 @@ def _eeg_names(fwd):
     return [fwd["info"]["ch_names"][p] for p in picks]
 
 
+def _make_agm_info(ch_names, electrode_jitter, random_state):
+    """Template Info with every electrode moved by N(0, electrode_jitter mm)."""
+    info = make_template_info(ch_names)
+    rng = _check_random_state(random_state)
+    shift = rng.normal(0.0, electrode_jitter * 1e-3, (len(info["chs"]), 3))
+    with info._unlock():
+        for ch, dr in zip(info["chs"], shift, strict=True):
+            ch["loc"][:3] += dr
+    return info, shift
+
+
 @verbose
 def make_agm_forward(
     ch_names,
@@ -62,8 +73,9 @@ def make_agm_forward(
     -------
     fwd : instance of Forward
         The fixed-orientation forward. Like every template forward it is
-        cached under ``MNE_DATA``; the first call for new conductivities also
-        computes a BEM solution (about 2 minutes).
+        cached under ``MNE_DATA`` (≈ 4 MB per seed; ``random_state=None``
+        makes a new one every call); the first call for new conductivities
+        also computes a BEM solution (about 2.5 minutes, ≈ 200 MB).
 
     See Also
     --------
@@ -80,12 +92,7 @@ def make_agm_forward(
             f"electrode_jitter must be a non-negative number of mm, got "
             f"{electrode_jitter}."
         )
-    info = make_template_info(ch_names)
-    rng = _check_random_state(random_state)
-    shift = rng.normal(0.0, electrode_jitter * 1e-3, (len(info["chs"]), 3))
-    with info._unlock():
-        for ch, dr in zip(info["chs"], shift):
-            ch["loc"][:3] += dr
+    info, shift = _make_agm_info(ch_names, electrode_jitter, random_state)
     logger.info(
         f"Making the AGM forward ({spacing}, {conductivity} S/m, electrodes "
         f"moved by {np.linalg.norm(shift, axis=1).mean() * 1e3:.1f} mm on average)"
@@ -160,7 +167,12 @@ def map_to_sources(Y, pos_from, pos_to, *, k=5):
 
 @verbose
 def simulate_agm_samples(
-    fwd_model, n_samples, *, fwd_agm=None, random_state=None, verbose=None,
+    fwd_model,
+    n_samples,
+    *,
+    fwd_agm=None,
+    random_state=None,
+    verbose=None,
     **sim_params,
 ):
     """Simulate test samples from the alternative generative model (AGM).

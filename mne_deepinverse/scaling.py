@@ -26,14 +26,14 @@ _N_VERIFY = 8
 
 
 def _closed_form(X, P):
+    """Unconstrained least-squares scale of every sample."""
     num = np.einsum("ij,ij->i", X, P)
     den = np.einsum("ij,ij->i", P, P)
-    scale = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    return np.clip(scale, 0, None)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
 def _brent_one(x, p, guess):
-    """Brent minimisation of ||x - s p||^2 over s >= 0, bracketed by guess."""
+    """Brent minimisation of ||x - s p||^2, bracketed around ``guess``."""
     norm = float(np.dot(p, p))
     if norm <= 0:
         return 0.0
@@ -48,7 +48,7 @@ def _brent_one(x, p, guess):
         cost, bracket=(guess - width, guess, guess + width), method="brent",
         options=dict(xtol=1e-10),
     )
-    return max(float(res.x), 0.0)
+    return float(res.x)
 
 
 def rescale_amplitudes(X, P, *, method="auto"):
@@ -82,7 +82,8 @@ def rescale_amplitudes(X, P, *, method="auto"):
         )
     closed = _closed_form(X, P)
     if method == "brent":
-        return np.array([_brent_one(x, p, s) for x, p, s in zip(X, P, closed)])
+        brent = [_brent_one(x, p, s) for x, p, s in zip(X, P, closed)]
+        return np.clip(brent, 0, None)
     n = len(X)
     idx = np.unique(np.linspace(0, n - 1, min(n, _N_VERIFY)).astype(int))
     for ii in idx:
@@ -94,4 +95,4 @@ def rescale_amplitudes(X, P, *, method="auto"):
                 f"({brent:g} vs {closed[ii]:g}); using Brent on every sample"
             )
             return rescale_amplitudes(X, P, method="brent")
-    return closed
+    return np.clip(closed, 0, None)

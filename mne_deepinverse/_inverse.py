@@ -1,0 +1,204 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""``apply_deep_inverse``: the MNE-style entry point."""
+
+from pathlib import Path
+
+import mne
+import numpy as np
+from mne.utils import _validate_type, logger, verbose, warn
+
+from .estimator import (
+    DeepInverse,
+    _eeg_gain,
+    _gain_fingerprint,
+    _reference,
+    read_deep_inverse,
+)
+from .scaling import rescale_amplitudes
+
+#: Pretrained models shipped in ``pretrained/``.
+PRETRAINED_MODELS = {"convdip": "convdip.onnx"}
+_PRETRAINED_CACHE = {}
+
+
+def _load_model(model):
+    _validate_type(model, (str, "path-like", DeepInverse), "model")
+    if isinstance(model, DeepInverse):
+        return model
+    model_str = str(model)
+    if model_str in PRETRAINED_MODELS:
+        if model_str not in _PRETRAINED_CACHE:
+            from .datasets import fetch_pretrained_file
+
+            fname = fetch_pretrained_file(PRETRAINED_MODELS[model_str])
+            _PRETRAINED_CACHE[model_str] = read_deep_inverse(fname)
+        return _PRETRAINED_CACHE[model_str]
+    if Path(model_str).suffix == ".onnx" or Path(model_str).is_file():
+        return read_deep_inverse(model_str)
+    raise ValueError(
+        f"Invalid value for the 'model' parameter. Allowed values are "
+        f"{sorted(PRETRAINED_MODELS)}, a path to a saved model (.onnx) or a "
+        f"fitted DeepInverse, but got {model!r} instead."
+    )
+
+
+def _check_reference(info):
+    projs = info["projs"]
+    has_avg = any(
+        "eeg" in p["desc"].lower() and "average" in p["desc"].lower() for p in projs
+    )
+    if info.get("custom_ref_applied"):
+        raise ValueError(
+            "Custom EEG reference is not allowed for inverse modeling. Use "
+            "evoked.set_eeg_reference('average', projection=True)."
+        )
+    if not has_avg:
+        raise ValueError(
+            "EEG average reference (using a projector) is mandatory for "
+            "modeling, use the method set_eeg_reference(projection=True)."
+        )
+
+
+def _check_forward(fwd, card):
+    """Raise if the forward is not the one the model was trained on."""
+    from ._utils import _check_fixed_forward
+
+    remedy = (
+        " Train a model for this forward with DeepInverse(fwd).fit(), or use "
+        "the forward the model was trained on"
+    )
+    if card.get("backend") and fwd is not None:
+        fwd = _check_fixed_forward(fwd)
+        gain, ch_names = _eeg_gain(fwd)
+        if ch_names != card["ch_names"]:
+            raise ValueError(
+                f"The forward's EEG channels {ch_names} differ from the model's "
+                f"{card['ch_names']}." + remedy + "."
+            )
+        vertices = [s["vertno"].tolist() for s in fwd["src"]]
+        if gain.shape[1] != card["n_sources"] or vertices != card["vertices"]:
+            raise ValueError(
+                f"The forward has {gain.shape[1]} sources but the model was "
+                f"trained for {card['n_sources']} (or other vertices)." + remedy
+                + "."
+            )
+        fp = np.asarray(_gain_fingerprint(_reference(gain)))
+        ref = np.asarray(card["gain_fingerprint"])
+        if np.abs(fp - ref).max() > 1e-3 * np.abs(ref).max():
+            raise ValueError(
+                "The forward's gain matrix differs from the one the model was "
+                "trained on (other head model, conductivities or electrode "
+                "positions)." + remedy + " (e.g. mne_deepinverse.datasets."
+                "read_pretrained_forward for pretrained models)."
+            )
+    return fwd
+
+
+@verbose
+def apply_deep_inverse(
+    evoked,
+    fwd,
+    model="convdip",
+    *,
+    return_residual=False,
+    verbose=None,
+):
+    """Apply a deep-learning inverse solution to an evoked response.
+
+    Every time sample is inverted in one batch through onnxruntime; each
+    predicted map is scaled with Brent's method so that its forward projection
+    fits the data (see :mod:`mne_deepinverse.scaling`).
+
+    Parameters
+    ----------
+    evoked : instance of Evoked
+        EEG data with an average-reference projector, containing every
+        channel of the model (others are ignored).
+    fwd : instance of Forward | None
+        The forward model, checked against the one the model was trained on
+        (channels, sources and gain). For pretrained models use
+        :func:`mne_deepinverse.datasets.read_pretrained_forward`. None skips
+        the check.
+    model : str | path-like | instance of DeepInverse
+        A pretrained model name (``"convdip"``), a saved model file (.onnx),
+        or a fitted :class:`DeepInverse`.
+    return_residual : bool
+        If True, also return the residual (data minus the forward projection
+        of the estimate) as an Evoked, like
+        :func:`mne.minimum_norm.apply_inverse`.
+    %(verbose)s
+
+    Returns
+    -------
+    stc : instance of SourceEstimate | VolSourceEstimate
+        The source estimate in Am, with the forward's vertices, the evoked's
+        ``tmin`` and ``tstep``.
+    residual : instance of Evoked
+        The residual (only if ``return_residual=True``).
+
+    See Also
+    --------
+    DeepInverse
+    mne.minimum_norm.apply_inverse
+    """
+    _validate_type(evoked, mne.Evoked, "evoked")
+    _validate_type(fwd, (mne.Forward, None), "fwd")
+    est = _load_model(model)
+    card = est._session_().card
+    if fwd is None and isinstance(model, DeepInverse):
+        fwd = model.fwd
+    fwd = _check_forward(fwd, card)
+    info = evoked.info
+    eeg = mne.pick_types(info, meg=False, eeg=True, exclude=())
+    if len(eeg) == 0:
+        kinds = sorted(set(evoked.get_channel_types()))
+        raise ValueError(
+            f"The evoked has no EEG channels (it has {kinds}); this model is an "
+            "EEG model and cannot be applied to MEG or other data."
+        )
+    names = card["ch_names"]
+    eeg_names = [info["ch_names"][p] for p in eeg]
+    missing = [ch for ch in names if ch not in eeg_names]
+    if missing:
+        raise ValueError(
+            f"The evoked lacks {len(missing)} EEG channel(s) the model needs: "
+            f"{missing}. Interpolate or add them, or train a model for your "
+            "montage with DeepInverse(fwd).fit()."
+        )
+    bads = [ch for ch in names if ch in info["bads"]]
+    if bads:
+        raise ValueError(
+            f"Channel(s) {bads} needed by the model are marked bad; repair them "
+            "first, e.g. evoked.interpolate_bads()."
+        )
+    _check_reference(info)
+    picks = [info["ch_names"].index(ch) for ch in names]
+    data = evoked.data[picks]
+    projs = [p for p in info["projs"] if not p["active"]]
+    if projs:  # apply pending projectors on a copy, never on the user's evoked
+        data = evoked.copy().pick(names).apply_proj(verbose=False).data
+    if not np.isfinite(data).all():
+        raise ValueError(
+            "The evoked data contain NaN or inf values; clean or interpolate "
+            "them first."
+        )
+    X_ref, shapes, proj = est.predict_shape(data.T)
+    scale = rescale_amplitudes(X_ref, proj)
+    sol = (shapes * scale[:, None]).T.astype(np.float64)
+    if sol.max() == 0:
+        warn("The model predicts no active source for any time sample.")
+    tstep = 1.0 / info["sfreq"]
+    vertices = [np.asarray(v, dtype=np.int64) for v in card["vertices"]]
+    cls = {"surface": mne.SourceEstimate, "mixed": mne.MixedSourceEstimate}.get(
+        card["src_kind"], mne.VolSourceEstimate
+    )
+    stc = cls(sol, vertices, tmin=evoked.times[0], tstep=tstep,
+              subject=card["subject"])
+    logger.info(f"    Applied {card['backend']} to {sol.shape[1]} time samples")
+    if not return_residual:
+        return stc
+    residual = evoked.copy().pick(names)
+    residual.data = (X_ref - proj * scale[:, None]).T.astype(np.float64)
+    return stc, residual

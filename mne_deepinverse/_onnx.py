@@ -1,0 +1,145 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""ONNX graphs of trained models and their onnxruntime inference.
+
+A model file is one ONNX graph with the model card (JSON) in its metadata.
+The graph takes raw EEG in V (``eeg``, shape ``(n, n_channels)``, channels in
+the card's order) and returns the average-referenced EEG (``eeg_ref``), the
+source-map shape (``sources``) and its forward projection through the
+average-referenced gain (``projection``), which the amplitude rescaling
+needs. Pre-processing (average reference, max-abs normalisation) is part of
+the graph, so onnxruntime alone applies a model.
+"""
+
+import json
+
+import numpy as np
+
+CARD_KEY = "mne_deepinverse_model_card"
+FORMAT_VERSION = 1
+_EPS = 1e-30
+
+
+def make_onnx_model(layers, gain, card, *, fp16=True):
+    """Write dense layers and the gain as an ONNX graph (bytes).
+
+    Parameters
+    ----------
+    layers : list of tuple
+        ``(weight (n_in, n_out), bias (n_out,), relu)`` per layer.
+    gain : array, shape (n_channels, n_sources)
+        Average-referenced gain of the forward model.
+    card : dict
+        The model card (JSON-serialisable), stored as metadata.
+    fp16 : bool
+        Store the weights in float16 (computation stays in float32).
+
+    Returns
+    -------
+    model : bytes
+        The serialised ONNX model.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    store = np.float16 if fp16 else np.float32
+    nodes, inits = [], []
+
+    def const(name, value):
+        value = np.asarray(value, dtype=store)
+        if fp16:
+            inits.append(numpy_helper.from_array(value, name + "_h"))
+            nodes.append(helper.make_node("Cast", [name + "_h"], [name],
+                                          to=TensorProto.FLOAT))
+        else:
+            inits.append(numpy_helper.from_array(value, name))
+        return name
+
+    inits.append(numpy_helper.from_array(np.array([_EPS], np.float32), "eps"))
+    nodes += [
+        helper.make_node("ReduceMean", ["eeg"], ["mean"], axes=[1], keepdims=1),
+        helper.make_node("Sub", ["eeg", "mean"], ["eeg_ref"]),
+        helper.make_node("Abs", ["eeg_ref"], ["abs"]),
+        helper.make_node("ReduceMax", ["abs"], ["peak"], axes=[1], keepdims=1),
+        helper.make_node("Max", ["peak", "eps"], ["peak_safe"]),
+        helper.make_node("Div", ["eeg_ref", "peak_safe"], ["h0"]),
+    ]
+    h = "h0"
+    for ii, (w, b, relu) in enumerate(layers):
+        nodes.append(helper.make_node("MatMul", [h, const(f"W{ii}", w)], [f"mm{ii}"]))
+        out = "sources" if ii == len(layers) - 1 and not relu else f"z{ii}"
+        nodes.append(helper.make_node("Add", [f"mm{ii}", const(f"b{ii}", b)], [out]))
+        if relu:
+            out_relu = "sources" if ii == len(layers) - 1 else f"h{ii + 1}"
+            nodes.append(helper.make_node("Relu", [out], [out_relu]))
+            out = out_relu
+        h = out
+    nodes.append(helper.make_node("MatMul", ["sources", const("gain_t", gain.T)],
+                                  ["projection"]))
+    n_ch, n_src = gain.shape
+    graph = helper.make_graph(
+        nodes,
+        "mne_deepinverse",
+        [helper.make_tensor_value_info("eeg", TensorProto.FLOAT, ["n", n_ch])],
+        [
+            helper.make_tensor_value_info("eeg_ref", TensorProto.FLOAT, ["n", n_ch]),
+            helper.make_tensor_value_info("sources", TensorProto.FLOAT, ["n", n_src]),
+            helper.make_tensor_value_info("projection", TensorProto.FLOAT,
+                                          ["n", n_ch]),
+        ],
+        inits,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)],
+        producer_name="mne-deepinverse",
+    )
+    model.ir_version = 8
+    helper.set_model_props(model, {CARD_KEY: json.dumps(card)})
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+class OnnxModel:
+    """An onnxruntime session of a model and its card.
+
+    Parameters
+    ----------
+    model : bytes | path-like
+        Serialised model or file name.
+    """
+
+    def __init__(self, model):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        source = model if isinstance(model, bytes) else str(model)
+        try:
+            self.session = ort.InferenceSession(
+                source, sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise RuntimeError(
+                f"Could not load the model with onnxruntime ({exc}). The file is "
+                "not an mne-deepinverse model or it is corrupted; save it again "
+                "with DeepInverse.save or reinstall the pretrained models."
+            ) from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if CARD_KEY not in meta:
+            raise RuntimeError(
+                "This ONNX file carries no mne-deepinverse model card; it was not "
+                "written by DeepInverse.save."
+            )
+        self.card = json.loads(meta[CARD_KEY])
+        if self.card.get("format_version", 0) > FORMAT_VERSION:
+            raise RuntimeError(
+                f"The model was written by a newer mne-deepinverse (format "
+                f"{self.card['format_version']}); upgrade the package."
+            )
+
+    def run(self, X):
+        """Return average-referenced EEG, source shapes and their projection."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        return self.session.run(None, {"eeg": X})

@@ -1,0 +1,127 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""The training loop shared by all backends (torch)."""
+
+import copy
+import time
+
+import numpy as np
+import torch
+from mne.utils import logger
+from tqdm.auto import tqdm
+
+from .losses import get_loss
+
+
+def normalise_eeg(x):
+    """Average reference and max-abs normalisation per sample (torch)."""
+    x = x - x.mean(dim=1, keepdim=True)
+    return x / x.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
+
+
+def normalise_sources(y):
+    """Scale every source map to a maximum of 1 (all-zero maps stay zero)."""
+    return y / y.amax(dim=1, keepdim=True).clamp_min(1e-30)
+
+
+def train_network(
+    net,
+    draw,
+    X_val,
+    Y_val,
+    *,
+    n_epochs,
+    steps_per_epoch,
+    batch_size,
+    learning_rate,
+    loss,
+    patience,
+    source_pos,
+    seed,
+    progress=True,
+):
+    """Train ``net`` with Adam, a plateau schedule and early stopping.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        The network.
+    draw : callable
+        ``draw(n)`` returns a training batch ``(X, Y)`` of numpy arrays.
+    X_val, Y_val : array
+        Held-out validation samples.
+    n_epochs, steps_per_epoch, batch_size : int
+        Length of the training.
+    learning_rate : float
+        Initial Adam learning rate (halved when the validation loss stalls).
+    loss : str
+        Loss name (see :mod:`mne_deepinverse.backends.losses`).
+    patience : int
+        Epochs without validation improvement before stopping.
+    source_pos : array, shape (n_sources, 3)
+        Source positions (m), for distance-based losses.
+    seed : int
+        Seed of torch's generator.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    record : dict
+        Training record: epochs, samples seen, time, losses per epoch.
+    """
+    torch.manual_seed(seed)
+    loss_fn = get_loss(loss, source_pos)
+    opt = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=0.5, patience=max(1, patience // 2)
+    )
+    Xv = normalise_eeg(torch.as_tensor(X_val, dtype=torch.float32))
+    Yv = normalise_sources(torch.as_tensor(Y_val, dtype=torch.float32))
+    best, best_state, bad_epochs = np.inf, None, 0
+    history = dict(train_loss=[], val_loss=[], lr=[])
+    n_seen = 0
+    t0 = time.perf_counter()
+    bar = tqdm(range(n_epochs), desc="Training", unit="epoch", disable=not progress)
+    for epoch in bar:
+        net.train()
+        total = 0.0
+        for _ in range(steps_per_epoch):
+            X, Y = draw(batch_size)
+            x = normalise_eeg(torch.as_tensor(X, dtype=torch.float32))
+            y = normalise_sources(torch.as_tensor(Y, dtype=torch.float32))
+            opt.zero_grad(set_to_none=True)
+            batch_loss = loss_fn(net(x), y)
+            batch_loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            total += float(batch_loss.detach())
+            n_seen += len(X)
+        net.eval()
+        with torch.no_grad():
+            val = float(loss_fn(net(Xv), Yv))
+        history["train_loss"].append(total / steps_per_epoch)
+        history["val_loss"].append(val)
+        history["lr"].append(opt.param_groups[0]["lr"])
+        sched.step(val)
+        bar.set_postfix(train=f"{total / steps_per_epoch:.4f}", val=f"{val:.4f}")
+        if val < best - 1e-6:
+            best, bad_epochs = val, 0
+            best_state = copy.deepcopy(net.state_dict())
+        else:
+            bad_epochs += 1
+            if bad_epochs >= patience:
+                logger.info(f"    Early stopping after epoch {epoch + 1}")
+                break
+    bar.close()
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    return dict(
+        epochs=len(history["val_loss"]),
+        samples_seen=n_seen,
+        train_time_s=time.perf_counter() - t0,
+        best_val_loss=best,
+        history=history,
+    )

@@ -1,0 +1,439 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""The scikit-learn style estimator :class:`DeepInverse`."""
+
+import datetime
+import os
+import platform
+from pathlib import Path
+
+import mne
+import numpy as np
+from mne.utils import _check_option, _validate_type, logger, verbose
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from ._onnx import FORMAT_VERSION, OnnxModel
+from ._utils import _check_fixed_forward, _check_random_state, _eeg_gain
+from .scaling import rescale_amplitudes
+
+_LOSSES = ("cosine_mse", "hausdorff")
+_BACKEND_NAMES = ("convdip",)
+
+
+def _gain_fingerprint(gain):
+    """A short, rounding-robust summary of an (average-referenced) gain."""
+    rng = np.random.default_rng(0)
+    probe = rng.standard_normal((gain.shape[1], 4))
+    return (gain @ probe).ravel().tolist()
+
+
+def _reference(gain):
+    return gain - gain.mean(axis=0, keepdims=True)
+
+
+def _forward_meta(fwd):
+    """What a model needs to know of its forward, JSON-serialisable."""
+    from .simulation import _make_info
+
+    gain, ch_names = _eeg_gain(fwd)
+    info = _make_info(fwd, ch_names, 100.0)
+    layout = mne.channels.make_eeg_layout(info)
+    pos2d = layout.pos[:, :2] + layout.pos[:, 2:] / 2
+    src = fwd["src"]
+    return dict(
+        ch_names=ch_names,
+        ch_pos=[np.round(info["chs"][ii]["loc"][:3], 6).tolist()
+                for ii in range(len(ch_names))],
+        ch_pos2d=np.round(pos2d, 6).tolist(),
+        n_sources=int(gain.shape[1]),
+        vertices=[s["vertno"].tolist() for s in src],
+        subject=src._subject,
+        src_kind=src.kind,
+        source_rr=np.round(fwd["source_rr"], 5).tolist(),
+        gain_fingerprint=_gain_fingerprint(_reference(gain)),
+    )
+
+
+class DeepInverse(BaseEstimator):
+    """A deep-learning EEG inverse solution trained for one forward model.
+
+    Parameters
+    ----------
+    fwd : instance of Forward | None
+        Fixed-orientation EEG forward model the network is trained for (a
+        free-orientation surface forward is converted). None only for models
+        read from disk.
+    model : "convdip"
+        The network backend.
+    n_epochs : int
+        Largest number of epochs.
+    samples_per_epoch : int
+        Fresh simulated samples per epoch (when ``fit`` gets no data).
+    batch_size : int
+        Samples per gradient step.
+    learning_rate : float
+        Initial Adam learning rate (halved when validation stalls).
+    loss : "cosine_mse" | "hausdorff"
+        Cosine distance + MSE on max-normalised maps, or the weighted
+        Hausdorff distance.
+    patience : int
+        Epochs without validation improvement before early stopping.
+    n_val : int
+        Size of the held-out simulated validation set.
+    simulation : dict | None
+        Parameters of :class:`~mne_deepinverse.simulation.SourceSimulator`
+        for the training data (defaults: the ConvDip paper's).
+    hyper_params : dict | None
+        Backend hyper-parameters (ConvDip: ``n_filters``, ``n_dense``,
+        ``image_shape``).
+    fp16 : bool
+        Store the weights of the exported model in float16.
+    random_state : None | int
+        Seed of everything random (simulation, initialisation, batches).
+    progress : bool
+        Show progress bars during training.
+
+    Attributes
+    ----------
+    card_ : dict
+        The model card: channels, sources, pre-processing, hyper-parameters,
+        training record and validation metrics.
+    net_ : torch.nn.Module
+        The trained network (only after ``fit`` in this session).
+    onnx_ : bytes
+        The ONNX model applied by ``predict``.
+
+    See Also
+    --------
+    apply_deep_inverse
+    read_deep_inverse
+    """
+
+    def __init__(
+        self,
+        fwd=None,
+        model="convdip",
+        *,
+        n_epochs=30,
+        samples_per_epoch=20_000,
+        batch_size=256,
+        learning_rate=1e-3,
+        loss="cosine_mse",
+        patience=5,
+        n_val=2000,
+        simulation=None,
+        hyper_params=None,
+        fp16=True,
+        random_state=None,
+        progress=True,
+    ):
+        self.fwd = fwd
+        self.model = model
+        self.n_epochs = n_epochs
+        self.samples_per_epoch = samples_per_epoch
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.loss = loss
+        self.patience = patience
+        self.n_val = n_val
+        self.simulation = simulation
+        self.hyper_params = hyper_params
+        self.fp16 = fp16
+        self.random_state = random_state
+        self.progress = progress
+
+    @verbose
+    def fit(self, X=None, Y=None, verbose=None):
+        """Train the network.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_channels) | None
+            EEG samples (V), channels in the forward's order. None simulates
+            fresh samples from the forward on the fly.
+        Y : array, shape (n_samples, n_sources) | None
+            The matching source maps.
+        %(verbose)s
+
+        Returns
+        -------
+        self : instance of DeepInverse
+            The fitted estimator.
+        """
+        import torch
+
+        from .backends import get_backend
+        from .backends._train import train_network
+        from .simulation import SourceSimulator
+
+        if self.fwd is None:
+            raise ValueError("DeepInverse needs a forward model (fwd) to be trained.")
+        fwd = _check_fixed_forward(self.fwd)
+        _check_option("model", self.model, _BACKEND_NAMES)
+        _check_option("loss", self.loss, _LOSSES)
+        for name in ("n_epochs", "samples_per_epoch", "batch_size", "patience",
+                     "n_val"):
+            _validate_type(getattr(self, name), "int", name)
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        meta = _forward_meta(fwd)
+        gain, _ = _eeg_gain(fwd)
+        rng = _check_random_state(self.random_state)
+        seeds = rng.integers(0, 2**31 - 1, 3)
+        torch.manual_seed(int(seeds[0]))
+        backend = get_backend(self.model)
+        hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
+        net = backend.build(meta, hyper)
+        sim_params = dict(self.simulation or {})
+        if X is None and Y is None:
+            sim = SourceSimulator(fwd, **sim_params)
+            X_val, Y_val = sim.simulate(self.n_val, np.random.default_rng(seeds[1]))
+            train_rng = np.random.default_rng(seeds[2])
+
+            def draw(n):
+                return sim.simulate(n, train_rng)
+
+            steps = max(1, self.samples_per_epoch // self.batch_size)
+            source = "simulated on the fly"
+        else:
+            X, Y = self._check_XY(X, Y, len(meta["ch_names"]), meta["n_sources"])
+            perm = np.random.default_rng(seeds[1]).permutation(len(X))
+            n_val = max(1, min(self.n_val, len(X) // 10))
+            X_val, Y_val = X[perm[:n_val]], Y[perm[:n_val]]
+            X_tr, Y_tr = X[perm[n_val:]], Y[perm[n_val:]]
+            train_rng = np.random.default_rng(seeds[2])
+
+            def draw(n):
+                idx = train_rng.integers(0, len(X_tr), n)
+                return X_tr[idx], Y_tr[idx]
+
+            steps = max(1, len(X_tr) // self.batch_size)
+            source = "given arrays"
+        logger.info(f"Training {self.model} on {source} ({meta['n_sources']} "
+                    f"sources, {len(meta['ch_names'])} channels)")
+        record = train_network(
+            net, draw, X_val, Y_val, n_epochs=self.n_epochs, steps_per_epoch=steps,
+            batch_size=self.batch_size, learning_rate=self.learning_rate,
+            loss=self.loss, patience=self.patience,
+            source_pos=np.asarray(meta["source_rr"]), seed=int(seeds[0]),
+            progress=self.progress,
+        )
+        self.net_ = net
+        card = dict(
+            format="mne-deepinverse",
+            format_version=FORMAT_VERSION,
+            backend=self.model,
+            hyper_params=hyper,
+            preprocessing=dict(reference="average", normalisation="max-abs",
+                               rescaling="brent (closed-form bracket)"),
+            **meta,
+            simulation={k: (v if not isinstance(v, mne.Covariance) else "Covariance")
+                        for k, v in sim_params.items()},
+            training=dict(
+                data=source, loss=self.loss, batch_size=self.batch_size,
+                learning_rate=self.learning_rate, random_state=self.random_state,
+                epochs=record["epochs"], samples_seen=record["samples_seen"],
+                train_time_s=round(record["train_time_s"], 1),
+                best_val_loss=record["best_val_loss"],
+                val_loss=record["history"]["val_loss"],
+                machine=f"{platform.machine()} ({os.cpu_count()} cores), "
+                        f"torch {torch.__version__}",
+                date=datetime.date.today().isoformat(),
+            ),
+        )
+        self._export(backend, net, _reference(gain), card)
+        val_pred = self.predict(X_val)
+        card["validation"] = self._validation_metrics(Y_val, val_pred, meta)
+        self._export(backend, net, _reference(gain), card)
+        return self
+
+    def _export(self, backend, net, gain_ref, card):
+        from ._onnx import make_onnx_model
+
+        layers = backend.fold(net)
+        self.onnx_ = make_onnx_model(layers, gain_ref, card, fp16=self.fp16)
+        self._session = OnnxModel(self.onnx_)
+        self.card_ = self._session.card
+
+    @staticmethod
+    def _validation_metrics(Y_val, Y_pred, meta):
+        from .metrics import evaluate
+
+        n = min(len(Y_val), 300)
+        out = evaluate(Y_val[:n], Y_pred[:n], np.asarray(meta["source_rr"]),
+                       metrics=("auc", "mle", "nmse"))
+        return {k: float(np.median(v)) for k, v in out.items()} | {"n_samples": n}
+
+    @staticmethod
+    def _check_XY(X, Y, n_ch, n_src):
+        X = np.asarray(X, dtype=np.float32)
+        Y = np.asarray(Y, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != n_ch:
+            raise ValueError(
+                f"X must have shape (n_samples, {n_ch}) (the forward's EEG "
+                f"channels), got {X.shape}."
+            )
+        if Y.shape != (len(X), n_src):
+            raise ValueError(
+                f"Y must have shape ({len(X)}, {n_src}) (one source map per "
+                f"sample), got {Y.shape}."
+            )
+        if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+            raise ValueError("X and Y must not contain NaN or inf.")
+        return X, Y
+
+    def _session_(self):
+        check_is_fitted(self, "onnx_")
+        if getattr(self, "_session", None) is None:
+            self._session = OnnxModel(self.onnx_)
+        return self._session
+
+    def predict_shape(self, X):
+        """Predict max-normalised source-map shapes and their projections.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_channels)
+            EEG samples in V, channels in the model's order.
+
+        Returns
+        -------
+        X_ref : array, shape (n_samples, n_channels)
+            Average-referenced EEG.
+        shapes : array, shape (n_samples, n_sources)
+            Predicted source-map shapes (arbitrary scale).
+        projection : array, shape (n_samples, n_channels)
+            Forward projection of the shapes (average-referenced).
+        """
+        session = self._session_()
+        X = np.asarray(X)
+        n_ch = len(session.card["ch_names"])
+        if X.ndim != 2 or X.shape[1] != n_ch:
+            raise ValueError(
+                f"X must have shape (n_samples, {n_ch}) with the model's channels "
+                f"{session.card['ch_names']}, got {X.shape}."
+            )
+        if not np.isfinite(X).all():
+            raise ValueError("X contains NaN or inf values; clean the data first.")
+        return session.run(X)
+
+    def predict(self, X):
+        """Predict source maps (Am) from EEG samples.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_channels)
+            EEG samples in V, channels in the model's order.
+
+        Returns
+        -------
+        Y : array, shape (n_samples, n_sources)
+            Source moments in Am: the network's shape times the Brent
+            amplitude scale of each sample (see
+            :func:`~mne_deepinverse.scaling.rescale_amplitudes`).
+        """
+        X_ref, shapes, proj = self.predict_shape(X)
+        scale = rescale_amplitudes(X_ref, proj)
+        return shapes * scale[:, None].astype(np.float32)
+
+    def score(self, X, Y):
+        """Median AUC (close/far) of the predictions.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_channels)
+            EEG samples.
+        Y : array, shape (n_samples, n_sources)
+            True source maps.
+
+        Returns
+        -------
+        score : float
+            Median of :func:`~mne_deepinverse.metrics.auc_close_far`.
+        """
+        from .metrics import evaluate
+
+        pred = self.predict(X)
+        pos = np.asarray(self._session_().card["source_rr"])
+        return float(np.median(evaluate(Y, pred, pos, metrics=("auc",))["auc"]))
+
+    @verbose
+    def apply(self, evoked, *, return_residual=False, verbose=None):
+        """Apply the model to an evoked response.
+
+        Parameters
+        ----------
+        evoked : instance of Evoked
+            EEG data with an average-reference projector.
+        return_residual : bool
+            Also return the residual evoked.
+        %(verbose)s
+
+        Returns
+        -------
+        stc : instance of SourceEstimate
+            The source estimate.
+        residual : instance of Evoked
+            Only if ``return_residual``.
+        """
+        from ._inverse import apply_deep_inverse
+
+        return apply_deep_inverse(evoked, self.fwd, model=self,
+                                  return_residual=return_residual)
+
+    def save(self, fname, *, overwrite=False):
+        """Save the model as one ONNX file with its model card.
+
+        Parameters
+        ----------
+        fname : path-like
+            File name, should end with ``.onnx``.
+        overwrite : bool
+            Overwrite an existing file.
+        """
+        check_is_fitted(self, "onnx_")
+        fname = Path(fname)
+        if fname.exists() and not overwrite:
+            raise FileExistsError(f"{fname} exists; use overwrite=True.")
+        if fname.suffix != ".onnx":
+            logger.info(f"    {fname.name} does not end with .onnx")
+        fname.write_bytes(self.onnx_)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_session", None)
+        return state
+
+
+def read_deep_inverse(fname):
+    """Read a model saved with :meth:`DeepInverse.save`.
+
+    Parameters
+    ----------
+    fname : path-like
+        The ``.onnx`` file.
+
+    Returns
+    -------
+    model : instance of DeepInverse
+        The fitted model (its ``fwd`` is None; pass the forward to
+        :func:`apply_deep_inverse` to check it matches).
+    """
+    fname = Path(fname)
+    if not fname.is_file():
+        raise FileNotFoundError(f"No model file {fname}")
+    data = fname.read_bytes()
+    session = OnnxModel(data)
+    card = session.card
+    training = card.get("training", {})
+    est = DeepInverse(
+        None, card["backend"], hyper_params=card.get("hyper_params"),
+        simulation=card.get("simulation") or None, loss=training.get("loss", "cosine_mse"),
+        random_state=training.get("random_state"),
+    )
+    est.onnx_ = data
+    est._session = session
+    est.card_ = card
+    return est
