@@ -33,8 +33,10 @@ def test_fit_predict(fitted, sphere_fwd):
     assert pred.min() >= 0
     # not a constant map: a briefly trained model varies across sources and
     # across samples (no all-zero collapse)
-    assert np.ptp(pred, axis=1).min() > 0
-    assert np.abs(np.diff(pred / pred.max(1, keepdims=True), axis=0)).max() > 0.1
+    _, shapes, _ = fitted.predict_shape(X)
+    assert np.mean(np.ptp(shapes, axis=1) > 0) > 0.9
+    shapes = shapes / shapes.max(axis=1, keepdims=True)
+    assert np.abs(np.diff(shapes, axis=0)).max() > 0.1
     score = fitted.score(X, Y)
     assert 0.5 < score <= 1.0
     card = fitted.card_
@@ -49,7 +51,7 @@ def test_same_seed_same_model(fitted, sphere_fwd):
     X, _ = simulate_samples(sphere_fwd, 20, random_state=2)
     np.testing.assert_array_equal(other.predict(X), fitted.predict(X))
     third = DeepInverse(sphere_fwd, random_state=1, fp16=False, **SMALL).fit()
-    assert not np.allclose(third.predict(X), fitted.predict(X))
+    assert not np.allclose(third.predict(X), fitted.predict(X), rtol=1e-3, atol=0)
 
 
 def test_clone_and_params(fitted):
@@ -114,14 +116,23 @@ def test_inference_without_torch(fitted, sphere_fwd, tmp_path):
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "ref.npy", fitted.predict(X))
     code = f"""
+import importlib.abc
 import sys
-sys.modules["torch"] = None  # any import of torch now fails
+
+
+class BlockTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "torch":
+            raise ImportError("torch is blocked in this test")
+
+
+sys.meta_path.insert(0, BlockTorch())
 import numpy as np
 import mne_deepinverse
 est = mne_deepinverse.read_deep_inverse(r"{fname}")
 pred = est.predict(np.load(r"{tmp_path / 'X.npy'}"))
 np.testing.assert_array_equal(pred, np.load(r"{tmp_path / 'ref.npy'}"))
-assert "torch" not in sys.modules or sys.modules["torch"] is None
+assert "torch" not in sys.modules
 """
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -32,7 +32,7 @@ def test_edge_cases():
     # an all-zero shape gets scale 0; a negative fit is clipped at 0
     np.testing.assert_allclose(rescale_amplitudes(X, P), [0, 0, 1])
     np.testing.assert_allclose(rescale_amplitudes(X, P, method="brent"), [0, 0, 1])
-    with pytest.raises(ValueError, match="same"):
+    with pytest.raises(ValueError, match="must both have shape"):
         rescale_amplitudes(X, P[:2])
     with pytest.raises(ValueError, match="Invalid value for the 'method'"):
         rescale_amplitudes(X, P, method="golden")
