@@ -1,7 +1,7 @@
 # Authors: The mne-deepinverse developers
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
-"""The README's demo: two patches on the template, inverse solutions compared."""
+"""The README's demo: two patches on the template, ConvDip and MNE compared."""
 
 from pathlib import Path
 
@@ -77,6 +77,7 @@ def run_demo(out_dir=".", random_state=0, show=False):
     import mne
 
     from . import baselines
+    from ._inverse import apply_deep_inverse
     from .datasets import read_pretrained_forward
     from .simulation import simulate_evoked
 
@@ -100,6 +101,10 @@ def run_demo(out_dir=".", random_state=0, show=False):
     print(f"\nDistance (mm) from each true patch centre to the nearest maximum "
           f"found, at t = {1e3 * stc.times[t_peak]:.0f} ms")
     print(f"{'method':<9} {'n_max':>5}   per true patch")
+    stc_deep = apply_deep_inverse(evoked, fwd, "convdip")
+    maps["ConvDip"] = stc_deep.data[:, t_peak]
+    line, errors["ConvDip"] = _maxima_report("ConvDip", maps["ConvDip"], true_idx, pos)
+    print(line)
     for method in DEMO_METHODS:
         est = baselines.apply_baseline(
             evoked, fwd_free, method, noise_cov=noise_cov, data_cov=data_cov,

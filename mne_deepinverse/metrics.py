@@ -17,6 +17,8 @@ import numpy as np
 from mne.utils import ProgressBar, _check_option
 from scipy.spatial import cKDTree
 
+from ._docs import fill_doc
+
 _EPS = 1e-30
 
 
@@ -47,6 +49,7 @@ def _active(y_true):
     return active
 
 
+@fill_doc
 def auc_close_far(y_true, y_pred, pos, *, close=0.2, far=0.5, return_parts=False):
     """Area under the ROC curve against close and far inactive sources.
 
@@ -57,10 +60,8 @@ def auc_close_far(y_true, y_pred, pos, *, close=0.2, far=0.5, return_parts=False
 
     Parameters
     ----------
-    y_true, y_pred : array, shape (n_sources,)
-        True and estimated source maps.
-    pos : array, shape (n_sources, 3)
-        Source positions in m.
+    %(maps)s
+    %(pos)s
     close, far : float
         Fractions of the inactive sources used as close and far negatives.
     return_parts : bool
@@ -94,15 +95,14 @@ def auc_close_far(y_true, y_pred, pos, *, close=0.2, far=0.5, return_parts=False
     return (auc, float(aucs[0]), float(aucs[1])) if return_parts else auc
 
 
+@fill_doc
 def mle(y_true, y_pred, pos):
     """Localisation error of the maxima (single source), in mm.
 
     Parameters
     ----------
-    y_true, y_pred : array, shape (n_sources,)
-        True and estimated source maps.
-    pos : array, shape (n_sources, 3)
-        Source positions in m.
+    %(maps)s
+    %(pos)s
 
     Returns
     -------
@@ -115,6 +115,7 @@ def mle(y_true, y_pred, pos):
     return float(np.linalg.norm(pos[np.argmax(y_true)] - pos[np.argmax(y_pred)]) * 1e3)
 
 
+@fill_doc
 def find_maxima(y, pos, *, rel_threshold=0.2, min_distance=30.0):
     """Find the separate maxima of a source map.
 
@@ -126,8 +127,7 @@ def find_maxima(y, pos, *, rel_threshold=0.2, min_distance=30.0):
     ----------
     y : array, shape (n_sources,)
         Source map (absolute values are used).
-    pos : array, shape (n_sources, 3)
-        Source positions in m.
+    %(pos)s
     rel_threshold : float
         Fraction of the maximum below which nothing counts as a maximum.
     min_distance : float
@@ -152,6 +152,7 @@ def find_maxima(y, pos, *, rel_threshold=0.2, min_distance=30.0):
     return np.array(kept, dtype=int)
 
 
+@fill_doc
 def multi_source_errors(
     y_true, y_pred, pos, *, true_idx=None, radius=30.0, rel_threshold=0.2
 ):
@@ -159,10 +160,8 @@ def multi_source_errors(
 
     Parameters
     ----------
-    y_true, y_pred : array, shape (n_sources,)
-        True and estimated source maps.
-    pos : array, shape (n_sources, 3)
-        Source positions in m.
+    %(maps)s
+    %(pos)s
     true_idx : array of int | None
         Indices of the true source centres; if None, the maxima of
         ``y_true`` found by :func:`find_maxima`.
@@ -221,6 +220,7 @@ def nmse(y_true, y_pred):
     return float(np.mean((a - b) ** 2))
 
 
+@fill_doc
 def dle(y_true, y_pred, pos, *, true_idx=None, rel_threshold=0.2, min_distance=30.0):
     """Dipole localisation error between true and estimated maxima (mm).
 
@@ -230,12 +230,9 @@ def dle(y_true, y_pred, pos, *, true_idx=None, rel_threshold=0.2, min_distance=3
 
     Parameters
     ----------
-    y_true, y_pred : array, shape (n_sources,)
-        True and estimated source maps.
-    pos : array, shape (n_sources, 3)
-        Source positions in m.
-    true_idx : array of int | None
-        True source centres (default: maxima of ``y_true``).
+    %(maps)s
+    %(pos)s
+    %(true_idx)s
     rel_threshold, min_distance : float
         Parameters of :func:`find_maxima` for the maxima.
 
@@ -258,6 +255,7 @@ def dle(y_true, y_pred, pos, *, true_idx=None, rel_threshold=0.2, min_distance=3
     return float(0.5 * d.min(axis=1).mean() + 0.5 * d.min(axis=0).mean())
 
 
+@fill_doc
 def spatial_dispersion(y_true, y_pred, pos, *, true_idx=None):
     """Spatial dispersion of the estimate around the true sources (mm).
 
@@ -267,12 +265,9 @@ def spatial_dispersion(y_true, y_pred, pos, *, true_idx=None):
 
     Parameters
     ----------
-    y_true, y_pred : array, shape (n_sources,)
-        True and estimated source maps.
-    pos : array, shape (n_sources, 3)
-        Source positions in m.
-    true_idx : array of int | None
-        True source centres (default: maxima of ``y_true``).
+    %(maps)s
+    %(pos)s
+    %(true_idx)s
 
     Returns
     -------
@@ -308,6 +303,7 @@ def overall_amplitude(y_true, y_pred):
     return float(y_pred.sum() / max(_active(y_true) @ y_true, _EPS))
 
 
+@fill_doc
 def f1_radius(y_true, y_pred, pos, *, radii=np.arange(0.0, 55.0, 5.0), rel_threshold=0.5):
     """F1 score of the active sources over a sweep of tolerance radii.
 
@@ -319,10 +315,8 @@ def f1_radius(y_true, y_pred, pos, *, radii=np.arange(0.0, 55.0, 5.0), rel_thres
 
     Parameters
     ----------
-    y_true, y_pred : array, shape (n_sources,)
-        True and estimated source maps.
-    pos : array, shape (n_sources, 3)
-        Source positions in m.
+    %(maps)s
+    %(pos)s
     radii : array of float
         Tolerance radii in mm.
     rel_threshold : float
@@ -351,6 +345,7 @@ def f1_radius(y_true, y_pred, pos, *, radii=np.arange(0.0, 55.0, 5.0), rel_thres
 _ALL = ("auc", "mle", "nmse", "found", "n_ghost", "dle", "sd", "oa")
 
 
+@fill_doc
 def evaluate(Y_true, Y_pred, pos, *, metrics=_ALL, progress=False):
     """Evaluate many estimated source maps.
 
@@ -358,8 +353,7 @@ def evaluate(Y_true, Y_pred, pos, *, metrics=_ALL, progress=False):
     ----------
     Y_true, Y_pred : array, shape (n_samples, n_sources)
         True and estimated source maps.
-    pos : array, shape (n_sources, 3)
-        Source positions in m.
+    %(pos)s
     metrics : tuple of str
         Any of ``"auc"``, ``"mle"`` (maxima distance, single source),
         ``"mle_multi"``, ``"found"``, ``"n_ghost"`` (multi source), ``"nmse"``,

@@ -20,6 +20,7 @@ import numpy as np
 from mne.utils import _check_option, _validate_type, logger, verbose
 from scipy import sparse
 
+from ._docs import fill_doc
 from ._utils import (
     _check_fixed_forward,
     _check_random_state,
@@ -52,7 +53,8 @@ def _patch_bank(pos, adjacency, orders):
         blocks[0] = sparse.eye(n, dtype=np.float32, format="csr")
     rows = []
     for order in range(orders[0], orders[1] + 1):
-        rows.append(_gaussian_weights(blocks[order].tocoo(), pos))
+        coo = blocks[order].tocoo()
+        rows.append(_gaussian_weights(coo.row, coo.row, coo.col, pos, coo.shape))
     # interleave so that row = seed * n_orders + (order - orders[0])
     n_orders = len(rows)
     bank = sparse.vstack(rows, format="csr")
@@ -60,18 +62,21 @@ def _patch_bank(pos, adjacency, orders):
     return bank[perm]
 
 
-def _gaussian_weights(coo, pos, radius=None):
-    """Attenuate patch members by a Gaussian of their distance to the seed."""
-    seeds, members = coo.row, coo.col
+def _gaussian_weights(rows, seeds, members, pos, shape, radius=None):
+    """Sparse patches: members weighted by a Gaussian of their seed distance.
+
+    The standard deviation is half the patch radius; ``radius=None`` takes the
+    largest member distance of each row.
+    """
     dist = np.linalg.norm(pos[members] - pos[seeds], axis=1)
     if radius is None:
-        radius = np.zeros(coo.shape[0])
-        np.maximum.at(radius, seeds, dist)
-        radius = radius[seeds]
+        radius = np.zeros(shape[0])
+        np.maximum.at(radius, rows, dist)
+        radius = radius[rows]
     sd = radius / 2.0
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(sd > 0, np.exp(-(dist**2) / (2 * sd**2 + 1e-30)), 1.0)
-    return sparse.csr_matrix((w.astype(np.float32), (seeds, members)), shape=coo.shape)
+    return sparse.csr_matrix((w.astype(np.float32), (rows, members)), shape=shape)
 
 
 def _noise_sqrt(noise, gain, ch_names):
@@ -101,6 +106,7 @@ def _noise_sqrt(noise, gain, ch_names):
     return evecs * np.sqrt(np.clip(evals, 0, None))
 
 
+@fill_doc
 class SourceSimulator:
     """Draw random (EEG, source map) samples from a fixed-orientation forward.
 
@@ -110,27 +116,7 @@ class SourceSimulator:
         Fixed-orientation EEG forward model on a surface, volume or discrete
         source space (a free-orientation surface forward is converted with a
         logged note).
-    n_patches : int | tuple of int
-        Number of active patches per sample, or its (min, max) range.
-    extent : float | tuple of float
-        Patch size range: neighbourhood orders (``extent_units="order"``,
-        order 0 is a single source) or diameters in mm (``"mm"``).
-    extent_units : "order" | "mm"
-        Units of ``extent``.
-    amplitude : float | tuple of float
-        Seed moment range in nAm.
-    snr_db : float | tuple of float
-        Range of the signal-to-noise ratio in dB (mean signal power over
-        mean noise power across channels, per sample).
-    noise : "white" | "brain" | instance of Covariance | list
-        Sensor noise: independent across channels (``"white"``); spatially
-        correlated like activity of independent sources all over the cortex
-        (``"brain"``); drawn from a noise covariance; or a list of these mixed
-        with equal power.
-    average_ref : bool
-        Re-reference the EEG to the channel average.
-    dtype : numpy dtype
-        Type of the arrays returned.
+    %(sim_params)s
     """
 
     def __init__(
@@ -203,12 +189,9 @@ class SourceSimulator:
         cols = np.concatenate(members).astype(np.int64) if len(rows) else rows
         same = self.space_ids[cols] == self.space_ids[seeds[rows]]
         rows, cols = rows[same], cols[same]
-        dist = np.linalg.norm(self.pos[cols] - self.pos[seeds[rows]], axis=1)
-        sd = radius[rows] / 2.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            w = np.where(sd > 0, np.exp(-(dist**2) / (2 * sd**2 + 1e-30)), 1.0)
-        return sparse.csr_matrix(
-            (w.astype(np.float32), (rows, cols)), shape=(len(seeds), self.n_sources)
+        return _gaussian_weights(
+            rows, seeds[rows], cols, self.pos, (len(seeds), self.n_sources),
+            radius=radius[rows],
         )
 
     def _clean(self, n_samples, rng):
@@ -266,6 +249,7 @@ class SourceSimulator:
 
 
 @verbose
+@fill_doc
 def simulate_samples(
     fwd,
     n_samples,
@@ -290,24 +274,8 @@ def simulate_samples(
         space); a free-orientation surface forward is converted with a note.
     n_samples : int
         Number of samples.
-    random_state : None | int | instance of numpy.random.Generator
-        Seed; the same seed gives the same samples.
-    n_patches : int | tuple of int
-        Number of active patches per sample, or its (min, max) range.
-    extent : float | tuple of float
-        Patch size range, in neighbourhood orders or mm (diameter).
-    extent_units : "order" | "mm"
-        Units of ``extent``.
-    amplitude : float | tuple of float
-        Seed moment range in nAm.
-    snr_db : float | tuple of float
-        Signal-to-noise ratio range in dB.
-    noise : "white" | "brain" | instance of Covariance | list
-        Noise kind, see :class:`SourceSimulator`.
-    average_ref : bool
-        Re-reference the EEG to the channel average.
-    dtype : numpy dtype
-        Type of the arrays returned.
+    %(random_state)s
+    %(sim_params)s
     %(verbose)s
 
     Returns

@@ -1,0 +1,110 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+
+import mne
+import numpy as np
+import pytest
+
+from mne_deepinverse import DeepInverse, apply_deep_inverse
+from mne_deepinverse.simulation import simulate_evoked
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def model(fwd):
+    return DeepInverse(
+        fwd, random_state=0, n_epochs=1, samples_per_epoch=512, batch_size=128,
+        n_val=50, hyper_params=dict(n_dense=32), progress=False,
+    ).fit()
+
+
+def _without_projs(evoked):
+    info = evoked.info.copy()
+    with info._unlock():
+        info["projs"] = []
+    return mne.EvokedArray(evoked.data.copy(), info, tmin=evoked.times[0])
+
+
+@pytest.fixture(scope="module")
+def evoked(fwd):
+    return simulate_evoked(fwd, n_patches=2, random_state=0)[0]
+
+
+def test_apply(model, fwd, evoked):
+    before = evoked.copy()
+    stc, residual = apply_deep_inverse(evoked, fwd, model, return_residual=True)
+    assert isinstance(stc, mne.SourceEstimate)
+    assert stc.subject == "fsaverage5"
+    np.testing.assert_array_equal(stc.vertices[0], fwd["src"][0]["vertno"])
+    assert stc.tmin == evoked.times[0] and stc.tstep == pytest.approx(0.01)
+    assert stc.data.shape == (5124, len(evoked.times))
+    assert stc.data.min() >= 0
+    # residual = average-referenced data minus the projection of the estimate
+    gain = fwd["sol"]["data"]
+    proj = gain @ stc.data
+    proj -= proj.mean(axis=0)
+    np.testing.assert_allclose(residual.data, evoked.data - proj, rtol=1e-3,
+                               atol=1e-3 * np.abs(evoked.data).max())
+    # the fitted amplitude explains the data at the peak better than nothing
+    peak = np.argmax(np.abs(evoked.data).max(axis=0))
+    assert np.linalg.norm(residual.data[:, peak]) < np.linalg.norm(evoked.data[:, peak])
+    # the evoked passed in is untouched
+    np.testing.assert_array_equal(evoked.data, before.data)
+    assert evoked.info["ch_names"] == before.info["ch_names"]
+    # extra channels and channel order do not matter
+    reordered = evoked.copy().reorder_channels(evoked.ch_names[::-1])
+    stc2 = apply_deep_inverse(reordered, fwd, model)
+    np.testing.assert_allclose(stc2.data, stc.data, rtol=1e-5, atol=1e-15)
+
+
+def test_pending_projector_not_applied_to_input(model, fwd, evoked):
+    ev = _without_projs(evoked)
+    ev.set_eeg_reference("average", projection=True, verbose=False)
+    assert not ev.info["projs"][0]["active"]
+    data = ev.data.copy()
+    stc = apply_deep_inverse(ev, fwd, model)
+    np.testing.assert_array_equal(ev.data, data)
+    assert not ev.info["projs"][0]["active"]
+    assert np.isfinite(stc.data).all()
+
+
+def test_input_errors(model, fwd, evoked, sphere_fwd):
+    with pytest.raises(TypeError, match="evoked must be an instance of Evoked"):
+        apply_deep_inverse(evoked.data, fwd, model)
+    with pytest.raises(ValueError, match=r"lacks 1 EEG channel\(s\) the model needs: "
+                       r"\['Oz'\]"):
+        apply_deep_inverse(evoked.copy().drop_channels(["Oz"]), fwd, model)
+    no_ref = _without_projs(evoked)
+    with pytest.raises(ValueError, match="EEG average reference .* is mandatory"):
+        apply_deep_inverse(no_ref, fwd, model)
+    nan = evoked.copy()
+    nan.data[3, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        apply_deep_inverse(nan, fwd, model)
+    bad = evoked.copy()
+    bad.info["bads"] = ["Cz"]
+    with pytest.raises(ValueError, match=r"\['Cz'\] needed by the model are marked"):
+        apply_deep_inverse(bad, fwd, model)
+    meg = mne.EvokedArray(np.zeros((2, 5)), mne.create_info(["M1", "M2"], 100.0, "mag"))
+    with pytest.raises(ValueError, match="no EEG channels .* cannot be applied to MEG"):
+        apply_deep_inverse(meg, fwd, model)
+    with pytest.raises(ValueError, match=r"Invalid value for the 'model' parameter.*"
+                       r"\['convdip'\]"):
+        apply_deep_inverse(evoked, fwd, "sloreta-net")
+
+
+def test_forward_mismatch(model, fwd, evoked, sphere_fwd):
+    with pytest.raises(ValueError, match=r"400 sources .* DeepInverse\(fwd\)\.fit\(\)"):
+        apply_deep_inverse(evoked, sphere_fwd, model)
+    fewer = mne.pick_channels_forward(fwd, fwd["info"]["ch_names"][:-1], verbose=False)
+    with pytest.raises(ValueError, match=r"EEG channels .* differ .* DeepInverse"):
+        apply_deep_inverse(evoked, fewer, model)
+    other = fwd.copy()
+    other["sol"] = dict(other["sol"])
+    other["sol"]["data"] = other["sol"]["data"] * np.linspace(0.5, 1.5, 5124)
+    with pytest.raises(ValueError, match="gain matrix differs"):
+        apply_deep_inverse(evoked, other, model)
+    # None skips the check (the model card still gives the vertices)
+    assert apply_deep_inverse(evoked, None, model).data.shape[0] == 5124

@@ -1,0 +1,73 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+
+import shutil
+
+import mne
+import numpy as np
+import pytest
+
+from mne_deepinverse import _inverse, apply_deep_inverse
+from mne_deepinverse.datasets import (
+    CONVDIP_CH_NAMES,
+    _pretrained,
+    fetch_pretrained_file,
+    pretrained_dir,
+    read_pretrained_forward,
+)
+from mne_deepinverse.simulation import simulate_evoked
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch):
+    monkeypatch.setattr(_inverse, "_PRETRAINED_CACHE", {})
+
+
+def test_pretrained_card(no_network, fresh_cache):
+    model = _inverse._load_model("convdip")
+    card = model.card_
+    assert card["backend"] == "convdip"
+    assert card["ch_names"] == CONVDIP_CH_NAMES
+    assert card["n_sources"] == 5124
+    training = card["training"]
+    for key in ("samples_seen", "epochs", "train_time_s", "machine", "date"):
+        assert key in training
+    assert training["samples_seen"] > 100_000
+    assert card["validation"]["auc"] > 0.8
+    assert (pretrained_dir() / "convdip.md").is_file()
+
+
+def test_pretrained_apply(no_network, fresh_cache):
+    """The shipped ConvDip localises single high-SNR patches on the template."""
+    fwd = read_pretrained_forward("convdip")
+    pos = fwd["source_rr"]
+    errors = []
+    for seed in range(8):
+        evoked, stc_true = simulate_evoked(
+            fwd, n_patches=1, extent=(2, 4), snr_db=20, random_state=seed
+        )
+        before = evoked.data.copy()
+        stc = apply_deep_inverse(evoked, fwd, "convdip")
+        np.testing.assert_array_equal(evoked.data, before)
+        assert isinstance(stc, mne.SourceEstimate)
+        t = np.argmax(stc_true.data.max(axis=0))
+        errors.append(np.linalg.norm(
+            pos[np.argmax(stc.data[:, t])] - pos[np.argmax(stc_true.data[:, t])]
+        ) * 1e3)
+    assert np.median(errors) < 20, errors
+
+
+def test_corrupted_model(tmp_path, monkeypatch, fresh_cache):
+    bad = tmp_path / "pretrained"
+    shutil.copytree(pretrained_dir(), bad)
+    with open(bad / "convdip.onnx", "r+b") as fid:
+        fid.seek(2000)
+        fid.write(b"edited")
+    monkeypatch.setattr(_pretrained, "pretrained_dir", lambda: bad)
+    with pytest.raises(RuntimeError, match="corrupted or was edited"):
+        fetch_pretrained_file("convdip.onnx")
+    fwd = read_pretrained_forward("convdip")
+    evoked, _ = simulate_evoked(fwd, random_state=0)
+    with pytest.raises(RuntimeError, match="does not match the registry"):
+        apply_deep_inverse(evoked, fwd, "convdip")
