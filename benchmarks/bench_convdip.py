@@ -72,8 +72,8 @@ def accuracy(n_samples, seed, fwd, fwd_free, fwd_agm, model):
         preds = {"ConvDip": model.predict(X)}
         for method in tqdm(LINEAR, desc=f"{name}: MNE solvers", leave=False):
             inv = mne.minimum_norm.make_inverse_operator(
-                info, fwd_free, noise_cov, loose=0.0, fixed=True, depth=0.8,
-                verbose=False,
+                evoked.info, fwd_free, noise_cov, loose=0.0, fixed=True,
+                depth=0.8, verbose=False,
             )
             stc = mne.minimum_norm.apply_inverse(evoked, inv, 1.0 / 9.0, method,
                                                  verbose=False)
@@ -120,7 +120,7 @@ def speed(repeats, fwd, fwd_free, model, seed):
 
     def mne_path():
         inv = mne.minimum_norm.make_inverse_operator(
-            info, fwd_free, noise_cov, loose=0.0, fixed=True, depth=0.8,
+            evoked.info, fwd_free, noise_cov, loose=0.0, fixed=True, depth=0.8,
             verbose=False)
         mne.minimum_norm.apply_inverse(evoked, inv, 1.0 / 9.0, "eLORETA",
                                        verbose=False)
@@ -147,7 +147,7 @@ def speed(repeats, fwd, fwd_free, model, seed):
         mne_elor_s=_best_time(mne_path, repeats),
         deep_s=_best_time(deep_path, repeats),
         floor_s=_best_time(floor, repeats),
-        predict_one_sample_s=_best_time(lambda: model.predict(one), 50),
+        predict_one_sample_s=_best_time(lambda: model.predict(one), 300),
     )
     t["speedup_vs_mne"] = t["mne_elor_s"] / t["deep_s"]
     t["ratio_to_floor"] = t["deep_s"] / t["floor_s"]

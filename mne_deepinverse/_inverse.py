@@ -133,8 +133,10 @@ def apply_deep_inverse(
     Returns
     -------
     stc : instance of SourceEstimate | VolSourceEstimate
-        The source estimate in Am, with the forward's vertices, the evoked's
-        ``tmin`` and ``tstep``.
+        The source estimate in Am (float32; signed moments along the cortical
+        normal: the predicted magnitude pattern times the signed amplitude
+        scale of each time sample), with the forward's vertices, the evoked's ``tmin``
+        and ``tstep``.
     residual : instance of Evoked
         The residual (only if ``return_residual=True``).
 
@@ -186,9 +188,10 @@ def apply_deep_inverse(
         )
     X_ref, shapes, proj = est.predict_shape(data.T)
     scale = rescale_amplitudes(X_ref, proj)
-    sol = (shapes * scale[:, None]).T.astype(np.float64)
-    if sol.max() == 0:
+    if not np.any(scale != 0):
         warn("The model predicts no active source for any time sample.")
+    shapes *= scale[:, None].astype(np.float32)  # in place: no copy of the maps
+    sol = shapes.T  # (n_sources, n_times), float32
     tstep = 1.0 / info["sfreq"]
     vertices = [np.asarray(v, dtype=np.int64) for v in card["vertices"]]
     cls = {"surface": mne.SourceEstimate, "mixed": mne.MixedSourceEstimate}.get(

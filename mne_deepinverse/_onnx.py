@@ -8,8 +8,8 @@ The graph takes raw EEG in V (``eeg``, shape ``(n, n_channels)``, channels in
 the card's order) and returns the average-referenced EEG (``eeg_ref``), the
 source-map shape (``sources``) and its forward projection through the
 average-referenced gain (``projection``), which the amplitude rescaling
-needs. Pre-processing (average reference, max-abs normalisation) is part of
-the graph, so onnxruntime alone applies a model.
+needs. Pre-processing (average reference, division by the signed peak) is
+part of the graph, so onnxruntime alone applies a model.
 """
 
 import json
@@ -57,12 +57,18 @@ def make_onnx_model(layers, gain, card, *, fp16=True):
         return name
 
     inits.append(numpy_helper.from_array(np.array([_EPS], np.float32), "eps"))
+    inits.append(numpy_helper.from_array(np.array([1.0], np.float32), "one"))
     nodes += [
+        # average reference, then division by the signed peak (see
+        # backends._train.normalise_eeg)
         helper.make_node("ReduceMean", ["eeg"], ["mean"], axes=[1], keepdims=1),
         helper.make_node("Sub", ["eeg", "mean"], ["eeg_ref"]),
         helper.make_node("Abs", ["eeg_ref"], ["abs"]),
-        helper.make_node("ReduceMax", ["abs"], ["peak"], axes=[1], keepdims=1),
-        helper.make_node("Max", ["peak", "eps"], ["peak_safe"]),
+        helper.make_node("ArgMax", ["abs"], ["peak_idx"], axis=1, keepdims=1),
+        helper.make_node("GatherElements", ["eeg_ref", "peak_idx"], ["peak"], axis=1),
+        helper.make_node("Abs", ["peak"], ["peak_abs"]),
+        helper.make_node("Greater", ["peak_abs", "eps"], ["peak_ok"]),
+        helper.make_node("Where", ["peak_ok", "peak", "one"], ["peak_safe"]),
         helper.make_node("Div", ["eeg_ref", "peak_safe"], ["h0"]),
     ]
     h = "h0"

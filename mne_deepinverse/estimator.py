@@ -226,7 +226,7 @@ class DeepInverse(BaseEstimator):
             format_version=FORMAT_VERSION,
             backend=self.model,
             hyper_params=hyper,
-            preprocessing=dict(reference="average", normalisation="max-abs",
+            preprocessing=dict(reference="average", normalisation="signed peak",
                                rescaling="brent (closed-form bracket)"),
             **meta,
             simulation={k: (v if not isinstance(v, mne.Covariance) else "Covariance")

@@ -70,7 +70,9 @@ def rescale_amplitudes(X, P, *, method="auto"):
     Returns
     -------
     scale : array, shape (n_samples,)
-        Non-negative scale factors (a map's amplitude cannot be negative).
+        Scale factors. The networks predict the pattern of source magnitudes;
+        a negative scale means the currents flow inward along the cortical
+        normal (the measured topography is the pattern's negative).
     """
     _check_option("method", method, ("auto", "brent"))
     X = np.asarray(X, dtype=np.float64)
@@ -83,7 +85,7 @@ def rescale_amplitudes(X, P, *, method="auto"):
     closed = _closed_form(X, P)
     if method == "brent":
         brent = [_brent_one(x, p, s) for x, p, s in zip(X, P, closed)]
-        return np.clip(brent, 0, None)
+        return np.asarray(brent)
     n = len(X)
     idx = np.unique(np.linspace(0, n - 1, min(n, _N_VERIFY)).astype(int))
     for ii in idx:
@@ -95,4 +97,4 @@ def rescale_amplitudes(X, P, *, method="auto"):
                 f"({brent:g} vs {closed[ii]:g}); using Brent on every sample"
             )
             return rescale_amplitudes(X, P, method="brent")
-    return np.clip(closed, 0, None)
+    return closed

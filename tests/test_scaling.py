@@ -29,9 +29,9 @@ def test_brent_equals_least_squares():
 def test_edge_cases():
     X = np.ones((3, 4))
     P = np.vstack([np.zeros(4), -np.ones(4), np.ones(4)])
-    # an all-zero shape gets scale 0; a negative fit is clipped at 0
-    np.testing.assert_allclose(rescale_amplitudes(X, P), [0, 0, 1])
-    np.testing.assert_allclose(rescale_amplitudes(X, P, method="brent"), [0, 0, 1])
+    # an all-zero shape gets scale 0; an inverted topography a negative scale
+    np.testing.assert_allclose(rescale_amplitudes(X, P), [0, -1, 1])
+    np.testing.assert_allclose(rescale_amplitudes(X, P, method="brent"), [0, -1, 1])
     with pytest.raises(ValueError, match="must both have shape"):
         rescale_amplitudes(X, P[:2])
     with pytest.raises(ValueError, match="Invalid value for the 'method'"):

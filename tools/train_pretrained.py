@@ -26,12 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
     "convdip": dict(
         model="convdip",
-        n_epochs=40,
+        n_epochs=100,
         samples_per_epoch=51_200,
         batch_size=1024,
         learning_rate=1e-3,
         loss="cosine_mse",
-        patience=6,
+        patience=8,
         n_val=4000,
         # broader than the paper's 1-5 patches of orders 2-5, for multi-source
         # maps (see DESIGN.md, "what has been measured so far")

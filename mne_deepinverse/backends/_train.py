@@ -15,13 +15,21 @@ from .losses import get_loss
 
 
 def normalise_eeg(x):
-    """Average reference and max-abs normalisation per sample (torch)."""
+    """Average reference, then division by the signed peak, per sample (torch).
+
+    Dividing by the value of the channel with the largest magnitude (not by
+    the magnitude) makes the input the same for ``x`` and ``-x``: the network
+    predicts one magnitude pattern for both polarities.
+    """
     x = x - x.mean(dim=1, keepdim=True)
-    return x / x.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
+    peak = x.gather(1, x.abs().argmax(dim=1, keepdim=True))
+    peak = torch.where(peak.abs() > 1e-30, peak, torch.ones_like(peak))
+    return x / peak
 
 
 def normalise_sources(y):
-    """Scale every source map to a maximum of 1 (all-zero maps stay zero)."""
+    """Magnitudes scaled to a maximum of 1 per map (all-zero maps stay zero)."""
+    y = y.abs()
     return y / y.amax(dim=1, keepdim=True).clamp_min(1e-30)
 
 
@@ -42,6 +50,10 @@ def train_network(
     progress=True,
 ):
     """Train ``net`` with Adam, a plateau schedule and early stopping.
+
+    Targets are source magnitudes; the input normalisation divides by the
+    signed peak, so the network sees inward and outward currents alike and
+    the amplitude rescaling gives the sign.
 
     Parameters
     ----------

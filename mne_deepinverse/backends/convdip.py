@@ -3,7 +3,8 @@
 # Copyright the mne-deepinverse contributors.
 """ConvDip :footcite:`HeckerEtAl2021`: a shallow CNN on a 2-D scalp image.
 
-Average-referenced, max-normalised EEG is interpolated onto a 7 x 11 image
+Average-referenced EEG, divided by its signed peak (so both polarities look
+alike; the paper max-normalises), is interpolated onto a 7 x 11 image
 with one precomputed linear matrix (so any number of time samples goes
 through one matrix product), then Conv 8@3x3 + ReLU + BatchNorm, dense 512 +
 ReLU + BatchNorm, dense n_sources + ReLU.
