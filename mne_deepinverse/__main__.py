@@ -1,7 +1,7 @@
 # Authors: The mne-deepinverse developers
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
-"""Command line: ``mne-deepinverse demo | sys-info``."""
+"""Command line: ``mne-deepinverse demo | benchmark | sys-info``."""
 
 import argparse
 import sys
@@ -36,6 +36,29 @@ def _demo(args):
     return 0
 
 
+def _benchmark(args):
+    from pathlib import Path
+
+    from .benchmark import run_benchmark
+
+    result = run_benchmark(
+        n_samples=args.n_samples, quick=args.quick, random_state=args.seed,
+        n_trials=args.n_trials,
+    )
+    out = Path(args.out_dir)
+    print(result.table())
+    stats = result.statistics()
+    for kind, st in stats.items():
+        for met in ("auc", "mle", "nmse"):
+            s = st[met]
+            print(f"{kind}: {st['deep']} - {st['baseline']} {met}: mean difference "
+                  f"{s['mean_diff']:.4g}, paired permutation p = {s['p_value']:.4g}, "
+                  f"Cohen's d = {s['cohens_d']:.2f} (n = {s['n']})")
+    files = list(result.save(out)) + list(result.plot(out))
+    print("Saved:\n  " + "\n  ".join(str(f.resolve()) for f in files))
+    return 0
+
+
 def main(argv=None):
     """Run the ``mne-deepinverse`` command line."""
     parser = argparse.ArgumentParser(
@@ -52,6 +75,16 @@ def main(argv=None):
     p.add_argument("--out-dir", default=".", help="where to save the figure")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(func=_demo)
+    p = sub.add_parser(
+        "benchmark",
+        help="the ConvDip paper's evaluation: deep models vs MNE's solvers",
+    )
+    p.add_argument("--quick", action="store_true", help="30 samples per set")
+    p.add_argument("--n-samples", type=int, default=1000, help="samples per set")
+    p.add_argument("--n-trials", type=int, default=20, help="trials per evoked")
+    p.add_argument("--out-dir", default="benchmark_results", help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.set_defaults(func=_benchmark)
     args = parser.parse_args(argv)
     return args.func(args)
 
