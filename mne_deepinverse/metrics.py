@@ -10,7 +10,7 @@ mm. :func:`evaluate` runs a set of them over many samples.
 The definitions follow the ConvDip paper :footcite:`HeckerEtAl2021` (AUC with
 close and far negatives, MLE, nMSE, found and ghost sources), Hauk et al.
 :footcite:`HaukEtAl2011` (spatial dispersion, overall amplitude) and the 3-D CNN
-report :footcite:`3DCNNReport2023` (F1 over a radius sweep).
+report (F1 over a radius sweep).
 """
 
 import numpy as np
@@ -311,7 +311,7 @@ def f1_radius(y_true, y_pred, pos, *, radii=np.arange(0.0, 55.0, 5.0), rel_thres
     estimate's maximum; true active sources are ``y_true != 0``. For a radius
     ``r``, precision is the fraction of estimated active sources within ``r``
     of a true one, recall the fraction of true active sources within ``r`` of
-    an estimated one :footcite:`3DCNNReport2023`.
+    an estimated one.
 
     Parameters
     ----------
