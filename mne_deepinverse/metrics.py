@@ -152,6 +152,19 @@ def find_maxima(y, pos, *, rel_threshold=0.2, min_distance=30.0):
     return np.array(kept, dtype=int)
 
 
+def _maxima_distances(y_true, y_pred, pos, true_idx, rel_threshold, min_distance):
+    """Distances (mm, n_true x n_estimated) between true and estimated maxima."""
+    y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
+    _active(y_true)
+    if true_idx is None:
+        true_idx = find_maxima(y_true, pos, rel_threshold=rel_threshold,
+                               min_distance=min_distance)
+    true_idx = np.atleast_1d(np.asarray(true_idx, dtype=int))
+    est_idx = find_maxima(y_pred, pos, rel_threshold=rel_threshold,
+                          min_distance=min_distance)
+    return np.linalg.norm(pos[true_idx][:, None] - pos[est_idx][None], axis=-1) * 1e3
+
+
 @fill_doc
 def multi_source_errors(
     y_true, y_pred, pos, *, true_idx=None, radius=30.0, rel_threshold=0.2
@@ -180,24 +193,16 @@ def multi_source_errors(
         farther than ``radius`` from every true source; ``n_true`` and
         ``n_estimated``: the numbers of sources.
     """
-    y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
-    _active(y_true)
-    if true_idx is None:
-        true_idx = find_maxima(
-            y_true, pos, rel_threshold=rel_threshold, min_distance=radius
-        )
-    true_idx = np.atleast_1d(np.asarray(true_idx, dtype=int))
-    est_idx = find_maxima(y_pred, pos, rel_threshold=rel_threshold, min_distance=radius)
-    if len(est_idx) == 0:
-        return dict(mle=np.nan, found=0.0, n_ghost=0, n_true=len(true_idx),
+    d = _maxima_distances(y_true, y_pred, pos, true_idx, rel_threshold, radius)
+    if d.shape[1] == 0:
+        return dict(mle=np.nan, found=0.0, n_ghost=0, n_true=len(d),
                     n_estimated=0)
-    d = np.linalg.norm(pos[true_idx][:, None] - pos[est_idx][None], axis=-1) * 1e3
     return dict(
         mle=float(d.min(axis=1).mean()),
         found=float(np.mean(d.min(axis=1) < radius)),
         n_ghost=int(np.sum(d.min(axis=0) >= radius)),
-        n_true=len(true_idx),
-        n_estimated=len(est_idx),
+        n_true=d.shape[0],
+        n_estimated=d.shape[1],
     )
 
 
@@ -241,17 +246,9 @@ def dle(y_true, y_pred, pos, *, true_idx=None, rel_threshold=0.2, min_distance=3
     dle : float
         The error in mm (NaN when the estimate is all zero).
     """
-    y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
-    _active(y_true)
-    if true_idx is None:
-        true_idx = find_maxima(y_true, pos, rel_threshold=rel_threshold,
-                               min_distance=min_distance)
-    true_idx = np.atleast_1d(np.asarray(true_idx, dtype=int))
-    est_idx = find_maxima(y_pred, pos, rel_threshold=rel_threshold,
-                          min_distance=min_distance)
-    if len(est_idx) == 0:
+    d = _maxima_distances(y_true, y_pred, pos, true_idx, rel_threshold, min_distance)
+    if d.shape[1] == 0:
         return np.nan
-    d = np.linalg.norm(pos[true_idx][:, None] - pos[est_idx][None], axis=-1) * 1e3
     return float(0.5 * d.min(axis=1).mean() + 0.5 * d.min(axis=0).mean())
 
 
