@@ -34,7 +34,7 @@ from ._utils import (
 
 _NOISE_KINDS = ("white", "brain")
 _BANK_CACHE = OrderedDict()
-_BANK_CACHE_SIZE = 4
+_BANK_CACHE_SIZE = 16
 
 
 def _patch_bank(pos, adjacency, orders):
