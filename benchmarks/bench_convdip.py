@@ -110,8 +110,6 @@ def speed(repeats, fwd, fwd_free, model, seed):
     import onnx
     from onnx import numpy_helper
 
-    from mne_deepinverse._onnx import OnnxModel
-
     info = _info(CONVDIP_CH_NAMES, 1000.0)
     rng = np.random.default_rng(seed)
     X, _ = simulate_agm_samples(fwd, 1000, fwd_agm=fwd, random_state=rng)
@@ -141,7 +139,6 @@ def speed(repeats, fwd, fwd_free, model, seed):
             h = np.maximum(h @ w + b, 0)
 
     one = X[:1]
-    _ = OnnxModel  # the model's session is already loaded
     model.predict(one)
     t = dict(
         mne_elor_s=_best_time(mne_path, repeats),

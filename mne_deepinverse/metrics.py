@@ -301,7 +301,7 @@ def overall_amplitude(y_true, y_pred):
 
 
 @fill_doc
-def f1_radius(y_true, y_pred, pos, *, radii=np.arange(0.0, 55.0, 5.0), rel_threshold=0.5):
+def f1_radius(y_true, y_pred, pos, *, radii=None, rel_threshold=0.5):
     """F1 score of the active sources over a sweep of tolerance radii.
 
     Estimated active sources are those at or above ``rel_threshold`` times the
@@ -314,8 +314,8 @@ def f1_radius(y_true, y_pred, pos, *, radii=np.arange(0.0, 55.0, 5.0), rel_thres
     ----------
     %(maps)s
     %(pos)s
-    radii : array of float
-        Tolerance radii in mm.
+    radii : array of float | None
+        Tolerance radii in mm; None is 0, 5, ..., 50 mm.
     rel_threshold : float
         Relative threshold that makes an estimated source active.
 
@@ -326,6 +326,7 @@ def f1_radius(y_true, y_pred, pos, *, radii=np.arange(0.0, 55.0, 5.0), rel_thres
     """
     y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
     t_idx = np.flatnonzero(_active(y_true))
+    radii = np.arange(0.0, 55.0, 5.0) if radii is None else radii
     radii = np.atleast_1d(np.asarray(radii, dtype=np.float64))
     if y_pred.max() <= 0:
         return np.zeros(len(radii))

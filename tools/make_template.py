@@ -19,7 +19,6 @@ needed only here, not by users. MNE's own BEM checks are run at the end.
 """
 
 import argparse
-import gzip
 import shutil
 from pathlib import Path
 
@@ -61,10 +60,6 @@ def _write_cortex(out):
     for hemi, side in (("lh", "left"), ("rh", "right")):
         for fs_name, nl_name in names.items():
             rr, tris = _read_gifti(src / (nl_name.format(side) + ".gii.gz"))
-            if fs_name == "inflated":
-                # FreeSurfer's inflated surfaces overlap at the midline; MNE's
-                # Brain offsets them itself, so keep them as they are.
-                pass
             nib.freesurfer.write_geometry(surf_dir / f"{hemi}.{fs_name}", rr, tris)
         # fsaverage5 is already registered: its sphere is its sphere.reg
         shutil.copyfile(surf_dir / f"{hemi}.sphere", surf_dir / f"{hemi}.sphere.reg")
