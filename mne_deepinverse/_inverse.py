@@ -16,7 +16,6 @@ from .estimator import (
     _reference,
     read_deep_inverse,
 )
-from .scaling import rescale_amplitudes
 
 #: Pretrained models shipped in ``pretrained/``.
 PRETRAINED_MODELS = {"convdip": "convdip.onnx"}
@@ -45,16 +44,14 @@ def _load_model(model):
 
 
 def _check_reference(info):
-    projs = info["projs"]
-    has_avg = any(
-        "eeg" in p["desc"].lower() and "average" in p["desc"].lower() for p in projs
-    )
+    from mne._fiff.proj import _has_eeg_average_ref_proj
+
     if info.get("custom_ref_applied"):
         raise ValueError(
             "Custom EEG reference is not allowed for inverse modeling. Use "
             "evoked.set_eeg_reference('average', projection=True)."
         )
-    if not has_avg:
+    if not _has_eeg_average_ref_proj(info):
         raise ValueError(
             "EEG average reference (using a projector) is mandatory for "
             "modeling, use the method set_eeg_reference(projection=True)."
@@ -186,12 +183,10 @@ def apply_deep_inverse(
             "The evoked data contain NaN or inf values; clean or interpolate "
             "them first."
         )
-    X_ref, shapes, proj = est.predict_shape(data.T)
-    scale = rescale_amplitudes(X_ref, proj)
+    maps, X_ref, proj, scale = est._predict(data.T)
     if not np.any(scale != 0):
         warn("The model predicts no active source for any time sample.")
-    shapes *= scale[:, None].astype(np.float32)  # in place: no copy of the maps
-    sol = shapes.T  # (n_sources, n_times), float32
+    sol = maps.T  # (n_sources, n_times), float32
     tstep = 1.0 / info["sfreq"]
     vertices = [np.asarray(v, dtype=np.int64) for v in card["vertices"]]
     cls = {"surface": mne.SourceEstimate, "mixed": mne.MixedSourceEstimate}.get(

@@ -27,6 +27,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose
 from tqdm.auto import tqdm
 
 from .agm import make_agm_forward, map_to_sources
+from .baselines import apply_baseline, make_baseline_operator
 from .metrics import evaluate
 
 BASELINES = ("eLORETA", "dSPM", "sLORETA", "LCMV")
@@ -71,30 +72,23 @@ class _Baselines:
         noise_cov = mne.compute_covariance(epochs, tmax=0.0, verbose=False)
         t_cov = time.perf_counter() - t0
         mn = [m for m in self.methods if m != "LCMV"]
-        if mn:
+        if mn:  # one minimum-norm operator serves eLORETA, dSPM and sLORETA
             t0 = time.perf_counter()
-            inv = mne.minimum_norm.make_inverse_operator(
-                evoked.info, self.fwd_free, noise_cov, loose=0.0, fixed=True,
-                depth=0.8, verbose=False,
-            )
+            inv = make_baseline_operator(evoked.info, self.fwd_free, mn[0],
+                                         noise_cov=noise_cov)
             t_inv = time.perf_counter() - t0
             for method in mn:
                 t0 = time.perf_counter()
-                stc = mne.minimum_norm.apply_inverse(
-                    ev_peak, inv, 1.0 / 9.0, method, verbose=False
-                )
+                stc = apply_baseline(ev_peak, self.fwd_free, method, operator=inv)
                 out[method] = stc.data[:, 0]
                 times[method] = t_cov + t_inv + time.perf_counter() - t0
         if "LCMV" in self.methods:
             t0 = time.perf_counter()
             data_cov = mne.compute_covariance(epochs, tmin=0.0, tmax=0.1,
                                               verbose=False)
-            filters = mne.beamformer.make_lcmv(
-                evoked.info, self.fwd_fixed, data_cov, reg=0.05,
-                noise_cov=noise_cov, pick_ori=None,
-                weight_norm="unit-noise-gain", rank=None, verbose=False,
-            )
-            stc = mne.beamformer.apply_lcmv(ev_peak, filters, verbose=False)
+            filters = make_baseline_operator(evoked.info, self.fwd_fixed, "LCMV",
+                                             noise_cov=noise_cov, data_cov=data_cov)
+            stc = apply_baseline(ev_peak, self.fwd_fixed, "LCMV", operator=filters)
             out["LCMV"] = stc.data[:, 0]
             times["LCMV"] = t_cov + time.perf_counter() - t0
         return out, times

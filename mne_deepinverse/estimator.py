@@ -243,16 +243,18 @@ class DeepInverse(BaseEstimator):
                 date=datetime.date.today().isoformat(),
             ),
         )
-        self._export(backend, net, _reference(gain), card)
+        # fold once; export, score the exported model on the validation set,
+        # then export again with the validation metrics in the card
+        layers, gain_ref = backend.fold(net), _reference(gain)
+        self._export(layers, gain_ref, card)
         val_pred = self.predict(X_val)
         card["validation"] = self._validation_metrics(Y_val, val_pred, meta)
-        self._export(backend, net, _reference(gain), card)
+        self._export(layers, gain_ref, card)
         return self
 
-    def _export(self, backend, net, gain_ref, card):
+    def _export(self, layers, gain_ref, card):
         from ._onnx import make_onnx_model
 
-        layers = backend.fold(net)
         self.onnx_ = make_onnx_model(layers, gain_ref, card, fp16=self.fp16)
         self._session = OnnxModel(self.onnx_)
         self.card_ = self._session.card
@@ -291,7 +293,7 @@ class DeepInverse(BaseEstimator):
         return self._session
 
     def predict_shape(self, X):
-        """Predict max-normalised source-map shapes and their projections.
+        """Predict source-map shapes (arbitrary scale) and their projections.
 
         Parameters
         ----------
@@ -334,9 +336,15 @@ class DeepInverse(BaseEstimator):
             amplitude scale of each sample (see
             :func:`~mne_deepinverse.scaling.rescale_amplitudes`).
         """
+        return self._predict(X)[0]
+
+    def _predict(self, X):
+        """Source maps, scaled in place, with the referenced EEG, projections
+        and scales (what ``apply_deep_inverse`` needs for the residual)."""
         X_ref, shapes, proj = self.predict_shape(X)
         scale = rescale_amplitudes(X_ref, proj)
-        return shapes * scale[:, None].astype(np.float32)
+        shapes *= scale[:, None].astype(np.float32)  # in place: no copy of the maps
+        return shapes, X_ref, proj, scale
 
     def score(self, X, Y):
         """Median AUC (close/far) of the predictions.

@@ -132,7 +132,7 @@ class SourceSimulator:
         average_ref=True,
         dtype=np.float32,
     ):
-        fwd = _check_fixed_forward(fwd)
+        self.fwd = fwd = _check_fixed_forward(fwd)
         _check_option("extent_units", extent_units, ("order", "mm"))
         self.n_patches = _check_range(n_patches, "n_patches", kind=int, low=0)
         if extent_units == "order":
@@ -390,7 +390,7 @@ def simulate_evoked(
         fwd, n_patches=n_patches, extent=extent, extent_units=extent_units,
         amplitude=amplitude, noise="white", average_ref=True, dtype=np.float64,
     )
-    fwd = _check_fixed_forward(fwd)
+    fwd = sim.fwd
     # one noiseless source map, drawn like the training samples
     y = sim._clean(1, rng)[0][0].astype(np.float64)
     times = np.arange(int(round(tmin * sfreq)), int(round(tmax * sfreq)) + 1) / sfreq
