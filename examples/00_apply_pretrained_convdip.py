@@ -62,7 +62,7 @@ inflated = inflated_positions(stc_true.vertices)
 fig, axes = plt.subplots(1, 3, figsize=(9, 3), constrained_layout=True)
 for ax, (name, y) in zip(axes, (("truth", truth),
                                 ("ConvDip", stc_deep.data[:, t_peak]),
-                                ("eLORETA", stc_elor.data[:, t_peak]))):
+                                ("eLORETA", stc_elor.data[:, t_peak])), strict=True):
     y = np.abs(y) / np.abs(y).max()
     order = np.argsort(y)
     ax.scatter(inflated[order, 0], inflated[order, 1], c=y[order], s=3,
