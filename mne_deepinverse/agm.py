@@ -52,6 +52,10 @@ def make_agm_forward(
 ):
     """Make the fixed-orientation forward of the alternative generative model.
 
+    The test data of the ConvDip paper :footcite:`HeckerEtAl2021` come from a
+    forward model that differs from the one the methods invert with: another
+    source space, other conductivities and displaced electrodes.
+
     Parameters
     ----------
     ch_names : list of str

@@ -10,7 +10,7 @@ mm. :func:`evaluate` runs a set of them over many samples.
 The definitions follow the ConvDip paper :footcite:`HeckerEtAl2021` (AUC with
 close and far negatives, MLE, nMSE, found and ghost sources), Hauk et al.
 :footcite:`HaukEtAl2011` (spatial dispersion, overall amplitude) and the 3-D CNN
-report (F1 over a radius sweep).
+report :footcite:`CNN3D2023` (F1 over a radius sweep).
 """
 
 import numpy as np
@@ -270,6 +270,10 @@ def spatial_dispersion(y_true, y_pred, pos, *, true_idx=None):
     -------
     sd : float
         The spatial dispersion in mm (NaN for an all-zero estimate).
+
+    References
+    ----------
+    .. footbibliography::
     """
     y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
     _active(y_true)
@@ -295,6 +299,10 @@ def overall_amplitude(y_true, y_pred):
     oa : float
         ``sum(abs(y_pred)) / sum(abs(y_true))``; 1 when the estimate carries
         the true overall amplitude :footcite:`HaukEtAl2011`.
+
+    References
+    ----------
+    .. footbibliography::
     """
     y_true, y_pred, _ = _check_pair(y_true, y_pred)
     return float(y_pred.sum() / max(_active(y_true) @ y_true, _EPS))
@@ -376,7 +384,9 @@ def evaluate(Y_true, Y_pred, pos, *, metrics=_ALL, progress=False):
         _check_option("metrics", m, allowed)
     out = {m: np.empty(len(Y_true)) for m in metrics}
     multi = {"mle_multi", "found", "n_ghost"} & set(metrics)
-    it = ProgressBar(range(len(Y_true)), mesg="Scoring") if progress else range(len(Y_true))
+    it = range(len(Y_true))
+    if progress:
+        it = ProgressBar(it, mesg="Scoring")
     for ii in it:
         yt, yp = Y_true[ii], Y_pred[ii]
         if multi:

@@ -376,6 +376,10 @@ def simulate_evoked(
         The true source activity (Am).
     epochs : instance of EpochsArray
         The trials (only if ``return_epochs=True``).
+
+    References
+    ----------
+    .. footbibliography::
     """
     rng = _check_random_state(random_state)
     _validate_type(n_trials, "int", "n_trials")

@@ -34,6 +34,7 @@ def update_registry(fname):
 
 
 def main():
+    """Write the pretrained forward and update the registry."""
     info = make_template_info(CONVDIP_CH_NAMES)
     fwd = make_template_forward(info, "ico4", fixed=False, verbose=True)
     assert fwd["nsource"] == 5124, fwd["nsource"]

@@ -126,6 +126,7 @@ def _check(out):
 
 
 def main():
+    """Write the template subject folder."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--no-check", action="store_true")

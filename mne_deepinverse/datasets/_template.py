@@ -12,6 +12,7 @@ import mne
 import numpy as np
 from mne.utils import _check_option, _validate_type, logger, verbose
 
+#: Name of the template subject (FreeSurfer-style folder shipped with the package).
 TEMPLATE_SUBJECT = "fsaverage5"
 #: Default three-layer conductivities (brain, skull, scalp) in S/m.
 DEFAULT_CONDUCTIVITY = (0.3, 0.006, 0.3)
@@ -20,6 +21,7 @@ MAX_SCALP_DISTANCE_MM = 20.0
 _SPACINGS = ("ico4", "oct6")
 
 
+@verbose
 def get_template(verbose=None):
     """Return where the shipped template subject lives.
 
@@ -28,6 +30,10 @@ def get_template(verbose=None):
     inflated, sphere, sphere.reg, curv) and a three-layer BEM (scalp and inner
     skull from MNE's fsaverage, outer skull derived from the inner skull).
     Nothing is downloaded.
+
+    Parameters
+    ----------
+    %(verbose)s
 
     Returns
     -------
@@ -217,7 +223,7 @@ def _eeg_positions_mri(info, picks):
     pos = np.array([info["chs"][p]["loc"][:3] for p in picks])
     bad = [
         info["ch_names"][p]
-        for p, rr in zip(picks, pos)
+        for p, rr in zip(picks, pos, strict=True)
         if not np.isfinite(rr).all() or np.allclose(rr, 0)
     ]
     if bad:
@@ -263,7 +269,8 @@ def check_scalp_positions(info, max_distance=MAX_SCALP_DISTANCE_MM):
     w /= w.sum(axis=1, keepdims=True)
     samples = np.einsum("kv,tvd->tkd", w, tri_rr).reshape(-1, 3)
     dist = cKDTree(samples).query(pos)[0] * 1e3
-    far = [info["ch_names"][p] for p, d in zip(picks, dist) if d > max_distance]
+    far = [info["ch_names"][p] for p, d in zip(picks, dist, strict=True)
+           if d > max_distance]
     if far:
         raise ValueError(
             f"Channel(s) {far} are more than {max_distance:g} mm from the "
