@@ -42,8 +42,8 @@ def _benchmark(args):
     from .benchmark import run_benchmark
 
     result = run_benchmark(
-        n_samples=args.n_samples, quick=args.quick, random_state=args.seed,
-        n_trials=args.n_trials,
+        models=tuple(args.models), n_samples=args.n_samples, quick=args.quick,
+        random_state=args.seed, n_trials=args.n_trials,
     )
     out = Path(args.out_dir)
     print(result.table())
@@ -61,6 +61,8 @@ def _benchmark(args):
 
 def main(argv=None):
     """Run the ``mne-deepinverse`` command line."""
+    from ._inverse import PRETRAINED_MODELS
+
     parser = argparse.ArgumentParser(
         prog="mne-deepinverse",
         description="Deep-learning EEG inverse solutions for MNE-Python.",
@@ -80,6 +82,11 @@ def main(argv=None):
         help="the ConvDip paper's evaluation: deep models vs MNE's solvers",
     )
     p.add_argument("--quick", action="store_true", help="30 samples per set")
+    p.add_argument(
+        "--models", nargs="+", default=list(PRETRAINED_MODELS),
+        help="pretrained model names or saved model files (.onnx) to compare "
+             f"(default: {' '.join(PRETRAINED_MODELS)})",
+    )
     p.add_argument("--n-samples", type=int, default=1000, help="samples per set")
     p.add_argument("--n-trials", type=int, default=20, help="trials per evoked")
     p.add_argument("--out-dir", default="benchmark_results", help="output folder")

@@ -106,6 +106,101 @@ def make_onnx_model(layers, gain, card, *, fp16=True):
     return model.SerializeToString()
 
 
+def _finish(model, card, fp16):
+    """Weights to float16 (with casts), the card as metadata; checked bytes."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    if fp16:
+        casts, keep = [], []
+        for init in model.graph.initializer:
+            value = numpy_helper.to_array(init)
+            if value.dtype == np.float32 and value.size >= 1024:
+                keep.append(numpy_helper.from_array(value.astype(np.float16),
+                                                    init.name + "_h"))
+                casts.append(helper.make_node("Cast", [init.name + "_h"], [init.name],
+                                              to=TensorProto.FLOAT))
+            else:
+                keep.append(init)
+        del model.graph.initializer[:]
+        model.graph.initializer.extend(keep)
+        nodes = casts + list(model.graph.node)
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
+    del model.metadata_props[:]
+    helper.set_model_props(model, {CARD_KEY: json.dumps(card)})
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def set_card(model, card):
+    """Return a serialised model with its card replaced."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load_from_string(model)
+    del model.metadata_props[:]
+    helper.set_model_props(model, {CARD_KEY: json.dumps(card)})
+    return model.SerializeToString()
+
+
+def export_torch_model(net, gain, card, *, fp16=True):
+    """Export a torch network with pre-processing and projection as ONNX.
+
+    The graph is the same as :func:`make_onnx_model`'s (average reference,
+    division by the signed peak, the network, projection through the gain),
+    written by torch's ONNX exporter.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Maps normalised EEG ``(n, n_channels)`` to source shapes.
+    gain : array, shape (n_channels, n_sources)
+        Average-referenced gain of the forward model.
+    card : dict
+        The model card, stored as metadata.
+    fp16 : bool
+        Store the weights in float16 (computation stays in float32).
+
+    Returns
+    -------
+    model : bytes
+        The serialised ONNX model.
+    """
+    import io
+    import warnings
+
+    import onnx
+    import torch
+
+    from .backends._train import normalise_eeg
+
+    class _Graph(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+            self.register_buffer("gain_t", torch.as_tensor(gain.T, dtype=torch.float32))
+
+        def forward(self, eeg):
+            eeg_ref = eeg - eeg.mean(dim=1, keepdim=True)
+            sources = self.net(normalise_eeg(eeg_ref))
+            return eeg_ref, sources, sources @ self.gain_t
+
+    graph = _Graph().eval()
+    buffer = io.BytesIO()
+    names = ["eeg_ref", "sources", "projection"]
+    with warnings.catch_warnings(), torch.no_grad():
+        # torch >= 2.9 marks the TorchScript exporter as deprecated; the
+        # torch.export one needs onnxscript, which we do not require
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            graph, (torch.zeros(2, gain.shape[0]),), buffer, dynamo=False,
+            input_names=["eeg"], output_names=names, opset_version=17,
+            dynamic_axes={name: {0: "n"} for name in ["eeg", *names]},
+        )
+    return _finish(onnx.load_from_string(buffer.getvalue()), card, fp16)
+
+
 class OnnxModel:
     """An onnxruntime session of a model and its card.
 

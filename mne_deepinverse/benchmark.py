@@ -228,7 +228,7 @@ class BenchmarkResult:
 
 @verbose
 def run_benchmark(
-    models=("convdip",),
+    models=None,
     *,
     baselines=BASELINES,
     n_samples=1000,
@@ -243,9 +243,10 @@ def run_benchmark(
 
     Parameters
     ----------
-    models : tuple of str | tuple of DeepInverse
-        Deep models (pretrained names or fitted models) for the template's
-        ConvDip forward.
+    models : tuple of str | tuple of DeepInverse | None
+        Deep models (pretrained names, saved model files or fitted models)
+        for the template's pretrained forward. None: every shipped
+        pretrained model.
     baselines : tuple of str
         Any of ``"eLORETA"``, ``"dSPM"``, ``"sLORETA"``, ``"LCMV"``.
     n_samples : int
@@ -268,8 +269,11 @@ def run_benchmark(
         Scores per sample, with ``summary()``, ``table()``, ``statistics()``,
         ``save()`` and ``plot()``.
     """
-    from ._inverse import _load_model
+    from ._inverse import PRETRAINED_MODELS, _load_model
     from .datasets import read_pretrained_forward
+
+    if models is None:
+        models = tuple(PRETRAINED_MODELS)
 
     _validate_type(n_samples, "int", "n_samples")
     for b in baselines:
@@ -281,7 +285,7 @@ def run_benchmark(
     deep = {}
     for model in models:
         est = _load_model(model)
-        name = model if isinstance(model, str) else est.card_["backend"]
+        name = model if str(model) in PRETRAINED_MODELS else est.card_["backend"]
         deep[name] = est
     ch_names = fwd["info"]["ch_names"]
     logger.info("Building the AGM forward (cached after the first run)")

@@ -18,8 +18,8 @@ from ._onnx import FORMAT_VERSION, OnnxModel
 from ._utils import _check_fixed_forward, _check_random_state, _eeg_gain
 from .scaling import rescale_amplitudes
 
-_LOSSES = ("cosine_mse", "hausdorff")
-_BACKEND_NAMES = ("convdip",)
+_LOSSES = ("auto", "cosine_mse", "cosine_wmse", "hausdorff")
+_BACKEND_NAMES = ("convdip", "unet", "vnet")
 
 
 def _gain_fingerprint(gain):
@@ -65,8 +65,12 @@ class DeepInverse(BaseEstimator):
         Fixed-orientation EEG forward model the network is trained for (a
         free-orientation surface forward is converted). None only for models
         read from disk.
-    model : "convdip"
-        The network backend.
+    model : "convdip" | "unet" | "vnet"
+        The network backend: ConvDip :footcite:`HeckerEtAl2021` (a shallow
+        CNN on a 2-D scalp image), a U-Net refining MNE, dSPM and sLORETA
+        estimates on latitude/longitude images of the hemispheres (surface
+        source spaces), or a VNet refining the voxelised sLORETA magnitude
+        (any source space).
     n_epochs : int
         Largest number of epochs.
     samples_per_epoch : int
@@ -75,9 +79,12 @@ class DeepInverse(BaseEstimator):
         Samples per gradient step.
     learning_rate : float
         Initial Adam learning rate (halved when validation stalls).
-    loss : "cosine_mse" | "hausdorff"
-        Cosine distance + MSE on max-normalised maps, or the weighted
-        Hausdorff distance.
+    loss : "auto" | "cosine_mse" | "cosine_wmse" | "hausdorff"
+        Cosine distance + MSE on max-normalised maps, the same with the
+        squared errors weighted towards active sources, or the weighted
+        Hausdorff distance :footcite:`RiberaEtAl2019`. "auto" picks the
+        backend's default ("cosine_mse" for ConvDip, "cosine_wmse" for the
+        U-Net and VNet).
     patience : int
         Epochs without validation improvement before early stopping.
     n_val : int
@@ -86,8 +93,13 @@ class DeepInverse(BaseEstimator):
         Parameters of :class:`~mne_deepinverse.simulation.SourceSimulator`
         for the training data (defaults: the ConvDip paper's).
     hyper_params : dict | None
-        Backend hyper-parameters (ConvDip: ``n_filters``, ``n_dense``,
-        ``image_shape``).
+        Backend hyper-parameters. ConvDip: ``n_filters``, ``n_dense``,
+        ``image_shape``. U-Net: ``grid`` (rows, columns per hemisphere),
+        ``channels`` (3 levels), ``groups`` (GroupNorm), ``kernels``,
+        ``lambda2``, ``k`` and ``subjects_dir`` (where the subject's
+        ``surf/?h.sphere.reg`` are; not needed for the template). VNet:
+        ``grid`` (voxels per side), ``channels`` (4 levels), ``groups``
+        (0 = no normalisation), ``kernel``, ``lambda2``, ``k``.
     fp16 : bool
         Store the weights of the exported model in float16.
     random_state : None | int
@@ -120,7 +132,7 @@ class DeepInverse(BaseEstimator):
         samples_per_epoch=20_000,
         batch_size=256,
         learning_rate=1e-3,
-        loss="cosine_mse",
+        loss="auto",
         patience=5,
         n_val=2000,
         simulation=None,
@@ -164,7 +176,8 @@ class DeepInverse(BaseEstimator):
         """
         import torch
 
-        from .backends import get_backend
+        from ._onnx import set_card as _set_card
+        from .backends import export_onnx, get_backend
         from .backends._train import train_network
         from .simulation import SourceSimulator
 
@@ -185,7 +198,9 @@ class DeepInverse(BaseEstimator):
         torch.manual_seed(int(seeds[0]))
         backend = get_backend(self.model)
         hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
-        net = backend.build(meta, hyper)
+        loss = backend.LOSS if self.loss == "auto" else self.loss
+        net = backend.build(meta, hyper, self.fwd)
+        hyper.pop("subjects_dir", None)  # machine-specific, not part of the model
         sim_params = dict(self.simulation or {})
         if X is None and Y is None:
             sim = SourceSimulator(fwd, **sim_params)
@@ -216,7 +231,7 @@ class DeepInverse(BaseEstimator):
         record = train_network(
             net, draw, X_val, Y_val, n_epochs=self.n_epochs, steps_per_epoch=steps,
             batch_size=self.batch_size, learning_rate=self.learning_rate,
-            loss=self.loss, patience=self.patience,
+            loss=loss, patience=self.patience,
             source_pos=np.asarray(meta["source_rr"]), seed=int(seeds[0]),
             progress=self.progress,
         )
@@ -232,7 +247,7 @@ class DeepInverse(BaseEstimator):
             simulation={k: (v if not isinstance(v, mne.Covariance) else "Covariance")
                         for k, v in sim_params.items()},
             training=dict(
-                data=source, loss=self.loss, batch_size=self.batch_size,
+                data=source, loss=loss, batch_size=self.batch_size,
                 learning_rate=self.learning_rate, random_state=self.random_state,
                 epochs=record["epochs"], samples_seen=record["samples_seen"],
                 train_time_s=round(record["train_time_s"], 1),
@@ -243,19 +258,16 @@ class DeepInverse(BaseEstimator):
                 date=datetime.date.today().isoformat(),
             ),
         )
-        # fold once; export, score the exported model on the validation set,
-        # then export again with the validation metrics in the card
-        layers, gain_ref = backend.fold(net), _reference(gain)
-        self._export(layers, gain_ref, card)
+        # export, score the exported model on the validation set, then store
+        # the validation metrics in the card (metadata only, same graph)
+        self._set_onnx(export_onnx(backend, net, _reference(gain), card, fp16=self.fp16))
         val_pred = self.predict(X_val)
         card["validation"] = self._validation_metrics(Y_val, val_pred, meta)
-        self._export(layers, gain_ref, card)
+        self._set_onnx(_set_card(self.onnx_, card))
         return self
 
-    def _export(self, layers, gain_ref, card):
-        from ._onnx import make_onnx_model
-
-        self.onnx_ = make_onnx_model(layers, gain_ref, card, fp16=self.fp16)
+    def _set_onnx(self, model):
+        self.onnx_ = model
         self._session = OnnxModel(self.onnx_)
         self.card_ = self._session.card
 

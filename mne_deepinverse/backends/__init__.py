@@ -3,11 +3,13 @@
 # Copyright the mne-deepinverse contributors.
 """Network backends: one module per network, behind a small dispatcher.
 
-Every backend module defines ``build(fwd_info, hyper_params, random_state)``
-returning a torch module whose ``forward`` maps normalised EEG
-``(n, n_channels)`` to a non-negative source-map shape ``(n, n_sources)``, and
-``fold(net)`` returning the same network (in eval mode) as a list of dense
-layers ``(weight (n_in, n_out), bias (n_out,), relu)`` for ONNX export.
+Every backend module defines ``DEFAULTS`` (hyper-parameters), ``LOSS`` (its
+default training loss) and ``build(meta, hyper_params, fwd)`` returning a
+torch module whose ``forward`` maps normalised EEG ``(n, n_channels)`` to a
+non-negative source-map shape ``(n, n_sources)``. A backend that can be
+written as dense layers also defines ``fold(net)`` (a list of
+``(weight (n_in, n_out), bias (n_out,), relu)``), which gives the fastest ONNX
+graph; the others are exported by torch's ONNX exporter.
 Torch is imported only inside these modules.
 """
 
@@ -16,10 +18,19 @@ from importlib import import_module
 from mne.utils import _check_option
 
 #: Available backends and their modules.
-BACKENDS = {"convdip": "convdip"}
+BACKENDS = {"convdip": "convdip", "unet": "unet", "vnet": "vnet"}
 
 
 def get_backend(name):
     """Return the backend module for ``name`` (imports torch)."""
     _check_option("model", name, sorted(BACKENDS))
     return import_module(f".{BACKENDS[name]}", __name__)
+
+
+def export_onnx(backend, net, gain_ref, card, *, fp16=True):
+    """Export a trained network of ``backend`` as an ONNX model (bytes)."""
+    from .._onnx import export_torch_model, make_onnx_model
+
+    if hasattr(backend, "fold"):
+        return make_onnx_model(backend.fold(net), gain_ref, card, fp16=fp16)
+    return export_torch_model(net, gain_ref, card, fp16=fp16)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 DEFAULTS = dict(image_shape=(7, 11), n_filters=8, n_dense=512)
+LOSS = "cosine_mse"
 
 
 def scalp_image_matrix(pos2d, shape=(7, 11)):
@@ -77,7 +78,7 @@ class ConvDip(nn.Module):
         return torch.relu(self.out(h))
 
 
-def build(meta, hyper_params):
+def build(meta, hyper_params, fwd=None):
     """Build an untrained ConvDip for a model card's channel layout."""
     params = {**DEFAULTS, **hyper_params}
     interp = scalp_image_matrix(np.asarray(meta["ch_pos2d"]), params["image_shape"])

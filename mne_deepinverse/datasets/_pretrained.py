@@ -16,7 +16,8 @@ CONVDIP_CH_NAMES = (
 ).split()
 
 #: Forward model each pretrained model was trained on.
-PRETRAINED_FORWARDS = {"convdip": "convdip-fwd.fif"}
+# the three shipped models share one forward model
+PRETRAINED_FORWARDS = {name: "convdip-fwd.fif" for name in ("convdip", "unet", "vnet")}
 
 
 def pretrained_dir():
@@ -89,9 +90,10 @@ def read_pretrained_forward(model="convdip", *, fixed=True, verbose=None):
 
     Parameters
     ----------
-    model : str
-        Name of the pretrained model. ``"convdip"``: the ConvDip paper's 31
-        channels on the template's ico4 source space (5124 sources).
+    model : "convdip" | "unet" | "vnet"
+        Name of the pretrained model. All three share one forward: the
+        ConvDip paper's 31 channels on the template's ico4 source space
+        (5124 sources).
     fixed : bool
         If True (default), sources are fixed normal to the cortex, as the
         networks use them; if False, the free-orientation forward (what MNE's

@@ -1,0 +1,220 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""U-Net that refines minimum-norm estimates on latitude/longitude images.
+
+After the 2019 thesis on post-processing MNE inverse solutions with a U-Net,
+which stacked MNE, dSPM and sLORETA estimates as input channels. The thesis
+laid the vertices along an image axis in index order, where neighbouring
+pixels need not be neighbouring sources; here each hemisphere is mapped to a
+latitude/longitude image through the subject's spherical registration
+(``surf/?h.sphere.reg``), so a convolution acts on cortical neighbourhoods:
+
+1. the normalised EEG goes through the three linear kernels (one matrix
+   product) and each estimate is divided by its peak magnitude;
+2. every pixel averages its nearest vertices on the sphere (inverse-distance
+   weights); the two hemispheres are stacked along the image height;
+3. a 2-D U-Net (3 levels, GroupNorm, ReLU, skip connections);
+4. the output image is read back at the vertices (bilinear, periodic in
+   longitude) and squashed to (0, 1) by a sigmoid.
+
+Only surface source spaces have a spherical registration; for volume or
+discrete source spaces use ``model="vnet"``.
+"""
+
+import mne
+import numpy as np
+import torch
+from torch import nn
+
+from ._resample import (
+    gather_sum,
+    knn_table,
+    linear_kernels,
+    multilinear_table,
+    peak_normalise,
+)
+
+DEFAULTS = dict(
+    grid=(32, 64),
+    channels=(8, 16, 32),
+    groups=4,
+    kernels=("MNE", "dSPM", "sLORETA"),
+    lambda2=1.0 / 9.0,
+    k=3,
+)
+LOSS = "cosine_wmse"
+
+
+def sphere_positions(fwd, subjects_dir=None):
+    """Unit vectors of the sources on the spherical registration.
+
+    Parameters
+    ----------
+    fwd : instance of Forward
+        Forward on a surface source space.
+    subjects_dir : path-like | None
+        FreeSurfer subjects directory; the template's for its own subject,
+        else MNE's ``SUBJECTS_DIR``.
+
+    Returns
+    -------
+    pos : list of array, shape (n_used, 3)
+        Per hemisphere.
+    """
+    from ..datasets import TEMPLATE_SUBJECT, get_template
+
+    src = fwd["src"]
+    if src.kind != "surface":
+        raise ValueError(
+            f"model='unet' maps each hemisphere through its spherical "
+            f"registration and needs a surface source space, but this forward "
+            f"has a {src.kind} source space. Use model='vnet' (volumetric) or "
+            "model='convdip' instead."
+        )
+    subject = src._subject
+    if subject == TEMPLATE_SUBJECT and subjects_dir is None:
+        subjects_dir = get_template()[0]
+    subjects_dir = mne.utils.get_subjects_dir(subjects_dir, raise_error=True)
+    out = []
+    for s, hemi in zip(src, ("lh", "rh")):
+        fname = subjects_dir / subject / "surf" / f"{hemi}.sphere.reg"
+        if not fname.is_file():
+            raise FileNotFoundError(
+                f"model='unet' needs the spherical registration {fname} of "
+                f"subject {subject!r}; pass hyper_params=dict(subjects_dir=...) "
+                "pointing at the FreeSurfer subjects directory."
+            )
+        rr = mne.read_surface(fname)[0]
+        if len(rr) != s["np"]:
+            raise ValueError(
+                f"{fname} has {len(rr)} vertices but the source space's surface "
+                f"has {s['np']}: they belong to different subjects."
+            )
+        rr = rr[s["vertno"]]
+        out.append(rr / np.linalg.norm(rr, axis=1, keepdims=True))
+    return out
+
+
+def _pixel_vectors(grid):
+    rows, cols = grid
+    lat = np.deg2rad(-90 + (np.arange(rows) + 0.5) * 180 / rows)
+    lon = np.deg2rad(-180 + (np.arange(cols) + 0.5) * 360 / cols)
+    lat, lon = np.meshgrid(lat, lon, indexing="ij")
+    return np.c_[
+        (np.cos(lat) * np.cos(lon)).ravel(),
+        (np.cos(lat) * np.sin(lon)).ravel(),
+        np.sin(lat).ravel(),
+    ]
+
+
+def sphere_image_tables(hemi_pos, grid=(32, 64), k=3):
+    """Gather tables between sources and the stacked hemisphere images.
+
+    Parameters
+    ----------
+    hemi_pos : list of array, shape (n_used, 3)
+        Unit vectors of each hemisphere's sources (see
+        :func:`sphere_positions`).
+    grid : tuple of int
+        Rows (latitude) and columns (longitude) per hemisphere.
+    k : int
+        Nearest vertices averaged into a pixel.
+
+    Returns
+    -------
+    to_grid : tuple of array
+        ``(index, weight)`` of shape ``(n_pixels, k)``, pixels of the image of
+        shape ``(n_hemi * rows, cols)`` in C order.
+    from_grid : tuple of array
+        ``(index, weight)`` of shape ``(n_sources, 4)``.
+    """
+    rows, cols = grid
+    pix = _pixel_vectors(grid)
+    to_idx, to_w, from_idx, from_w = [], [], [], []
+    offset = 0
+    for hh, pos in enumerate(hemi_pos):
+        idx, w, _ = knn_table(pos, pix, k)
+        to_idx.append(idx + offset)
+        to_w.append(w)
+        lat = np.rad2deg(np.arcsin(np.clip(pos[:, 2], -1, 1)))
+        lon = np.rad2deg(np.arctan2(pos[:, 1], pos[:, 0]))
+        coords = np.c_[(lat + 90) / 180 * rows - 0.5, (lon + 180) / 360 * cols - 0.5]
+        idx, w = multilinear_table(coords, grid, wrap=(1,))
+        from_idx.append(idx + hh * rows * cols)
+        from_w.append(w)
+        offset += len(pos)
+    return (
+        (np.concatenate(to_idx), np.concatenate(to_w)),
+        (np.concatenate(from_idx), np.concatenate(from_w)),
+    )
+
+
+def _block(c_in, c_out, groups):
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1),
+        nn.GroupNorm(min(groups, c_out), c_out),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, padding=1),
+        nn.GroupNorm(min(groups, c_out), c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class UNet(nn.Module):
+    """Kernels, sphere images, a 3-level 2-D U-Net and the read-back."""
+
+    def __init__(self, kernels, to_grid, from_grid, image_shape, channels=(16, 32, 64),
+                 groups=4):
+        super().__init__()
+        n_k, n_src, n_ch = kernels.shape
+        self.n_k, self.n_src = n_k, n_src
+        self.image_shape = tuple(image_shape)
+        self.register_buffer(
+            "kernel_t", torch.as_tensor(kernels.reshape(n_k * n_src, n_ch).T.copy()))
+        for name, (idx, w) in (("to", to_grid), ("from", from_grid)):
+            self.register_buffer(f"{name}_idx", torch.as_tensor(idx))
+            self.register_buffer(f"{name}_w", torch.as_tensor(w))
+        c1, c2, c3 = channels
+        self.enc1 = _block(n_k, c1, groups)
+        self.enc2 = _block(c1, c2, groups)
+        self.bottom = _block(c2, c3, groups)
+        self.up2 = nn.ConvTranspose2d(c3, c2, 2, stride=2)
+        self.dec2 = _block(2 * c2, c2, groups)
+        self.up1 = nn.ConvTranspose2d(c2, c1, 2, stride=2)
+        self.dec1 = _block(2 * c1, c1, groups)
+        self.head = nn.Conv2d(c1, 1, 1)
+        self.pool = nn.MaxPool2d(2)
+
+    def images(self, x):
+        """Normalised EEG (n, n_channels) -> input images (n, n_k, rows, cols)."""
+        est = peak_normalise((x @ self.kernel_t).view(-1, self.n_k, self.n_src))
+        img = gather_sum(est, self.to_idx, self.to_w).view(-1, self.n_k, *self.image_shape)
+        if torch.onnx.is_in_onnx_export():
+            return img
+        return img.contiguous(memory_format=torch.channels_last)  # faster on CPU
+
+    def forward(self, x):
+        """Map normalised EEG (n, n_channels) to a source-map shape in (0, 1)."""
+        e1 = self.enc1(self.images(x))
+        e2 = self.enc2(self.pool(e1))
+        b = self.bottom(self.pool(e2))
+        d2 = self.dec2(torch.cat([self.up2(b), e2], dim=1))
+        d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))
+        out = self.head(d1).flatten(1)
+        return torch.sigmoid(gather_sum(out, self.from_idx, self.from_w))
+
+
+def build(meta, hyper_params, fwd):
+    """Build an untrained U-Net for a forward model."""
+    params = {**DEFAULTS, **hyper_params}
+    grid = tuple(params["grid"])
+    if grid[0] % 4 or grid[1] % 4:
+        raise ValueError(f"The U-Net grid must be divisible by 4, got {grid}.")
+    hemi_pos = sphere_positions(fwd, params.get("subjects_dir"))
+    to_grid, from_grid = sphere_image_tables(hemi_pos, grid, params["k"])
+    kernels = linear_kernels(fwd, list(params["kernels"]), lambda2=params["lambda2"])
+    shape = (len(hemi_pos) * grid[0], grid[1])
+    net = UNet(kernels, to_grid, from_grid, shape, tuple(params["channels"]),
+               params["groups"])
+    return net.to(memory_format=torch.channels_last)

@@ -1,0 +1,185 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+
+import mne
+import numpy as np
+import pytest
+
+from mne_deepinverse import DeepInverse, apply_deep_inverse, read_deep_inverse
+from mne_deepinverse.simulation import simulate_evoked, simulate_samples
+
+torch = pytest.importorskip("torch")
+
+from mne_deepinverse.backends import get_backend  # noqa: E402
+from mne_deepinverse.backends._resample import (  # noqa: E402
+    knn_table,
+    linear_kernels,
+    multilinear_table,
+)
+from mne_deepinverse.backends._train import normalise_eeg  # noqa: E402
+from mne_deepinverse.backends.losses import cosine_mse, cosine_wmse  # noqa: E402
+from mne_deepinverse.backends.unet import (  # noqa: E402
+    sphere_image_tables,
+    sphere_positions,
+)
+from mne_deepinverse.backends.vnet import voxel_tables  # noqa: E402
+
+BRIEF = dict(n_epochs=2, samples_per_epoch=768, batch_size=64, n_val=100,
+             learning_rate=3e-3, progress=False, fp16=False)
+
+
+def test_tables():
+    """Gather tables: weights sum to one, exact on grid points and planes."""
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-1, 1, (50, 3))
+    idx, w, inside = knn_table(pts, pts[:5] + 1e-9, 3, max_distance=0.1)
+    np.testing.assert_allclose(w.sum(1), 1, rtol=1e-6)
+    assert inside.all() and (w[:, 0] > 0.99).all()  # a query on a point
+    np.testing.assert_array_equal(idx[:, 0], np.arange(5))
+    _, w, inside = knn_table(pts, np.array([[10.0, 0, 0]]), 3, max_distance=0.1)
+    assert not inside[0] and (w == 0).all()
+    # multilinear interpolation reproduces a linear function in the interior
+    shape = (4, 5, 6)
+    grid = np.stack(np.meshgrid(*map(np.arange, shape), indexing="ij"), -1)
+    values = (grid @ [1.0, -2.0, 0.5]).ravel()
+    coords = rng.uniform(0, 3, (30, 3))
+    idx, w = multilinear_table(coords, shape)
+    np.testing.assert_allclose((values[idx] * w).sum(1), coords @ [1.0, -2.0, 0.5],
+                               rtol=1e-5, atol=1e-5)
+    # periodic axis: halfway between the last and the first column
+    idx, w = multilinear_table(np.array([[0.0, 4.5]]), (1, 5), wrap=(1,))
+    per_index = np.bincount(idx[0], weights=w[0], minlength=5)
+    np.testing.assert_allclose(per_index, [0.5, 0, 0, 0, 0.5], atol=1e-7)
+
+
+def test_sphere_images(fwd):
+    """Latitude/longitude images of the template keep smooth maps."""
+    hemi_pos = sphere_positions(fwd)
+    assert [len(p) for p in hemi_pos] == [2562, 2562]
+    np.testing.assert_allclose(np.linalg.norm(hemi_pos[0], axis=1), 1, rtol=1e-6)
+    (to_idx, to_w), (from_idx, from_w) = sphere_image_tables(hemi_pos, (32, 64))
+    assert to_idx.shape == (2 * 32 * 64, 3) and from_idx.shape == (5124, 4)
+    assert to_idx[: 32 * 64].max() < 2562 <= to_idx[32 * 64:].min()  # lh | rh
+    # a smooth function on the sphere survives the round trip
+    vals = np.concatenate([p[:, 2] + 0.5 * p[:, 0] for p in hemi_pos])
+    image = (vals[to_idx] * to_w).sum(1)
+    back = (image[from_idx] * from_w).sum(1)
+    assert np.abs(back - vals).max() < 0.15
+    assert np.corrcoef(back, vals)[0, 1] > 0.99
+    # neighbouring pixels hold neighbouring sources: the mean cortical distance
+    # between the sources of adjacent pixels (along longitude) is small
+    pos = fwd["source_rr"]
+    near = to_idx[:, 0].reshape(2, 32, 64)
+    dist = np.linalg.norm(pos[near[:, 8:24, 1:]] - pos[near[:, 8:24, :-1]], axis=-1)
+    assert np.median(dist) < 0.012  # m
+
+
+def test_unet_needs_surface(sphere_fwd):
+    with pytest.raises(ValueError, match="needs a surface source space.*vnet"):
+        DeepInverse(sphere_fwd, "unet", **BRIEF).fit()
+
+
+def test_voxel_tables(fwd):
+    pos = fwd["source_rr"]
+    (to_idx, to_w), (from_idx, from_w), mask, size = voxel_tables(pos, 24)
+    assert to_idx.shape == (24**3, 4) and from_idx.shape == (5124, 8)
+    assert 0.004 < size < 0.009 and 0.05 < mask.mean() < 0.6
+    # every source reads back from voxels of the mask (mostly)
+    assert mask.ravel()[from_idx].mean() > 0.9
+    vals = pos[:, 0] * 10
+    back = ((vals[to_idx] * to_w).sum(1)[from_idx] * from_w).sum(1)
+    inside = (mask.ravel()[from_idx] > 0).all(axis=1)
+    assert np.corrcoef(back[inside], vals[inside])[0, 1] > 0.99
+
+
+def test_linear_kernels(fwd):
+    """sLORETA kernels localise noise-free point sources exactly."""
+    kern = linear_kernels(fwd, ["MNE", "dSPM", "sLORETA"])
+    assert kern.shape == (3, 5124, 31) and kern.dtype == np.float32
+    np.testing.assert_allclose(np.abs(kern).max(axis=(1, 2)), 1, rtol=1e-6)
+    gain = fwd["sol"]["data"]
+    gain = gain - gain.mean(axis=0)
+    idx = np.random.default_rng(0).choice(5124, 20, replace=False)
+    est = np.abs(kern[2] @ gain[:, idx])
+    np.testing.assert_array_equal(est.argmax(axis=0), idx)
+
+
+def test_wmse_loss():
+    target = torch.zeros(4, 100)
+    target[:, :5] = 1.0
+    # predicting nothing costs more with the weighting than without
+    zeros = torch.zeros_like(target)
+    assert cosine_wmse(zeros, target) > cosine_mse(zeros, target)
+    assert float(cosine_wmse(target, target)) < 1e-6
+    # a constant map is not a cheap minimum either
+    assert cosine_wmse(torch.full_like(target, 0.05), target) > 0.5
+
+
+def _check_model(est, fwd, n_sources):
+    """Not constant, torch == onnxruntime, save/read, apply."""
+    X, Y = simulate_samples(fwd, 60, random_state=5)
+    _, shapes, proj = est.predict_shape(X)
+    assert shapes.shape == (60, n_sources) and (shapes >= 0).all()
+    # not a constant map (the all-zero / all-equal collapse): outputs vary
+    # across sources and across samples
+    assert np.median(np.ptp(shapes, axis=1)) > 0.05
+    assert np.abs(np.diff(shapes, axis=0)).max() > 0.05
+    with torch.no_grad():
+        ref = est.net_(normalise_eeg(torch.as_tensor(X, dtype=torch.float32)))
+    np.testing.assert_allclose(shapes, ref.numpy(), rtol=1e-5, atol=1e-5)
+    return X, Y
+
+
+@pytest.fixture(scope="module")
+def unet(fwd_free):
+    return DeepInverse(fwd_free, "unet", random_state=0, **BRIEF).fit()
+
+
+def test_unet(unet, fwd, tmp_path):
+    X, Y = _check_model(unet, fwd, 5124)
+    card = unet.card_
+    assert card["backend"] == "unet" and card["training"]["loss"] == "cosine_wmse"
+    assert card["hyper_params"]["grid"] == [32, 64]
+    assert "subjects_dir" not in card["hyper_params"]
+    # briefly trained, it already ranks the active sources above the others
+    assert unet.score(X, Y) > 0.6
+    fname = tmp_path / "unet.onnx"
+    unet.save(fname)
+    other = read_deep_inverse(fname)
+    np.testing.assert_array_equal(other.predict(X), unet.predict(X))
+    evoked, stc_true = simulate_evoked(fwd, n_sources=1, random_state=1)
+    stc = apply_deep_inverse(evoked, fwd, unet)
+    assert isinstance(stc, mne.SourceEstimate) and stc.data.shape[0] == 5124
+
+
+def test_unet_fp16_and_seed(unet, fwd_free):
+    X, _ = simulate_samples(fwd_free, 20, random_state=6)
+    half = DeepInverse(fwd_free, "unet", random_state=0, **dict(BRIEF, fp16=True))
+    half.fit()
+    assert len(half.onnx_) < 0.7 * len(unet.onnx_)
+    a, b = unet.predict_shape(X)[1], half.predict_shape(X)[1]
+    assert np.abs(a - b).max() < 0.02  # same seed, same model; fp16 weights
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.999
+
+
+def test_vnet_discrete(sphere_fwd):
+    """The VNet works on a non-surface (discrete) source space."""
+    est = DeepInverse(sphere_fwd, "vnet", random_state=0,
+                      hyper_params=dict(grid=16), **BRIEF).fit()
+    assert est.card_["backend"] == "vnet" and est.card_["hyper_params"]["grid"] == 16
+    X, Y = _check_model(est, sphere_fwd, 400)
+    assert est.score(X, Y) > 0.6
+    # volume source estimate from apply_deep_inverse
+    evoked, _ = simulate_evoked(sphere_fwd, n_sources=1, random_state=2)
+    stc = apply_deep_inverse(evoked, sphere_fwd, est)
+    assert isinstance(stc, mne.VolSourceEstimate)
+
+
+def test_grid_checks(fwd):
+    with pytest.raises(ValueError, match="multiple of 8"):
+        DeepInverse(fwd, "vnet", hyper_params=dict(grid=20), **BRIEF).fit()
+    with pytest.raises(ValueError, match="divisible by 4"):
+        DeepInverse(fwd, "unet", hyper_params=dict(grid=(30, 64)), **BRIEF).fit()
+    with pytest.raises(ValueError, match="Allowed values"):
+        get_backend("resnet")
