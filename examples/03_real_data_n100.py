@@ -161,11 +161,12 @@ print(f"Electrode-scalp distance on the template: max {dist.max():.1f} mm")
 
 # %%
 # The aligned electrodes (black) and the model's 31 electrodes (red) on the
-# template head:
+# template head. The model's lowest electrodes (FT9, FT10, TP9, TP10) lie
+# below the sample's coverage, so the interpolation extrapolates there.
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.5), constrained_layout=True)
 info_31 = mne.create_info(CONVDIP_CH_NAMES, 100.0, "eeg")
 info_31.set_montage(make_template_montage(CONVDIP_CH_NAMES))
-for ax, (i, j, label) in zip(axes, ((0, 1, "top"), (1, 2, "left")), strict=True):
+for ax, (i, j, label) in zip(axes, ((0, 1, "top"), (1, 2, "side")), strict=True):
     for info, color, size in ((evoked_aligned.info, "k", 8), (info_31, "r", 14)):
         rr = np.array([ch["loc"][:3] for ch in info["chs"]])
         ax.scatter(rr[:, i] * 1e3, rr[:, j] * 1e3, c=color, s=size)
