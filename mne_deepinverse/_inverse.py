@@ -18,7 +18,7 @@ from .estimator import (
 )
 
 #: Pretrained models shipped in ``pretrained/``.
-PRETRAINED_MODELS = {"convdip": "convdip.onnx"}
+PRETRAINED_MODELS = {name: f"{name}.onnx" for name in ("convdip", "unet", "vnet")}
 _PRETRAINED_CACHE = {}
 
 
@@ -119,8 +119,10 @@ def apply_deep_inverse(
         :func:`mne_deepinverse.datasets.read_pretrained_forward`. None skips
         the check.
     model : str | path-like | instance of DeepInverse
-        A pretrained model name (``"convdip"``), a saved model file (.onnx),
-        or a fitted :class:`DeepInverse`.
+        A pretrained model name (``"convdip"``, ``"unet"`` or ``"vnet"``, all
+        for the forward of
+        :func:`~mne_deepinverse.datasets.read_pretrained_forward`), a saved
+        model file (.onnx), or a fitted :class:`DeepInverse`.
     return_residual : bool
         If True, also return the residual (data minus the forward projection
         of the estimate) as an Evoked, like

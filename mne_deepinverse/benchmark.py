@@ -143,12 +143,35 @@ class BenchmarkResult:
         return list(dict.fromkeys(r["method"] for r in self.records))
 
     def values(self, kind, method, metric):
-        """Scores of one metric over the samples of a set."""
+        """Return the scores of one metric over the samples of a set.
+
+        Parameters
+        ----------
+        kind : "single" | "multi"
+            The set: single sources or 1-10 sources.
+        method : str
+            A deep model or a baseline (see :attr:`methods`).
+        metric : str
+            One of ``"auc"``, ``"mle"``, ``"nmse"``, ``"found"``,
+            ``"n_ghost"``, ``"time_ms"``.
+
+        Returns
+        -------
+        values : array, shape (n_samples,)
+            The scores, one per sample.
+        """
         return np.array([r[metric] for r in self.records
                          if r["set"] == kind and r["method"] == method], float)
 
     def summary(self):
-        """Median, quartiles and mean per set, method and metric."""
+        """Summarise the scores per set, method and metric.
+
+        Returns
+        -------
+        summary : dict
+            ``summary[kind][method][metric]`` is a dict with the median,
+            quartiles, mean and number of samples.
+        """
         return {
             kind: {
                 m: {met: _summary(self.values(kind, m, met)) for met in METRICS}
@@ -158,14 +181,39 @@ class BenchmarkResult:
         }
 
     def best(self, kind, deep):
-        """Best method (median AUC) among deep models or baselines."""
+        """Return the best method (median AUC) among deep models or baselines.
+
+        Parameters
+        ----------
+        kind : "single" | "multi"
+            The set: single sources or 1-10 sources.
+        deep : bool
+            Choose among the deep models (True) or the baselines (False).
+
+        Returns
+        -------
+        method : str | None
+            The method's name, None if there is none of that kind.
+        """
         cands = [m for m in self.methods if (m in self.config["deep"]) == deep]
         if not cands:
             return None
         return max(cands, key=lambda m: np.nanmedian(self.values(kind, m, "auc")))
 
     def statistics(self, n_permutations=10_000):
-        """Paired tests between the best deep model and the best baseline."""
+        """Test the best deep model against the best baseline, sample by sample.
+
+        Parameters
+        ----------
+        n_permutations : int
+            Number of permutations of the paired permutation test.
+
+        Returns
+        -------
+        stats : dict
+            Per set, the two methods and, per metric, the mean difference,
+            the p-value and Cohen's d.
+        """
         rng = np.random.default_rng(0)
         out = {}
         for kind in SETS:
@@ -181,7 +229,13 @@ class BenchmarkResult:
         return out
 
     def table(self):
-        """The summary as text (median [IQR])."""
+        """Format the summary as a text table (median [IQR]).
+
+        Returns
+        -------
+        table : str
+            One line per set and method.
+        """
         lines = []
         cols = ("auc", "mle", "nmse", "found", "n_ghost", "time_ms")
         head = f"{'set':<7}{'method':<10}" + "".join(f"{c:>22}" for c in cols)
@@ -199,7 +253,20 @@ class BenchmarkResult:
         return "\n".join(lines)
 
     def save(self, out_dir):
-        """Write ``benchmark.json`` and ``benchmark.csv`` into ``out_dir``."""
+        """Write ``benchmark.json`` and ``benchmark.csv`` into a folder.
+
+        Parameters
+        ----------
+        out_dir : path-like
+            The folder (created if needed).
+
+        Returns
+        -------
+        json_fname : pathlib.Path
+            The JSON file (configuration, summary, statistics, records).
+        csv_fname : pathlib.Path
+            The records as CSV.
+        """
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         with open(out_dir / "benchmark.json", "w") as fid:
@@ -215,6 +282,11 @@ class BenchmarkResult:
 
     def plot(self, out_dir):
         """Save the figures (metrics by extent, depth, number of sources, maps).
+
+        Parameters
+        ----------
+        out_dir : path-like
+            The folder.
 
         Returns
         -------

@@ -69,8 +69,9 @@ class DeepInverse(BaseEstimator):
         The network backend: ConvDip :footcite:`HeckerEtAl2021` (a shallow
         CNN on a 2-D scalp image), a U-Net refining MNE, dSPM and sLORETA
         estimates on latitude/longitude images of the hemispheres (surface
-        source spaces), or a VNet refining the voxelised sLORETA magnitude
-        (any source space).
+        source spaces) :footcite:`UNetThesis`, or a VNet refining the
+        voxelised sLORETA magnitude (any source space)
+        :footcite:`CNN3D2023`.
     n_epochs : int
         Largest number of epochs.
     samples_per_epoch : int
@@ -121,6 +122,10 @@ class DeepInverse(BaseEstimator):
     --------
     apply_deep_inverse
     read_deep_inverse
+
+    References
+    ----------
+    .. footbibliography::
     """
 
     def __init__(

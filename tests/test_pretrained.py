@@ -24,25 +24,28 @@ def fresh_cache(monkeypatch):
     monkeypatch.setattr(_inverse, "_PRETRAINED_CACHE", {})
 
 
-def test_pretrained_card(no_network, fresh_cache):
-    model = _inverse._load_model("convdip")
+@pytest.mark.parametrize("name", sorted(_inverse.PRETRAINED_MODELS))
+def test_pretrained_card(name, no_network, fresh_cache):
+    model = _inverse._load_model(name)
     card = model.card_
-    assert card["backend"] == "convdip"
+    assert card["backend"] == name
     assert card["ch_names"] == CONVDIP_CH_NAMES
     assert card["n_sources"] == 5124
     training = card["training"]
     for key in ("samples_seen", "epochs", "train_time_s", "machine", "date"):
         assert key in training
     assert training["samples_seen"] > 100_000
+    assert training["train_time_s"] < 3600  # < 60 min on 2 cores
     # simulated validation on the training distribution (1-10 patches); the
-    # inverse-crime-free accuracy is measured by benchmarks/bench_convdip.py
+    # inverse-crime-free accuracy is measured by `mne-deepinverse benchmark`
     assert card["validation"]["auc"] > 0.7
-    assert (pretrained_dir() / "convdip.md").is_file()
+    assert (pretrained_dir() / f"{name}.md").is_file()
 
 
-def test_pretrained_apply(no_network, fresh_cache):
-    """The shipped ConvDip localises single high-SNR patches on the template."""
-    fwd = read_pretrained_forward("convdip")
+@pytest.mark.parametrize("name", sorted(_inverse.PRETRAINED_MODELS))
+def test_pretrained_apply(name, no_network, fresh_cache):
+    """The shipped models localise single high-SNR patches on the template."""
+    fwd = read_pretrained_forward(name)
     pos = fwd["source_rr"]
     errors = []
     for seed in range(8):
@@ -50,7 +53,7 @@ def test_pretrained_apply(no_network, fresh_cache):
             fwd, n_patches=1, extent=(2, 4), snr_db=20, random_state=seed
         )
         before = evoked.data.copy()
-        stc = apply_deep_inverse(evoked, fwd, "convdip")
+        stc = apply_deep_inverse(evoked, fwd, name)
         np.testing.assert_array_equal(evoked.data, before)
         assert isinstance(stc, mne.SourceEstimate)
         t = np.argmax(stc_true.data.max(axis=0))

@@ -3,11 +3,12 @@
 # Copyright the mne-deepinverse contributors.
 """Train the shipped pretrained models and write their model cards.
 
-``python tools/train_pretrained.py convdip`` trains ConvDip for the forward of
-``read_pretrained_forward("convdip")`` (31 channels, ico4, 5124 sources) on
-fresh simulated samples, writes ``pretrained/convdip.onnx`` (the model card is
-in its ONNX metadata), ``pretrained/convdip.md`` (the human-readable card) and
-updates the sha256 registry. The seed makes it reproducible on the same
+``python tools/train_pretrained.py convdip`` (or ``unet``, ``vnet``) trains
+the network for the forward of ``read_pretrained_forward(name)`` (31 channels,
+ico4, 5124 sources) on fresh simulated samples, writes
+``pretrained/<name>.onnx`` (the model card is in its ONNX metadata),
+``pretrained/<name>.md`` (the human-readable card) and updates the sha256
+registry. The seed makes it reproducible on the same
 machine and torch version.
 """
 
@@ -52,7 +53,7 @@ CONFIGS["unet"] = dict(
     batch_size=128, patience=6, n_val=1000, loss="auto",
 )
 CONFIGS["vnet"] = dict(
-    CONFIGS["convdip"], model="vnet", n_epochs=20, samples_per_epoch=7_680,
+    CONFIGS["convdip"], model="vnet", n_epochs=22, samples_per_epoch=7_680,
     batch_size=128, patience=6, n_val=1000, loss="auto",
 )
 
@@ -80,12 +81,13 @@ def _markdown(name, card, config, wall):
         f"nMSE {val['nmse']:.4f}",
         "",
         "Inverse-crime-free accuracy against MNE's solvers: run "
-        "`python benchmarks/bench_convdip.py`.",
+        f"`mne-deepinverse benchmark --models {name}`.",
     ]
     return "\n".join(lines) + "\n"
 
 
 def main():
+    """Train one pretrained model and write its files."""
     from make_pretrained_forward import update_registry
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -105,7 +107,8 @@ def main():
     fname = args.out / f"{args.name}.onnx"
     est.save(fname, overwrite=True)
     update_registry(fname)
-    (args.out / f"{args.name}.md").write_text(_markdown(args.name, est.card_, config, wall))
+    card_md = _markdown(args.name, est.card_, config, wall)
+    (args.out / f"{args.name}.md").write_text(card_md)
     print(json.dumps(est.card_["validation"], indent=1))
     print(f"Wrote {fname} ({fname.stat().st_size / 1e6:.1f} MB) in {wall / 60:.1f} min")
 

@@ -15,7 +15,6 @@ width, applied as one gather and a weighted sum (an ONNX ``Gather``):
 
 import mne
 import numpy as np
-import torch
 from mne.io.constants import FIFF
 from mne.utils import logger
 from scipy.spatial import cKDTree

@@ -47,7 +47,7 @@ LOSS = "cosine_wmse"
 
 
 def sphere_positions(fwd, subjects_dir=None):
-    """Unit vectors of the sources on the spherical registration.
+    """Return the unit vectors of the sources on the spherical registration.
 
     Parameters
     ----------
@@ -77,7 +77,7 @@ def sphere_positions(fwd, subjects_dir=None):
         subjects_dir = get_template()[0]
     subjects_dir = mne.utils.get_subjects_dir(subjects_dir, raise_error=True)
     out = []
-    for s, hemi in zip(src, ("lh", "rh")):
+    for s, hemi in zip(src, ("lh", "rh"), strict=False):
         fname = subjects_dir / subject / "surf" / f"{hemi}.sphere.reg"
         if not fname.is_file():
             raise FileNotFoundError(
@@ -189,7 +189,8 @@ class UNet(nn.Module):
     def images(self, x):
         """Normalised EEG (n, n_channels) -> input images (n, n_k, rows, cols)."""
         est = peak_normalise((x @ self.kernel_t).view(-1, self.n_k, self.n_src))
-        img = gather_sum(est, self.to_idx, self.to_w).view(-1, self.n_k, *self.image_shape)
+        img = gather_sum(est, self.to_idx, self.to_w)
+        img = img.view(-1, self.n_k, *self.image_shape)
         if torch.onnx.is_in_onnx_export():
             return img
         return img.contiguous(memory_format=torch.channels_last)  # faster on CPU

@@ -158,10 +158,12 @@ class VNet(nn.Module):
         """Map normalised EEG (n, n_channels) to a source-map shape in (0, 1)."""
         h = self.enc1(self.inp(self.volumes(x)))
         skips = []
-        for down, enc in zip(self.down, (self.enc2, self.enc3, self.bottom)):
+        for down, enc in zip(self.down, (self.enc2, self.enc3, self.bottom),
+                             strict=True):
             skips.append(h)
             h = enc(down(h))
-        for up, merge, dec, skip in zip(self.up, self.merge, self.dec, skips[::-1]):
+        for up, merge, dec, skip in zip(self.up, self.merge, self.dec, skips[::-1],
+                                        strict=True):
             h = dec(merge(torch.cat([up(h), skip], dim=1)))
         out = self.head(h).flatten(1)
         return torch.sigmoid(gather_sum(out, self.from_idx, self.from_w))
