@@ -44,7 +44,7 @@ mne.set_log_level("WARNING")
 # Two sets: single sources (one patch of varying extent) and 1-10 sources.
 # The AGM forward is computed on the first run and cached under ``MNE_DATA``.
 result = run_benchmark(
-    models=("convdip",),
+    models=("convdip", "unet", "vnet"),
     baselines=("eLORETA", "dSPM", "sLORETA", "LCMV"),
     n_samples=15,
     random_state=0,
