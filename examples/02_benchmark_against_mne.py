@@ -22,7 +22,7 @@ quick comparison gets wrong:
 
 :func:`~mne_deepinverse.benchmark.run_benchmark` does all this. Here it runs
 with 15 samples per set so that the example stays short; the
-:doc:`benchmark page <../benchmark_results>` shows the full run (1000 samples
+:doc:`benchmark page <../benchmark_results>` shows the full run (500 samples
 per set), and ``mne-deepinverse benchmark`` runs it from the command line.
 """
 # Authors: The mne-deepinverse developers
@@ -98,10 +98,12 @@ for kind, stats in result.statistics(n_permutations=2000).items():
 # Fifteen samples per set show the direction of the differences, not their
 # size: with this few samples the quartiles move by several points between
 # seeds, and a p-value near 0.05 means little. The full run on the
-# :doc:`benchmark page <../benchmark_results>` (1000 samples per set) is the
-# one to quote. It shows the same pattern as this small run: ConvDip separates
-# active from inactive sources better (AUC, nMSE) for single and multiple
-# sources, but with 1-10 sources it misses some of them (``found`` < 1), so
+# :doc:`benchmark page <../benchmark_results>` (500 samples per set) is the
+# one to quote. It shows the same pattern as this small run: the three
+# networks (ConvDip, the U-Net on stacked minimum-norm estimates, the VNet on
+# the voxelised sLORETA) separate active from inactive sources better (AUC,
+# nMSE) than every MNE solver for single and multiple sources, the U-Net
+# most; but with 1-10 sources they miss some of them (``found`` < 1), so
 # the distance from each true source to the nearest estimated maximum (MLE)
 # is larger than with MNE's solvers, which find every source, though with
 # many ghost maxima. The times in the table are per evoked response and include
