@@ -22,8 +22,9 @@ def result():
 
 def test_run_benchmark(result, tmp_path):
     methods = result.methods
-    assert methods == ["convdip", "eLORETA", "dSPM", "sLORETA", "LCMV"]
-    assert len(result.records) == 2 * 3 * 5
+    assert methods == ["convdip", "unet", "vnet", "eLORETA", "dSPM", "sLORETA",
+                       "LCMV"]
+    assert len(result.records) == 2 * 3 * 7
     summ = result.summary()
     for kind in ("single", "multi"):
         for m in methods:
