@@ -58,6 +58,7 @@ def _evoked(X, info):
 
 
 def accuracy(n_samples, seed, fwd, fwd_free, fwd_agm, model):
+    """Score the model and MNE's solvers on AGM samples."""
     info = _info(CONVDIP_CH_NAMES, 1000.0)
     pos = fwd["source_rr"]
     out = {}
@@ -109,6 +110,7 @@ def _best_time(fun, repeats):
 
 
 def speed(repeats, fwd, fwd_free, model, seed):
+    """Time the model against the MNE eLORETA path on a 1000-sample evoked."""
     import onnx
     from onnx import numpy_helper
 
@@ -165,6 +167,7 @@ def speed(repeats, fwd, fwd_free, model, seed):
 
 
 def main():
+    """Run the benchmark from the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=7)

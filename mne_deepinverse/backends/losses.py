@@ -62,7 +62,7 @@ class WeightedHausdorff:
         """Mean distance over the batch."""
         pred = pred.clamp(0, 1)
         losses = []
-        for p, y in zip(pred, target):
+        for p, y in zip(pred, target, strict=True):
             active = torch.nonzero(y > 0).flatten()
             if len(active) == 0:
                 losses.append(p.mean())
