@@ -101,7 +101,7 @@ def make_onnx_model(layers, gain, card, *, fp16=True):
         producer_name="mne-deepinverse",
     )
     model.ir_version = 8
-    helper.set_model_props(model, {CARD_KEY: json.dumps(card)})
+    _put_card(model, card)
     onnx.checker.check_model(model)
     return model.SerializeToString()
 
@@ -127,20 +127,25 @@ def _finish(model, card, fp16):
         nodes = casts + list(model.graph.node)
         del model.graph.node[:]
         model.graph.node.extend(nodes)
-    del model.metadata_props[:]
-    helper.set_model_props(model, {CARD_KEY: json.dumps(card)})
+    _put_card(model, card)
     onnx.checker.check_model(model)
     return model.SerializeToString()
+
+
+def _put_card(model, card):
+    """Store the card as the model's only metadata (in place)."""
+    from onnx import helper
+
+    del model.metadata_props[:]
+    helper.set_model_props(model, {CARD_KEY: json.dumps(card)})
 
 
 def set_card(model, card):
     """Return a serialised model with its card replaced."""
     import onnx
-    from onnx import helper
 
     model = onnx.load_from_string(model)
-    del model.metadata_props[:]
-    helper.set_model_props(model, {CARD_KEY: json.dumps(card)})
+    _put_card(model, card)
     return model.SerializeToString()
 
 
