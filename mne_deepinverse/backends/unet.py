@@ -164,8 +164,7 @@ def _block(c_in, c_out, groups):
 class UNet(nn.Module):
     """Kernels, sphere images, a 3-level 2-D U-Net and the read-back."""
 
-    def __init__(self, kernels, to_grid, from_grid, image_shape, channels=(16, 32, 64),
-                 groups=4):
+    def __init__(self, kernels, to_grid, from_grid, image_shape, channels, groups):
         super().__init__()
         n_k, n_src, n_ch = kernels.shape
         self.n_k, self.n_src = n_k, n_src

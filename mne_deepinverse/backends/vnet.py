@@ -117,8 +117,7 @@ class _ResStage(nn.Module):
 class VNet(nn.Module):
     """Kernel, voxelisation, a 4-level VNet and the trilinear read-back."""
 
-    def __init__(self, kernel, to_grid, from_grid, mask, channels=(8, 16, 32, 64),
-                 groups=4):
+    def __init__(self, kernel, to_grid, from_grid, mask, channels, groups):
         super().__init__()
         self.n_grid = mask.shape[0]
         self.register_buffer("kernel_t", torch.as_tensor(kernel.T.copy()))
