@@ -123,7 +123,7 @@ def linear_kernels(fwd, methods, *, lambda2=1.0 / 9.0, depth=0.8):
         networks see per-sample normalised estimates, so the scale is free).
     """
     from .._utils import _eeg_gain
-    from ..baselines import make_baseline_operator
+    from ..baselines import apply_baseline, make_baseline_operator
     from ..simulation import _make_info
 
     _, ch_names = _eeg_gain(fwd)
@@ -138,10 +138,8 @@ def linear_kernels(fwd, methods, *, lambda2=1.0 / 9.0, depth=0.8):
     kernels = []
     for method in methods:
         logger.info(f"    Linear kernel: {method}")
-        stc = mne.minimum_norm.apply_inverse(
-            eye, inv, lambda2=lambda2, method=method, pick_ori=None, verbose=False
-        )
-        kern = stc.data
+        kern = apply_baseline(eye, fwd, method, operator=inv,
+                              snr=lambda2**-0.5).data
         kernels.append(kern / np.abs(kern).max())
     return np.stack(kernels).astype(np.float32)
 
