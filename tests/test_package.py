@@ -26,14 +26,77 @@ def test_import_does_not_import_torch():
 
 
 def test_readme_commands_match_ci():
+    """CI runs the README's two quick-start commands exactly, each in a new
+    virtual environment with an empty MNE_DATA."""
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```bash\n(.*?)\n```", readme, flags=re.S)
     assert len(blocks) >= 2
-    assert "mne-deepinverse demo" in blocks[0]
-    test_command = blocks[1].strip()
+    run_command, test_command = blocks[0].strip(), blocks[1].strip()
+    assert "mne-deepinverse demo" in run_command
     assert "pytest" in test_command and "torch==2.13.0" in test_command
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert test_command in ci.splitlines()
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert run_command in ci and test_command in ci
+    # each command runs right after a fresh environment was made
+    for command, name in ((run_command, "demo"), (test_command, "tests")):
+        before = [line for line in ci[: ci.index(command)] if line.strip()]
+        assert before[-1] == f"fresh_env {name}"
+    body = "\n".join(ci)
+    assert '-m venv "$WORK/$1-venv"' in body  # a new venv...
+    assert 'export MNE_DATA="$WORK/$1-mne_data"' in body  # ...and an empty cache
+    assert "set -euo pipefail" in body
+
+
+def _requirements():
+    """Names and specifiers of the declared dependencies (pyproject.toml)."""
+    from packaging.requirements import Requirement
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {(r := Requirement(s)).name: r for s in project["dependencies"]}
+    extras = {
+        name: {(r := Requirement(s)).name: r for s in reqs}
+        for name, reqs in project["optional-dependencies"].items()
+    }
+    return core, extras
+
+
+def test_runtime_dependencies_declared():
+    """Every third-party module the package imports is a core dependency
+    (torch and onnx: the train extra), plus what MNE needs for our files."""
+    import ast
+
+    import_to_dist = {"sklearn": "scikit-learn"}
+    train_only = {"torch", "onnx"}
+    imported = set()
+    for fname in (ROOT / "mne_deepinverse").rglob("*.py"):
+        for node in ast.walk(ast.parse(fname.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = {
+        import_to_dist.get(m, m)
+        for m in imported - set(sys.stdlib_module_names) - {"mne_deepinverse"}
+    }
+    core, extras = _requirements()
+    assert third_party - train_only <= set(core), third_party - set(core)
+    assert train_only <= set(extras["train"])
+    # MNE reads the template's FreeSurfer surfaces through nibabel
+    assert "nibabel" in core
+    # Evoked.interpolate_to (MNE 1.10) is used by the examples
+    assert core["mne"].specifier.contains("1.10") and not core["mne"].specifier.contains(
+        "1.9"
+    )
+
+
+def test_torch_range_admits_cpu_build():
+    """CI installs torch 2.13.0 (CPU) first; the train extra must accept it and
+    current releases (no upper bound that would pull another build)."""
+    _, extras = _requirements()
+    spec = extras["train"]["torch"].specifier
+    assert spec.contains("2.13.0")
+    assert spec.contains("2.99.0") and spec.contains("3.0.0")
 
 
 def test_sys_info(capsys, no_network):
