@@ -36,10 +36,14 @@ def test_readme_commands_match_ci():
     assert "pytest" in test_command and "torch==2.13.0" in test_command
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert run_command in ci and test_command in ci
-    # each command runs right after a fresh environment was made
+    # each command runs right after a fresh environment was made, and its
+    # status is checked on the next line (set -e ignores a failure inside an
+    # `a && b` list unless it is the last command)
     for command, name in ((run_command, "demo"), (test_command, "tests")):
-        before = [line for line in ci[: ci.index(command)] if line.strip()]
+        at = ci.index(command)
+        before = [line for line in ci[:at] if line.strip()]
         assert before[-1] == f"fresh_env {name}"
+        assert ci[at + 1].startswith("step_done ") and ci[at + 1].endswith(" $?")
     body = "\n".join(ci)
     assert '-m venv "$WORK/$1-venv"' in body  # a new venv...
     assert 'export MNE_DATA="$WORK/$1-mne_data"' in body  # ...and an empty cache
