@@ -5,6 +5,8 @@
 
 import numpy as np
 
+from .metrics import summarise
+
 
 def _plt():
     import matplotlib
@@ -34,7 +36,8 @@ def inflated_positions(vertices):
 
     subjects_dir, subject = get_template()
     out = []
-    for hemi, verts, shift in zip(("lh", "rh"), vertices, (-0.035, 0.035)):
+    hemis = zip(("lh", "rh"), vertices, (-0.035, 0.035), strict=False)
+    for hemi, verts, shift in hemis:
         rr, _ = mne.read_surface(subjects_dir / subject / "surf" / f"{hemi}.inflated")
         rr = rr[np.asarray(verts)] / 1e3
         rr[:, 0] += shift - rr[:, 0].mean() + (-1 if hemi == "lh" else 1) * 0.04
@@ -65,7 +68,8 @@ def plot_maps(maps, vertices, fname, title=""):
     for col, (name, y) in enumerate(maps.items()):
         y = np.abs(np.asarray(y, float))
         y = y / max(y.max(), 1e-30)
-        for row, (sl, flip) in enumerate(((slice(0, n_lh), -1), (slice(n_lh, None), 1))):
+        halves = ((slice(0, n_lh), -1), (slice(n_lh, None), 1))
+        for row, (sl, flip) in enumerate(halves):
             ax = axes[row, col]
             p, v = pos[sl], y[sl]
             ax.scatter(flip * p[:, 1], p[:, 2], c="0.88", s=4, edgecolors="none")
@@ -98,10 +102,13 @@ def _by(result, kind, key, metric, bins=None):
             idx = np.digitize(x, bins[1:-1])
             levels = 0.5 * (bins[:-1] + bins[1:])
             groups = [y[idx == i] for i in range(len(levels))]
-        keep = [i for i, g in enumerate(groups) if np.isfinite(g).any()]
-        med = [np.nanmedian(groups[i]) for i in keep]
-        q = [np.nanpercentile(groups[i], [25, 75]) for i in keep]
-        out[method] = (np.asarray(levels)[keep], np.array(med), np.array(q).reshape(-1, 2))
+        # failures (inf) count as the worst values; only NaN is left out
+        stats = [summarise(g) for g in groups]
+        keep = [i for i, (_, n) in enumerate(stats) if n]
+        med = [stats[i][0][1] for i in keep]
+        q = [stats[i][0][[0, 2]] for i in keep]
+        levels = np.asarray(levels)[keep]
+        out[method] = (levels, np.array(med), np.array(q).reshape(-1, 2))
     return out
 
 
@@ -152,7 +159,7 @@ def plot_benchmark(result, out_dir):
         mets = metric_sets[name]
         fig, axes = plt.subplots(1, len(mets), figsize=(4 * len(mets), 3.2),
                                  constrained_layout=True)
-        for ax, met in zip(axes, mets):
+        for ax, met in zip(axes, mets, strict=True):
             _panel(ax, _by(result, kind, key, met, bins), xlabel, labels[met])
         axes[0].legend(fontsize=8)
         fig.suptitle(f"{kind}-source test set (AGM data), median and IQR")
@@ -166,7 +173,7 @@ def plot_benchmark(result, out_dir):
     vertices = [s["vertno"] for s in fwd["src"]]
     for key, maps in result.examples.items():
         fname = out_dir / f"benchmark_maps_{key}.png"
-        maps = {("truth" if k == "truth" else k): np.asarray(v) for k, v in maps.items()}
+        maps = {k: np.asarray(v) for k, v in maps.items()}
         plot_maps(maps, vertices, fname, title=f"Example {key}: |source| at the peak")
         fnames.append(fname)
     return fnames

@@ -7,6 +7,11 @@ All functions take one map per call (``array, shape (n_sources,)``) and
 source positions in m (e.g. ``fwd["source_rr"]``); distances are returned in
 mm. :func:`evaluate` runs a set of them over many samples.
 
+An estimate that is all zero locates nothing, and scores as a failure, never
+better than a real estimate: distances (MLE, DLE, SD, multi-source MLE) are
+``inf``, nMSE is 1 (its largest value), the AUC 0.5 (chance, as for any
+constant estimate), found sources, F1 and overall amplitude 0.
+
 The definitions follow the ConvDip paper :footcite:`HeckerEtAl2021` (AUC with
 close and far negatives, MLE, nMSE, found and ghost sources), Hauk et al.
 :footcite:`HaukEtAl2011` (spatial dispersion, overall amplitude) and the 3-D CNN
@@ -14,7 +19,7 @@ report :footcite:`CNN3D2023` (F1 over a radius sweep).
 """
 
 import numpy as np
-from mne.utils import ProgressBar, _check_option
+from mne.utils import ProgressBar, _check_option, _validate_type
 from scipy.spatial import cKDTree
 
 from ._docs import fill_doc
@@ -22,30 +27,64 @@ from ._docs import fill_doc
 _EPS = 1e-30
 
 
+def _check_map(y, name):
+    """Absolute values of a source map (float64), which must be finite."""
+    y = np.abs(np.asarray(y, dtype=np.float64))
+    n_bad = np.sum(~np.isfinite(y))
+    if n_bad:
+        raise ValueError(
+            f"{name} must not contain NaN or inf, but {n_bad} of its {y.size} "
+            "values are; fix or drop those source maps before scoring them."
+        )
+    return y
+
+
+def _check_pos(pos, n_sources):
+    pos = np.asarray(pos, dtype=np.float64)
+    if pos.shape != (n_sources, 3):
+        raise ValueError(
+            f"pos must have shape (n_sources, 3) = ({n_sources}, 3), got "
+            f"{pos.shape}; pass the source positions (e.g. fwd['source_rr'])."
+        )
+    return pos
+
+
 def _check_pair(y_true, y_pred, pos=None):
-    y_true = np.abs(np.asarray(y_true, dtype=np.float64))
-    y_pred = np.abs(np.asarray(y_pred, dtype=np.float64))
+    y_true, y_pred = _check_map(y_true, "y_true"), _check_map(y_pred, "y_pred")
     if y_true.ndim != 1 or y_true.shape != y_pred.shape:
         raise ValueError(
             "y_true and y_pred must be 1-D arrays of the same length (one value "
             f"per source), got shapes {y_true.shape} and {y_pred.shape}."
         )
-    if not (np.isfinite(y_true).all() and np.isfinite(y_pred).all()):
-        raise ValueError("y_true and y_pred must not contain NaN or inf.")
     if pos is not None:
-        pos = np.asarray(pos, dtype=np.float64)
-        if pos.shape != (len(y_true), 3):
-            raise ValueError(
-                f"pos must have shape (n_sources, 3) = ({len(y_true)}, 3), got "
-                f"{pos.shape}."
-            )
+        pos = _check_pos(pos, len(y_true))
     return y_true, y_pred, pos
+
+
+def _check_mm(value, name):
+    """Distances in mm: finite and >= 0."""
+    arr = np.asarray(value, dtype=np.float64)
+    if not (np.isfinite(arr) & (arr >= 0)).all():
+        raise ValueError(f"{name} must be finite distances >= 0 (mm), got {value}.")
+    return arr
+
+
+def _check_fraction(value, name, *, closed=True):
+    """Check a fraction in [0, 1] (``closed``) or (0, 1)."""
+    _validate_type(value, "numeric", name)
+    inside = 0 <= value <= 1 if closed else 0 < value < 1
+    if not inside:
+        interval = "[0, 1]" if closed else "(0, 1)"
+        raise ValueError(f"{name} must be a fraction in {interval}, got {value}.")
 
 
 def _active(y_true):
     active = y_true > 0
     if not active.any():
-        raise ValueError("y_true has no active source; metrics are undefined.")
+        raise ValueError(
+            "y_true has no active source (it is all zero); metrics are undefined. "
+            "Score only maps with a source."
+        )
     return active
 
 
@@ -56,14 +95,17 @@ def auc_close_far(y_true, y_pred, pos, *, close=0.2, far=0.5, return_parts=False
     Positives are the active sources (``y_true != 0``). Close negatives are the
     ``close`` fraction of inactive sources nearest to an active one, far
     negatives the ``far`` fraction farthest from every active one; the AUC is
-    the mean of the two ROC areas, computed on ``abs(y_pred)``.
+    the mean of the two ROC areas, computed on ``abs(y_pred)``. A constant
+    estimate (all zero included) ranks nothing and scores 0.5 (chance).
 
     Parameters
     ----------
     %(maps)s
     %(pos)s
     close, far : float
-        Fractions of the inactive sources used as close and far negatives.
+        Fractions of the inactive sources used as close and far negatives,
+        each in (0, 1), with ``close + far <= 1`` so that the two sets do not
+        overlap.
     return_parts : bool
         Also return the close and far AUCs.
 
@@ -76,6 +118,13 @@ def auc_close_far(y_true, y_pred, pos, *, close=0.2, far=0.5, return_parts=False
     """
     from sklearn.metrics import roc_auc_score
 
+    _check_fraction(close, "close", closed=False)
+    _check_fraction(far, "far", closed=False)
+    if close + far > 1:
+        raise ValueError(
+            f"close + far must be <= 1 so that close and far negatives do not "
+            f"overlap, got close={close} and far={far}; lower one of them."
+        )
     y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
     active = _active(y_true)
     inactive = np.flatnonzero(~active)
@@ -108,10 +157,13 @@ def mle(y_true, y_pred, pos):
     -------
     error : float
         Distance (mm) between the maxima of ``abs(y_true)`` and
-        ``abs(y_pred)``.
+        ``abs(y_pred)``; ``inf`` when ``y_pred`` is constant (all zero
+        included), which has no maximum.
     """
     y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
     _active(y_true)
+    if y_pred.max() <= y_pred.min():
+        return np.inf
     return float(np.linalg.norm(pos[np.argmax(y_true)] - pos[np.argmax(y_pred)]) * 1e3)
 
 
@@ -129,16 +181,22 @@ def find_maxima(y, pos, *, rel_threshold=0.2, min_distance=30.0):
         Source map (absolute values are used).
     %(pos)s
     rel_threshold : float
-        Fraction of the maximum below which nothing counts as a maximum.
+        Fraction of the maximum (in [0, 1]) below which nothing counts as a
+        maximum.
     min_distance : float
-        Suppression radius in mm.
+        Suppression radius in mm (>= 0).
 
     Returns
     -------
     idx : array of int
-        Indices of the maxima, largest first.
+        Indices of the maxima, largest first (none for an all-zero map).
     """
-    y = np.abs(np.asarray(y, dtype=np.float64))
+    y = _check_map(y, "y")
+    if y.ndim != 1:
+        raise ValueError(f"y must be a 1-D source map, got shape {y.shape}.")
+    pos = _check_pos(pos, len(y))
+    _check_fraction(rel_threshold, "rel_threshold")
+    _check_mm(min_distance, "min_distance")
     top = y.max()
     if top <= 0:
         return np.array([], dtype=int)
@@ -188,14 +246,15 @@ def multi_source_errors(
     -------
     errors : dict
         ``mle``: mean distance (mm) from each true source to the nearest
-        estimated maximum; ``found``: fraction of true sources with an
-        estimated maximum within ``radius``; ``n_ghost``: estimated maxima
-        farther than ``radius`` from every true source; ``n_true`` and
-        ``n_estimated``: the numbers of sources.
+        estimated maximum (``inf`` when there is none); ``found``: fraction of
+        true sources with an estimated maximum within ``radius``;
+        ``n_ghost``: estimated maxima farther than ``radius`` from every true
+        source; ``n_true`` and ``n_estimated``: the numbers of sources.
     """
+    _check_mm(radius, "radius")
     d = _maxima_distances(y_true, y_pred, pos, true_idx, rel_threshold, radius)
     if d.shape[1] == 0:
-        return dict(mle=np.nan, found=0.0, n_ghost=0, n_true=len(d),
+        return dict(mle=np.inf, found=0.0, n_ghost=0, n_true=len(d),
                     n_estimated=0)
     return dict(
         mle=float(d.min(axis=1).mean()),
@@ -217,9 +276,13 @@ def nmse(y_true, y_pred):
     Returns
     -------
     nmse : float
-        The normalised mean squared error.
+        The normalised mean squared error, between 0 and 1; 1 when ``y_pred``
+        is all zero (it cannot be scaled, and estimates nothing).
     """
     y_true, y_pred, _ = _check_pair(y_true, y_pred)
+    _active(y_true)
+    if y_pred.max() <= 0:
+        return 1.0
     a = y_true / max(y_true.max(), _EPS)
     b = y_pred / max(y_pred.max(), _EPS)
     return float(np.mean((a - b) ** 2))
@@ -244,11 +307,11 @@ def dle(y_true, y_pred, pos, *, true_idx=None, rel_threshold=0.2, min_distance=3
     Returns
     -------
     dle : float
-        The error in mm (NaN when the estimate is all zero).
+        The error in mm (``inf`` when the estimate is all zero).
     """
     d = _maxima_distances(y_true, y_pred, pos, true_idx, rel_threshold, min_distance)
     if d.shape[1] == 0:
-        return np.nan
+        return np.inf
     return float(0.5 * d.min(axis=1).mean() + 0.5 * d.min(axis=0).mean())
 
 
@@ -269,7 +332,7 @@ def spatial_dispersion(y_true, y_pred, pos, *, true_idx=None):
     Returns
     -------
     sd : float
-        The spatial dispersion in mm (NaN for an all-zero estimate).
+        The spatial dispersion in mm (``inf`` for an all-zero estimate).
 
     References
     ----------
@@ -282,7 +345,7 @@ def spatial_dispersion(y_true, y_pred, pos, *, true_idx=None):
     d = cKDTree(pos[np.atleast_1d(true_idx)]).query(pos)[0] * 1e3
     w = y_pred**2
     if w.sum() <= 0:
-        return np.nan
+        return np.inf
     return float(np.sqrt(np.sum(d**2 * w) / np.sum(w)))
 
 
@@ -323,19 +386,20 @@ def f1_radius(y_true, y_pred, pos, *, radii=None, rel_threshold=0.5):
     %(maps)s
     %(pos)s
     radii : array of float | None
-        Tolerance radii in mm; None is 0, 5, ..., 50 mm.
+        Tolerance radii in mm (>= 0); None is 0, 5, ..., 50 mm.
     rel_threshold : float
-        Relative threshold that makes an estimated source active.
+        Relative threshold (in [0, 1]) that makes an estimated source active.
 
     Returns
     -------
     f1 : array, shape (n_radii,)
-        The F1 score at each radius.
+        The F1 score at each radius (0 for an all-zero estimate).
     """
+    radii = np.arange(0.0, 55.0, 5.0) if radii is None else radii
+    radii = np.atleast_1d(_check_mm(radii, "radii"))
+    _check_fraction(rel_threshold, "rel_threshold")
     y_true, y_pred, pos = _check_pair(y_true, y_pred, pos)
     t_idx = np.flatnonzero(_active(y_true))
-    radii = np.arange(0.0, 55.0, 5.0) if radii is None else radii
-    radii = np.atleast_1d(np.asarray(radii, dtype=np.float64))
     if y_pred.max() <= 0:
         return np.zeros(len(radii))
     e_idx = np.flatnonzero((y_pred > 0) & (y_pred >= rel_threshold * y_pred.max()))
@@ -352,6 +416,39 @@ _ALL = ("auc", "mle", "nmse", "found", "n_ghost", "dle", "sd", "oa")
 
 
 @fill_doc
+def summarise(values, q=(25, 50, 75)):
+    """Percentiles of scores that count failures (``inf``) as the worst.
+
+    NaN values (a metric that is undefined for a sample, e.g. the
+    multi-source MLE of a sample without estimated maxima) are left out;
+    ``inf`` values (an all-zero estimate) are kept, so a method that predicts
+    nothing is never rewarded by dropping them.
+
+    Parameters
+    ----------
+    values : array-like of float
+        Scores of one metric.
+    q : tuple of float
+        Percentiles (0-100).
+
+    Returns
+    -------
+    percentiles : array, shape (len(q),)
+        The percentiles (NaN if no value is defined).
+    n : int
+        The number of values used (not NaN).
+    """
+    values = np.asarray(values, dtype=float).ravel()
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return np.full(len(q), np.nan), 0
+    with np.errstate(invalid="ignore"):
+        out = np.percentile(values, q)
+    # linear interpolation between two inf neighbours gives NaN: it is inf
+    out[np.isnan(out)] = np.inf
+    return out, len(values)
+
+
 def evaluate(Y_true, Y_pred, pos, *, metrics=_ALL, progress=False):
     """Evaluate many estimated source maps.
 
@@ -360,8 +457,8 @@ def evaluate(Y_true, Y_pred, pos, *, metrics=_ALL, progress=False):
     Y_true, Y_pred : array, shape (n_samples, n_sources)
         True and estimated source maps.
     %(pos)s
-    metrics : tuple of str
-        Any of ``"auc"``, ``"mle"`` (maxima distance, single source),
+    metrics : str | tuple of str
+        One or more of ``"auc"``, ``"mle"`` (maxima distance, single source),
         ``"mle_multi"``, ``"found"``, ``"n_ghost"`` (multi source), ``"nmse"``,
         ``"dle"``, ``"sd"``, ``"oa"``.
     progress : bool
@@ -370,18 +467,34 @@ def evaluate(Y_true, Y_pred, pos, *, metrics=_ALL, progress=False):
     Returns
     -------
     scores : dict of array, shape (n_samples,)
-        One array per metric.
+        One array per metric. All-zero estimates score as failures (``inf``
+        distances, nMSE 1, AUC 0.5, see the module's notes): summarise with
+        :func:`numpy.median` or ranks, which count them as the worst; do not
+        drop non-finite values (or use :func:`numpy.nanmedian`), which would
+        leave the failures out and reward a model that predicts nothing.
     """
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    _validate_type(metrics, (list, tuple), "metrics")
+    for m in metrics:
+        _check_option("metrics", m, _ALL + ("mle_multi",))
     Y_true = np.atleast_2d(Y_true)
     Y_pred = np.atleast_2d(Y_pred)
-    if Y_true.shape != Y_pred.shape:
+    if Y_true.ndim != 2 or Y_true.shape != Y_pred.shape:
         raise ValueError(
-            f"Y_true and Y_pred must have the same shape, got {Y_true.shape} "
-            f"and {Y_pred.shape}."
+            "Y_true and Y_pred must have the same shape (n_samples, n_sources), "
+            f"got {Y_true.shape} and {Y_pred.shape}."
         )
-    allowed = _ALL + ("mle_multi",)
-    for m in metrics:
-        _check_option("metrics", m, allowed)
+    # everything that would fail for one sample fails here, before any scoring
+    _check_map(Y_true, "Y_true")
+    _check_map(Y_pred, "Y_pred")
+    pos = _check_pos(pos, Y_true.shape[1])
+    empty = np.flatnonzero(~(Y_true != 0).any(axis=1))
+    if len(empty):
+        raise ValueError(
+            f"Y_true has no active source in sample(s) {empty[:10].tolist()}; "
+            "metrics are undefined there. Drop those samples."
+        )
     out = {m: np.empty(len(Y_true)) for m in metrics}
     multi = {"mle_multi", "found", "n_ghost"} & set(metrics)
     it = range(len(Y_true))

@@ -17,7 +17,7 @@ from collections import OrderedDict
 
 import mne
 import numpy as np
-from mne.utils import _check_option, _validate_type, logger, verbose
+from mne.utils import _check_option, _validate_type, logger, verbose, warn
 from scipy import sparse
 
 from ._docs import fill_doc
@@ -35,6 +35,30 @@ from ._utils import (
 _NOISE_KINDS = ("white", "brain")
 _BANK_CACHE = OrderedDict()
 _BANK_CACHE_SIZE = 16
+
+
+def _check_sim_range(value, name, must, example, *, integer=False, low=-np.inf,
+                     high=np.inf, strict=False):
+    """Return the (min, max) of a simulation parameter, or say how to fix it."""
+    values = list(value) if isinstance(value, list | tuple | np.ndarray) else [value]
+    for v in values:
+        _validate_type(v, "int" if integer else "numeric", name,
+                       extra=f"or a (min, max) pair of them (e.g. {name}={example})")
+    arr = np.asarray(values, dtype=np.float64)
+    above = arr > low if strict else arr >= low
+    if not (np.isfinite(arr) & above & (arr <= high)).all():
+        raise ValueError(
+            f"{name} must be {must}, got {value}. Use e.g. {name}={example}."
+        )
+    return _check_range(value, name, kind=int if integer else float)
+
+
+def _check_n_samples(n_samples):
+    _validate_type(n_samples, "int", "n_samples")
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be >= 1, got {n_samples}; ask for at "
+                         "least one sample.")
+    return int(n_samples)
 
 
 def _patch_bank(pos, adjacency, orders):
@@ -132,18 +156,41 @@ class SourceSimulator:
         average_ref=True,
         dtype=np.float32,
     ):
-        self.fwd = fwd = _check_fixed_forward(fwd)
         _check_option("extent_units", extent_units, ("order", "mm"))
-        self.n_patches = _check_range(n_patches, "n_patches", kind=int, low=0)
+        self.n_patches = _check_sim_range(
+            n_patches, "n_patches", "an int >= 1 or a (min, max) pair of them (a "
+            "sample without a source is no training sample)", (1, 5), integer=True,
+            low=1,
+        )
         if extent_units == "order":
-            self.extent = _check_range(extent, "extent", kind=int, low=0, high=20)
+            self.extent = _check_sim_range(
+                extent, "extent", "neighbourhood orders between 0 and 20", (2, 5),
+                integer=True, low=0, high=20,
+            )
         else:
-            self.extent = _check_range(extent, "extent", low=0)
+            self.extent = _check_sim_range(
+                extent, "extent", "diameters >= 0 mm", (10.0, 30.0), low=0
+            )
         self.extent_units = extent_units
-        self.amplitude = _check_range(amplitude, "amplitude", low=0)
-        self.snr_db = _check_range(snr_db, "snr_db")
+        self.amplitude = _check_sim_range(
+            amplitude, "amplitude", "> 0 nAm (a zero moment gives all-zero data)",
+            (5.0, 10.0), low=0, strict=True,
+        )
+        self.snr_db = _check_sim_range(snr_db, "snr_db", "finite (dB)", (6.0, 9.0))
         self.average_ref = bool(average_ref)
         self.dtype = np.dtype(dtype)
+        if not np.issubdtype(self.dtype, np.floating):
+            raise ValueError(
+                f"dtype must be a floating-point type, got {self.dtype}, which "
+                "would round the data (V, Am) to zero. Use np.float32 or np.float64."
+            )
+        self.fwd = fwd = _check_fixed_forward(fwd)
+        if fwd["nsource"] < 2:
+            raise ValueError(
+                f"The forward has {fwd['nsource']} source; simulation needs at "
+                "least 2 (with one there is nothing to localise and no inactive "
+                "source to score against). Use a source space with more sources."
+            )
         self.gain, self.ch_names = _eeg_gain(fwd)
         if not np.isfinite(self.gain).all():
             raise ValueError("The forward's gain matrix holds NaN or inf values.")
@@ -221,7 +268,7 @@ class SourceSimulator:
         Parameters
         ----------
         n_samples : int
-            Number of samples.
+            Number of samples (>= 1).
         rng : instance of numpy.random.Generator
             The random generator (advanced in place).
 
@@ -232,6 +279,8 @@ class SourceSimulator:
         Y : array, shape (n_samples, n_sources)
             Source moments in Am.
         """
+        n_samples = _check_n_samples(n_samples)
+        _validate_type(rng, np.random.Generator, "rng")
         Y, X = self._clean(n_samples, rng)
         noise = rng.standard_normal((n_samples, len(self.ch_names))) @ self.noise_sqrt.T
         snr = rng.uniform(*self.snr_db, n_samples)
@@ -291,14 +340,14 @@ def simulate_samples(
     simulate_evoked
     mne.simulation.simulate_sparse_stc
     """
-    _validate_type(n_samples, "int", "n_samples")
+    n_samples = _check_n_samples(n_samples)
     sim = SourceSimulator(
         fwd, n_patches=n_patches, extent=extent, extent_units=extent_units,
         amplitude=amplitude, snr_db=snr_db, noise=noise, average_ref=average_ref,
         dtype=dtype,
     )
     rng = _check_random_state(random_state)
-    return sim.simulate(int(n_samples), rng)
+    return sim.simulate(n_samples, rng)
 
 
 def _pink_noise(rng, n_series, n_times):
@@ -314,6 +363,12 @@ def _pink_noise(rng, n_series, n_times):
     out = np.fft.irfft(spec, n=n_fft, axis=-1)[:, :n_times]
     out -= out.mean(axis=-1, keepdims=True)
     return out / out.std(axis=-1, keepdims=True)
+
+
+def _time_course(times):
+    """Half a 5 Hz sine from 0 to 100 ms, exactly zero at and beyond its ends."""
+    inside = (times > 1e-9) & (times < 0.1 - 1e-9)
+    return np.where(inside, np.sin(2 * np.pi * 5 * times), 0.0)
 
 
 @verbose
@@ -358,9 +413,11 @@ def simulate_evoked(
         Number of trials averaged; each has its own noise, scaled so that the
         average reaches ``snr_db``.
     sfreq : float
-        Sampling frequency in Hz.
+        Sampling frequency in Hz; above 10 Hz, so that the source time course
+        is sampled.
     tmin, tmax : float
-        Time range in s.
+        Time range in s; it must overlap the source time course (0 to 100 ms),
+        and a warning says when it leaves out the peak at 50 ms.
     return_epochs : bool
         Also return the single trials as :class:`mne.EpochsArray`.
     random_state : None | int | instance of numpy.random.Generator
@@ -385,6 +442,31 @@ def simulate_evoked(
     _validate_type(n_trials, "int", "n_trials")
     if n_trials < 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+    for name, value in (("sfreq", sfreq), ("tmin", tmin), ("tmax", tmax)):
+        _validate_type(value, "numeric", name)
+        if not np.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value}.")
+    if sfreq <= 0:
+        raise ValueError(f"sfreq must be > 0 Hz, got {sfreq}; use e.g. sfreq=100.")
+    if tmin > tmax:
+        raise ValueError(
+            f"tmin must be <= tmax, got tmin={tmin} and tmax={tmax} s; swap them."
+        )
+    times = np.arange(int(round(tmin * sfreq)), int(round(tmax * sfreq)) + 1) / sfreq
+    course = _time_course(times)
+    if not course.any():
+        raise ValueError(
+            "No sample of the source time course (half a sine from 0 to 100 ms) "
+            f"falls in tmin={tmin}, tmax={tmax} s at sfreq={sfreq} Hz, so the data "
+            "would be all zero. Use a window that contains 0-100 ms (e.g. "
+            "tmin=-0.1, tmax=0.2) and sfreq > 10 Hz (e.g. 100)."
+        )
+    if not tmin <= 0.05 <= tmax:
+        warn(
+            f"The window tmin={tmin}, tmax={tmax} s leaves out the peak of the "
+            "source time course (50 ms); the SNR is set at the largest sample in "
+            "the window instead. Use tmin <= 0.05 <= tmax to include the peak."
+        )
     noise_kinds = list(noise) if isinstance(noise, list | tuple) else [noise]
     for kind in noise_kinds:
         _validate_type(kind, (str, mne.Covariance), "noise")
@@ -392,14 +474,12 @@ def simulate_evoked(
             _check_option("noise", kind, ("white", "pink", "brain"))
     sim = SourceSimulator(
         fwd, n_patches=n_patches, extent=extent, extent_units=extent_units,
-        amplitude=amplitude, noise="white", average_ref=True, dtype=np.float64,
+        amplitude=amplitude, snr_db=snr_db, noise="white", average_ref=True,
+        dtype=np.float64,
     )
     fwd = sim.fwd
     # one noiseless source map, drawn like the training samples
     y = sim._clean(1, rng)[0][0].astype(np.float64)
-    times = np.arange(int(round(tmin * sfreq)), int(round(tmax * sfreq)) + 1) / sfreq
-    course = np.where((times >= 0) & (times <= 0.1), np.sin(2 * np.pi * 5 * times), 0)
-    course = np.clip(course, 0, None)
     source = y[:, None] * course[None]
     signal = sim.gain @ source
     signal -= signal.mean(axis=0, keepdims=True)
@@ -422,7 +502,7 @@ def simulate_evoked(
         part = part - part.mean(axis=1, keepdims=True)
         parts.append(part / np.sqrt(np.mean(part**2)))
     trial_noise = sum(parts) / np.sqrt(len(parts))
-    snr = rng.uniform(*_check_range(snr_db, "snr_db"))
+    snr = rng.uniform(*sim.snr_db)
     peak = np.argmax(course)
     p_sig = np.mean(signal[:, peak] ** 2)
     p_noise_avg = np.mean(trial_noise.mean(axis=0) ** 2)

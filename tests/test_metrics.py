@@ -111,3 +111,100 @@ def test_evaluate_and_errors(grid):
         metrics.nmse(Y[0], Y[0] * np.nan)
     with pytest.raises(ValueError, match="pos must have shape"):
         metrics.mle(Y[0], Y[0], grid[:10])
+
+
+def test_all_zero_estimate(grid):
+    """Predicting nothing never scores better than a real estimate."""
+    y = _patch(30)
+    zero = np.zeros(100)
+    assert metrics.mle(y, zero, grid) == np.inf
+    assert metrics.mle(y, np.full(100, 3.0), grid) == np.inf  # flat: no maximum
+    assert metrics.dle(y, zero, grid) == np.inf
+    assert metrics.spatial_dispersion(y, zero, grid) == np.inf
+    assert metrics.nmse(y, zero) == 1.0
+    assert metrics.auc_close_far(y, zero, grid) == 0.5
+    assert metrics.auc_close_far(y, np.full(100, 3.0), grid) == 0.5
+    assert metrics.overall_amplitude(y, zero) == 0.0
+    np.testing.assert_array_equal(metrics.f1_radius(y, zero, grid), 0.0)
+    err = metrics.multi_source_errors(y, zero, grid)
+    assert err == dict(mle=np.inf, found=0.0, n_ghost=0, n_true=1, n_estimated=0)
+    # a poor but real estimate (peak 150 mm away) beats nothing on every median
+    far = _patch(60)
+    Y = np.array([y, y, y])
+    out_far = metrics.evaluate(Y, np.array([far] * 3), grid)
+    out_zero = metrics.evaluate(Y, np.array([zero] * 3), grid)
+    for m in ("mle", "dle", "sd", "nmse"):
+        assert np.median(out_zero[m]) > np.median(out_far[m]), m
+    assert np.median(out_zero["found"]) <= np.median(out_far["found"])
+
+
+@pytest.mark.parametrize("where", ["y_true", "y_pred"])
+def test_nan_maps(grid, where):
+    y, bad = _patch(30), _patch(30)
+    bad[3] = np.nan
+    args = (bad, y) if where == "y_true" else (y, bad)
+    for func in (metrics.mle, metrics.auc_close_far, metrics.dle):
+        with pytest.raises(ValueError, match=f"{where} must not contain NaN"):
+            func(*args, grid)
+    with pytest.raises(ValueError, match=f"{where} must not contain NaN"):
+        metrics.nmse(*args)
+    with pytest.raises(ValueError, match="y must not contain NaN"):
+        metrics.find_maxima(bad, grid)
+    Y = np.array([y, y])
+    Y_bad = np.array([y, bad])
+    with pytest.raises(ValueError, match="must not contain NaN.*1 of its 200"):
+        metrics.evaluate(*((Y_bad, Y) if where == "y_true" else (Y, Y_bad)), grid)
+
+
+def test_bad_distances_and_fractions(grid):
+    y = _patch(30)
+    with pytest.raises(ValueError, match=r"radii must be finite distances >= 0 \(mm\)"):
+        metrics.f1_radius(y, y, grid, radii=[-5, 10])
+    with pytest.raises(ValueError, match="min_distance must be finite distances >= 0"):
+        metrics.find_maxima(y, grid, min_distance=-1)
+    with pytest.raises(ValueError, match="min_distance must be finite distances >= 0"):
+        metrics.dle(y, y, grid, min_distance=-1)
+    with pytest.raises(ValueError, match="radius must be finite distances >= 0"):
+        metrics.multi_source_errors(y, y, grid, radius=-30)
+    with pytest.raises(ValueError, match=r"rel_threshold must be a fraction in \["):
+        metrics.f1_radius(y, y, grid, rel_threshold=1.5)
+    for close, far in ((0, 0.5), (1.0, 0.5), (-0.1, 0.5), (0.2, np.nan), (0.2, 1.2)):
+        with pytest.raises(ValueError, match=r"must be a fraction in \(0, 1\)"):
+            metrics.auc_close_far(y, y, grid, close=close, far=far)
+    with pytest.raises(ValueError, match="close \\+ far must be <= 1.*close=0.6"):
+        metrics.auc_close_far(y, y, grid, close=0.6, far=0.5)
+    with pytest.raises(TypeError, match="close must be an instance of"):
+        metrics.auc_close_far(y, y, grid, close="0.2")
+    with pytest.raises(ValueError, match="no active source"):
+        metrics.nmse(np.zeros(100), y)
+
+
+def test_evaluate_metric_names(grid):
+    Y = np.array([_patch(20), _patch(60)])
+    out = metrics.evaluate(Y, Y, grid, metrics="auc")
+    assert list(out) == ["auc"]
+    np.testing.assert_allclose(out["auc"], 1.0)
+    with pytest.raises(ValueError, match="Allowed values are 'auc'.*got 'a'"):
+        metrics.evaluate(Y, Y, grid, metrics=["a"])
+    with pytest.raises(TypeError, match="metrics must be an instance of list or"):
+        metrics.evaluate(Y, Y, grid, metrics={"auc": 1})
+    Y0 = Y.copy()
+    Y0[1] = 0
+    with pytest.raises(ValueError, match=r"no active source in sample\(s\) \[1\]"):
+        metrics.evaluate(Y0, Y, grid)
+    with pytest.raises(ValueError, match="pos must have shape"):
+        metrics.evaluate(Y, Y, grid[:5])
+
+
+def test_summarise_counts_failures_as_worst():
+    from mne_deepinverse.metrics import summarise
+
+    q, n = summarise([1.0, 2.0, 3.0, np.nan])
+    np.testing.assert_allclose(q, [1.5, 2.0, 2.5])
+    assert n == 3  # NaN (undefined) is left out
+    # inf (an all-zero estimate) is kept and counts as the worst value
+    q, n = summarise([1.0, 2.0, np.inf, np.inf])
+    assert n == 4 and q[0] == 1.75 and np.isinf(q[2])
+    assert np.isinf(summarise([np.inf, np.inf, np.inf])[0]).all()
+    q, n = summarise([np.nan])
+    assert n == 0 and np.isnan(q).all()

@@ -89,9 +89,8 @@ def test_runtime_dependencies_declared():
     # MNE reads the template's FreeSurfer surfaces through nibabel
     assert "nibabel" in core
     # Evoked.interpolate_to (MNE 1.10) is used by the examples
-    assert core["mne"].specifier.contains("1.10") and not core["mne"].specifier.contains(
-        "1.9"
-    )
+    mne_spec = core["mne"].specifier
+    assert mne_spec.contains("1.10") and not mne_spec.contains("1.9")
 
 
 def test_torch_range_admits_cpu_build():

@@ -2,6 +2,8 @@
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
 
+import warnings
+
 import mne
 import numpy as np
 import pytest
@@ -145,3 +147,88 @@ def test_simulate_evoked(fwd):
     for noise in ("pink", "brain", ["brain", "white"]):
         ev, _ = simulate_evoked(fwd, noise=noise, random_state=0)
         assert np.isfinite(ev.data).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, err, match",
+    [
+        (dict(n_samples=-3), ValueError, "n_samples must be >= 1"),
+        (dict(n_samples=0), ValueError, "n_samples must be >= 1"),
+        (dict(n_samples=2.0), TypeError, "n_samples must be an int"),
+        (dict(n_patches=0), ValueError, "n_patches must be an int >= 1.*no training"),
+        (dict(n_patches=(0, 3)), ValueError, r"n_patches must be.*n_patches=\(1, 5\)"),
+        (dict(n_patches=1.5), TypeError, "n_patches must be an int or a"),
+        (dict(extent=2.5), TypeError, r"extent must be an int.*extent=\(2, 5\)"),
+        (dict(extent=(2, 3.5)), TypeError, "extent must be an int"),
+        (dict(extent=25), ValueError, "extent must be neighbourhood orders between"),
+        (dict(extent=np.nan, extent_units="mm"), ValueError, "diameters >= 0 mm"),
+        (dict(amplitude=0), ValueError, r"amplitude must be > 0 nAm.*all-zero"),
+        (dict(amplitude=(0.0, 5.0)), ValueError, "amplitude must be > 0 nAm"),
+        (dict(snr_db=np.nan), ValueError, r"snr_db must be finite.*snr_db=\(6.0"),
+        (dict(snr_db=(0, np.inf)), ValueError, "snr_db must be finite"),
+        (dict(dtype=int), ValueError, "dtype must be a floating-point type"),
+    ],
+)
+def test_bad_sample_params(sphere_fwd, kwargs, err, match):
+    kwargs = dict(n_samples=5) | kwargs
+    with pytest.raises(err, match=match):
+        simulate_samples(sphere_fwd, kwargs.pop("n_samples"), **kwargs)
+    # parameters are checked before the forward (no work done on it first)
+    if "n_samples" not in match:
+        with pytest.raises(err, match=match):
+            SourceSimulator("not a forward", **kwargs)
+
+
+def test_bad_simulate_call(sphere_fwd):
+    sim = SourceSimulator(sphere_fwd)
+    with pytest.raises(ValueError, match="n_samples must be >= 1"):
+        sim.simulate(0, np.random.default_rng(0))
+    with pytest.raises(TypeError, match="rng must be an instance of Generator"):
+        sim.simulate(3, 0)
+
+
+def test_one_source_forward():
+    from mne_deepinverse.datasets import CONVDIP_CH_NAMES, make_template_info
+
+    info = make_template_info(CONVDIP_CH_NAMES)
+    sphere = mne.make_sphere_model("auto", "auto", info, verbose=False)
+    rr = np.array([[0.0, 0.0, 0.06]]) + sphere["r0"]
+    src = mne.setup_volume_source_space(
+        pos=dict(rr=rr, nn=np.array([[0.0, 0.0, 1.0]])), sphere=sphere, verbose=False
+    )
+    fwd1 = mne.make_forward_solution(info, None, src, sphere, meg=False, verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fwd1 = mne.convert_forward_solution(fwd1, force_fixed=True, verbose=False)
+    with pytest.raises(ValueError, match="has 1 source; simulation needs at least 2"):
+        simulate_samples(fwd1, 5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, err, match",
+    [
+        (dict(tmin=0.2, tmax=-0.1), ValueError, "tmin must be <= tmax.*swap"),
+        (dict(sfreq=-100.0), ValueError, r"sfreq must be > 0 Hz.*sfreq=100"),
+        (dict(sfreq=0), ValueError, "sfreq must be > 0 Hz"),
+        (dict(sfreq=np.nan), ValueError, "sfreq must be finite"),
+        (dict(tmax=np.inf), ValueError, "tmax must be finite"),
+        (dict(sfreq="100"), TypeError, "sfreq must be an instance of"),
+        (dict(sfreq=10.0), ValueError, r"No sample of the source time course.*> 10"),
+        (dict(tmin=0.2, tmax=0.5), ValueError, "window that contains 0-100 ms"),
+        (dict(tmin=-0.5, tmax=-0.1), ValueError, "would be all zero"),
+        (dict(n_patches=(0, 2)), ValueError, "n_patches must be an int >= 1"),
+        (dict(amplitude=0.0), ValueError, "amplitude must be > 0"),
+        (dict(snr_db=np.inf), ValueError, "snr_db must be finite"),
+    ],
+)
+def test_bad_evoked_params(sphere_fwd, kwargs, err, match):
+    with pytest.raises(err, match=match):
+        simulate_evoked(sphere_fwd, **kwargs)
+
+
+def test_evoked_window_without_peak(sphere_fwd):
+    with pytest.warns(RuntimeWarning, match="leaves out the peak"):
+        evoked, stc = simulate_evoked(sphere_fwd, tmin=0.07, tmax=0.3, random_state=0)
+    assert np.abs(stc.data).max() > 0 and np.abs(evoked.data).max() > 0
+    # the source course is exactly zero at and after 100 ms
+    assert np.all(stc.data[:, stc.times >= 0.1 - 1e-9] == 0)
