@@ -14,17 +14,18 @@ docdict["pos"] = """pos : array, shape (n_sources, 3)
 docdict["true_idx"] = """true_idx : array of int | None
     True source centres (default: maxima of ``y_true``)."""
 docdict["sim_params"] = """n_patches : int | tuple of int
-    Number of active patches per sample, or its (min, max) range.
-extent : float | tuple of float
-    Patch size range: neighbourhood orders (``extent_units="order"``,
-    order 0 is a single source) or diameters in mm (``"mm"``).
+    Number of active patches per sample (at least 1), or its (min, max)
+    range.
+extent : int | float | tuple
+    Patch size range: integer neighbourhood orders (``extent_units="order"``,
+    0 to 20; order 0 is a single source) or diameters in mm (``"mm"``).
 extent_units : "order" | "mm"
     Units of ``extent``.
 amplitude : float | tuple of float
-    Seed moment range in nAm; the moment falls off over the patch with a
+    Seed moment range in nAm (> 0); the moment falls off over the patch with a
     Gaussian of the distance to the seed (sd = half the patch radius).
 snr_db : float | tuple of float
-    Range of the signal-to-noise ratio in dB (mean signal power over mean
+    Finite range of the signal-to-noise ratio in dB (mean signal power over mean
     noise power across channels, per sample).
 noise : "white" | "brain" | instance of Covariance | list
     Sensor noise: independent across channels (``"white"``); spatially
@@ -34,7 +35,7 @@ noise : "white" | "brain" | instance of Covariance | list
 average_ref : bool
     Re-reference the EEG to the channel average.
 dtype : numpy dtype
-    Type of the arrays returned."""
+    Floating-point type of the arrays returned."""
 docdict["random_state"] = """random_state : None | int | instance of numpy.random.Generator
     Seed; the same seed gives the same result."""
 
