@@ -7,7 +7,26 @@ import argparse
 import sys
 
 
-def _sys_info(args):
+def _int_type(minimum, what):
+    """Argparse type: an int >= minimum."""
+
+    def check(value):
+        try:
+            n = int(value)
+        except ValueError:
+            n = minimum - 1
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {value!r}")
+        return n
+
+    return check
+
+
+_positive_int = _int_type(1, "a positive integer (1, 2, ...)")
+_seed = _int_type(0, "an integer >= 0")
+
+
+def _sys_info(args, error):
     import importlib
     import platform
 
@@ -29,18 +48,28 @@ def _sys_info(args):
     return 0
 
 
-def _demo(args):
-    from ._demo import run_demo
+def _demo(args, error):
+    from ._demo import _check_out_dir, run_demo
 
+    try:
+        _check_out_dir(args.out_dir)
+    except OSError as exc:
+        error(str(exc))
     run_demo(out_dir=args.out_dir, random_state=args.seed, show=False)
     return 0
 
 
-def _benchmark(args):
+def _benchmark(args, error):
     from pathlib import Path
 
-    from .benchmark import run_benchmark
+    from ._demo import _check_out_dir
+    from .benchmark import _load_deep_models, run_benchmark
 
+    try:  # cheap checks first, so bad input fails in seconds, not minutes
+        _check_out_dir(args.out_dir)
+        _load_deep_models(tuple(args.models))
+    except (ValueError, TypeError, OSError, RuntimeError) as exc:
+        error(str(exc))
     result = run_benchmark(
         models=tuple(args.models), n_samples=args.n_samples, quick=args.quick,
         random_state=args.seed, n_trials=args.n_trials,
@@ -75,7 +104,7 @@ def main(argv=None):
         help="simulate an evoked on the template and compare inverse solutions",
     )
     p.add_argument("--out-dir", default=".", help="where to save the figure")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed")
     p.set_defaults(func=_demo)
     p = sub.add_parser(
         "benchmark",
@@ -87,13 +116,16 @@ def main(argv=None):
         help="pretrained model names or saved model files (.onnx) to compare "
              f"(default: {' '.join(PRETRAINED_MODELS)})",
     )
-    p.add_argument("--n-samples", type=int, default=1000, help="samples per set")
-    p.add_argument("--n-trials", type=int, default=20, help="trials per evoked")
+    p.add_argument("--n-samples", type=_positive_int, default=1000,
+                   help="samples per set")
+    p.add_argument("--n-trials", type=_positive_int, default=20,
+                   help="trials per evoked")
     p.add_argument("--out-dir", default="benchmark_results", help="output folder")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed")
     p.set_defaults(func=_benchmark)
     args = parser.parse_args(argv)
-    return args.func(args)
+    # errors of our own checks: one line "usage ... error: ..." and exit code 2
+    return args.func(args, sub.choices[args.command].error)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,24 @@
 from pathlib import Path
 
 import numpy as np
-from mne.utils import logger
+from mne.utils import _validate_type, logger
 
 from .metrics import find_maxima
 
 DEMO_METHODS = ("eLORETA", "sLORETA", "dSPM", "LCMV")
+
+
+def _check_out_dir(out_dir):
+    """Return out_dir as a Path, created if missing; error if it is a file."""
+    _validate_type(out_dir, "path-like", "out_dir")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(
+            f"The output folder {str(out_dir)!r} is a file. Pass a folder "
+            "(it is created if missing)."
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
 
 
 def _maxima_report(name, est, true_idx, pos):
@@ -60,7 +73,7 @@ def run_demo(out_dir=".", random_state=0, show=False):
     Parameters
     ----------
     out_dir : path-like
-        Folder for the figure.
+        Folder for the figure, created if missing (checked before any work).
     random_state : int
         Seed of the simulation.
     show : bool
@@ -81,6 +94,7 @@ def run_demo(out_dir=".", random_state=0, show=False):
     from .datasets import read_pretrained_forward
     from .simulation import simulate_evoked
 
+    out_dir = _check_out_dir(out_dir)
     mne.set_log_level("WARNING")
     fwd = read_pretrained_forward("convdip")
     fwd_free = read_pretrained_forward("convdip", fixed=False)
@@ -113,8 +127,6 @@ def run_demo(out_dir=".", random_state=0, show=False):
         maps[method] = est.data[:, t_peak]
         line, errors[method] = _maxima_report(method, maps[method], true_idx, pos)
         print(line)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     fname = out_dir / "mne_deepinverse_demo.png"
     _plot(maps, pos, true_idx, fname)
     print(f"\nFigure saved to {fname.resolve()}")

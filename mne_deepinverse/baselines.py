@@ -10,6 +10,7 @@ weighting is computed from the free-orientation forward when one is given.
 """
 
 import mne
+import numpy as np
 from mne.io.constants import FIFF
 from mne.utils import _check_option, _validate_type, logger, verbose
 
@@ -29,6 +30,33 @@ def _default_noise_cov(info, noise_cov):
         return mne.make_ad_hoc_cov(info, verbose=False)
     _validate_type(noise_cov, mne.Covariance, "noise_cov")
     return noise_cov
+
+
+def _check_cov_channels(cov, info, fwd, name):
+    """Error if a good channel of both info and fwd is missing from cov.
+
+    MNE would silently drop such channels from the inverse.
+    """
+    used = [ch for ch in info["ch_names"]
+            if ch in fwd["info"]["ch_names"] and ch not in info["bads"]]
+    missing = [ch for ch in used if ch not in cov.ch_names]
+    if missing:
+        raise ValueError(
+            f"The {name} lacks channel(s) {missing} of the data and forward, "
+            "which would be dropped from the inverse. Compute the covariance "
+            "on the same channels as the data (e.g. mne.compute_covariance("
+            "epochs) from the epochs of this evoked), or mark those channels "
+            "as bad in info['bads']."
+        )
+
+
+def _check_snr(snr):
+    _validate_type(snr, "numeric", "snr")
+    if not (np.isfinite(snr) and snr > 0):
+        raise ValueError(
+            f"snr must be a finite number > 0 (lambda2 = 1 / snr**2), got {snr}. "
+            "Use e.g. snr=3.0 for evoked responses, 1.0 for single trials."
+        )
 
 
 @verbose
@@ -55,12 +83,14 @@ def make_baseline_operator(
     method : "eLORETA" | "dSPM" | "sLORETA" | "MNE" | "LCMV"
         The method.
     noise_cov : instance of Covariance | None
-        Noise covariance (e.g. from the pre-stimulus baseline). None uses an
-        ad-hoc diagonal covariance.
+        Noise covariance (e.g. from the pre-stimulus baseline), on every
+        good channel of ``info`` that ``fwd`` has. None uses an ad-hoc
+        diagonal covariance.
     data_cov : instance of Covariance | None
-        Data covariance, required for LCMV. Compute it over the response from
-        many trials, e.g. ``mne.compute_covariance(epochs, tmin=0, tmax=0.1)``;
-        from a single average LCMV does not localise.
+        Data covariance, required for LCMV, on the same channels. Compute it
+        over the response from many trials, e.g.
+        ``mne.compute_covariance(epochs, tmin=0, tmax=0.1)``; from a single
+        average LCMV does not localise.
     depth : float | None
         Depth weighting exponent of the minimum-norm methods.
     reg : float
@@ -76,6 +106,7 @@ def make_baseline_operator(
     _validate_type(fwd, mne.Forward, "fwd")
     _check_option("method", method, BASELINE_METHODS)
     noise_cov = _default_noise_cov(info, noise_cov)
+    _check_cov_channels(noise_cov, info, fwd, "noise covariance")
     if method == "LCMV":
         if data_cov is None:
             raise ValueError(
@@ -84,6 +115,7 @@ def make_baseline_operator(
                 "tmin=0, tmax=0.1)."
             )
         _validate_type(data_cov, mne.Covariance, "data_cov")
+        _check_cov_channels(data_cov, info, fwd, "data covariance")
         free = fwd["source_ori"] != FIFF.FIFFV_MNE_FIXED_ORI
         if free:
             fwd = mne.convert_forward_solution(
@@ -127,7 +159,8 @@ def apply_baseline(
     data_cov : instance of Covariance | None
         Data covariance (LCMV only).
     snr : float
-        Assumed SNR of the minimum-norm methods (``lambda2 = 1 / snr**2``).
+        Assumed SNR of the minimum-norm methods (``lambda2 = 1 / snr**2``),
+        finite and > 0.
     depth : float | None
         Depth weighting of the minimum-norm methods.
     reg : float
@@ -148,6 +181,7 @@ def apply_baseline(
     mne.beamformer.apply_lcmv
     """
     _check_methods_input(evoked, fwd, method)
+    _check_snr(snr)
     if operator is None:
         operator = make_baseline_operator(
             evoked.info, fwd, method, noise_cov=noise_cov, data_cov=data_cov,

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .agm import make_agm_forward, map_to_sources
 from .baselines import apply_baseline, make_baseline_operator
-from .metrics import evaluate
+from .metrics import evaluate, summarise
 
 BASELINES = ("eLORETA", "dSPM", "sLORETA", "LCMV")
 METRICS = ("auc", "mle", "nmse", "found", "n_ghost", "time_ms")
@@ -95,28 +95,36 @@ class _Baselines:
 
 
 def _summary(values):
+    """Median, quartiles and mean; failures (inf) count, undefined (NaN) not."""
+    (q25, med, q75), n = summarise(values)
     v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return dict(median=np.nan, q25=np.nan, q75=np.nan, mean=np.nan, n=0)
-    q25, med, q75 = np.percentile(v, [25, 50, 75])
+    v = v[~np.isnan(v)]
     return dict(median=float(med), q25=float(q25), q75=float(q75),
-                mean=float(v.mean()), n=int(len(v)))
+                mean=float(v.mean()) if n else np.nan, n=int(n),
+                n_failed=int(np.isinf(v).sum()))
 
 
 def _paired_stats(a, b, n_permutations, rng):
-    """Paired permutation test (sign flips) and Cohen's d of a - b."""
+    """Paired permutation test (sign flips) and Cohen's d of a - b.
+
+    A mean difference is undefined where either method failed (an infinite
+    distance); those pairs are left out of the test and counted in
+    ``n_excluded`` (the summaries keep them).
+    """
     d = np.asarray(a, float) - np.asarray(b, float)
+    n_all = int((~np.isnan(d) | np.isinf(a) | np.isinf(b)).sum())
     d = d[np.isfinite(d)]
+    n_excluded = n_all - len(d)
     if len(d) < 2 or np.allclose(d, 0):
         return dict(mean_diff=float(d.mean()) if len(d) else np.nan, p_value=1.0,
-                    cohens_d=0.0, n=int(len(d)))
+                    cohens_d=0.0, n=int(len(d)), n_excluded=n_excluded)
     observed = abs(d.mean())
     signs = rng.choice([-1.0, 1.0], size=(n_permutations, len(d)))
     null = np.abs((signs * d).mean(axis=1))
     p = (np.sum(null >= observed) + 1) / (n_permutations + 1)
     return dict(mean_diff=float(d.mean()), p_value=float(p),
-                cohens_d=float(d.mean() / d.std(ddof=1)), n=int(len(d)))
+                cohens_d=float(d.mean() / d.std(ddof=1)), n=int(len(d)),
+                n_excluded=n_excluded)
 
 
 class BenchmarkResult:
@@ -247,8 +255,10 @@ class BenchmarkResult:
                 for c in cols:
                     s = summ[kind][m][c]
                     fmt = ".3f" if c in ("auc", "nmse", "found") else ".1f"
-                    cells.append(f"{s['median']:{fmt}} [{s['q25']:{fmt}}-{s['q75']:{fmt}}]"
-                                 if s["n"] else "-")
+                    cells.append(
+                        f"{s['median']:{fmt}} [{s['q25']:{fmt}}-{s['q75']:{fmt}}]"
+                        if s["n"] else "-"
+                    )
                 lines.append(f"{kind:<7}{m:<10}" + "".join(f"{c:>22}" for c in cells))
         return "\n".join(lines)
 
@@ -298,6 +308,37 @@ class BenchmarkResult:
         return plot_benchmark(self, Path(out_dir))
 
 
+def _check_positive_int(value, name):
+    _validate_type(value, "int", name)
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}.")
+
+
+def _load_deep_models(models):
+    """Load the deep models and check them against the pretrained forward.
+
+    Returns a dict {name: DeepInverse} and the (fixed) pretrained forward.
+    """
+    from ._inverse import PRETRAINED_MODELS, _check_forward, _load_model
+    from .datasets import read_pretrained_forward
+
+    _validate_type(models, (list, tuple, None), "models")
+    if models is None:
+        models = tuple(PRETRAINED_MODELS)
+    fwd = read_pretrained_forward("convdip")
+    deep = {}
+    for model in models:
+        est = _load_model(model)
+        _check_forward(fwd, est.card_)
+        name = model if str(model) in PRETRAINED_MODELS else est.card_["backend"]
+        base, k = name, 1
+        while name in deep:  # two models of one backend: keep both
+            k += 1
+            name = f"{base}-{k}"
+        deep[name] = est
+    return deep, fwd
+
+
 @verbose
 def run_benchmark(
     models=None,
@@ -317,16 +358,17 @@ def run_benchmark(
     ----------
     models : tuple of str | tuple of DeepInverse | None
         Deep models (pretrained names, saved model files or fitted models)
-        for the template's pretrained forward. None: every shipped
-        pretrained model.
+        for the template's pretrained forward (checked before any work).
+        None: every shipped pretrained model.
     baselines : tuple of str
         Any of ``"eLORETA"``, ``"dSPM"``, ``"sLORETA"``, ``"LCMV"``.
     n_samples : int
-        Samples per set (single source, 1-10 sources).
+        Samples per set (single source, 1-10 sources), at least 1.
     snr_db : tuple of float
         SNR range of the averaged evokeds in dB.
     n_trials : int
-        Trials per evoked (for the covariances of the MNE solvers).
+        Trials per evoked (for the covariances of the MNE solvers), at
+        least 1.
     quick : bool
         A small run (30 samples per set) for a first look and for CI.
     random_state : int
@@ -341,24 +383,18 @@ def run_benchmark(
         Scores per sample, with ``summary()``, ``table()``, ``statistics()``,
         ``save()`` and ``plot()``.
     """
-    from ._inverse import PRETRAINED_MODELS, _load_model
     from .datasets import read_pretrained_forward
 
-    if models is None:
-        models = tuple(PRETRAINED_MODELS)
-
-    _validate_type(n_samples, "int", "n_samples")
+    _validate_type(baselines, (list, tuple), "baselines")
     for b in baselines:
         _check_option("baselines", b, BASELINES)
+    for name, n in (("n_samples", n_samples), ("n_trials", n_trials)):
+        _check_positive_int(n, name)
+    _validate_type(quick, bool, "quick")
     if quick:
         n_samples = 30
-    fwd = read_pretrained_forward("convdip")
+    deep, fwd = _load_deep_models(models)
     fwd_free = read_pretrained_forward("convdip", fixed=False)
-    deep = {}
-    for model in models:
-        est = _load_model(model)
-        name = model if str(model) in PRETRAINED_MODELS else est.card_["backend"]
-        deep[name] = est
     ch_names = fwd["info"]["ch_names"]
     logger.info("Building the AGM forward (cached after the first run)")
     fwd_agm = make_agm_forward(ch_names, random_state=random_state)

@@ -67,3 +67,35 @@ def test_baseline_errors(single_source, fwd_free):
     a = apply_baseline(evoked, fwd_free, "sLORETA", operator=op)
     b = apply_baseline(evoked, fwd_free, "sLORETA")
     np.testing.assert_allclose(a.data, b.data)
+
+
+@pytest.mark.parametrize("snr", [np.nan, np.inf, 0.0, -3.0])
+def test_baseline_bad_snr(snr, single_source, fwd_free):
+    evoked = single_source[0][0]
+    with pytest.raises(ValueError, match=r"snr must be a finite number > 0 .*snr=3"):
+        apply_baseline(evoked, fwd_free, "eLORETA", snr=snr)
+
+
+def test_baseline_snr_type(single_source, fwd_free):
+    with pytest.raises(TypeError, match="snr must be an instance of numeric"):
+        apply_baseline(single_source[0][0], fwd_free, snr="3")
+
+
+def test_baseline_cov_missing_channels(single_source, fwd_free):
+    evoked, _, noise_cov, data_cov = single_source[0]
+    short = noise_cov.copy().pick_channels(evoked.ch_names[2:], ordered=False)
+    match = (r"The noise covariance lacks channel\(s\) \['Fp1', 'F3'\] of the data "
+             r"and forward.*Compute the covariance on the same channels")
+    with pytest.raises(ValueError, match=match):
+        make_baseline_operator(evoked.info, fwd_free, "eLORETA", noise_cov=short)
+    with pytest.raises(ValueError, match=match):
+        apply_baseline(evoked, fwd_free, "dSPM", noise_cov=short)
+    short = data_cov.copy().pick_channels(evoked.ch_names[1:], ordered=False)
+    match = r"data covariance lacks channel\(s\) \['Fp1'\]"
+    with pytest.raises(ValueError, match=match):
+        apply_baseline(evoked, fwd_free, "LCMV", noise_cov=noise_cov, data_cov=short)
+    # channels marked bad are not needed
+    info = evoked.info.copy()
+    info["bads"] = evoked.ch_names[:2]
+    short = noise_cov.copy().pick_channels(evoked.ch_names[2:], ordered=False)
+    make_baseline_operator(info, fwd_free, "eLORETA", noise_cov=short)

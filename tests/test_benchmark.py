@@ -10,6 +10,7 @@ import pytest
 from mne_deepinverse.__main__ import main
 from mne_deepinverse.benchmark import (
     _paired_stats,
+    _summary,
     run_benchmark,
     write_results_page,
 )
@@ -58,9 +59,55 @@ def test_paired_stats():
     assert _paired_stats(a, a, 100, rng)["p_value"] == 1.0
 
 
+def test_failures_count_in_summaries():
+    """An all-zero estimate (inf distance) is the worst value, never dropped."""
+    ok = _summary([10.0, 12.0, 14.0, 16.0])
+    failing = _summary([10.0, 12.0, np.inf, np.inf])
+    assert failing["n"] == 4 and failing["n_failed"] == 2
+    assert failing["median"] > ok["median"] and np.isinf(failing["q75"])
+    assert _summary([10.0, np.nan])["n"] == 1  # undefined values are left out
+    rng = np.random.default_rng(0)
+    a = rng.normal(10.0, 1.0, 20)
+    b = a.copy()
+    b[:3] = np.inf
+    s = _paired_stats(a, b, 100, rng)
+    assert s["n"] == 17 and s["n_excluded"] == 3
+
+
 def test_cli_benchmark(tmp_path, capsys):
     assert main(["benchmark", "--n-samples", "2", "--out-dir", str(tmp_path),
                  "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "Cohen's d" in out and "benchmark.json" in out
     assert (tmp_path / "benchmark_by_extent.png").is_file()
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    (dict(n_samples=0), ValueError, "n_samples must be a positive integer, got 0"),
+    (dict(n_samples=-3), ValueError, "n_samples must be a positive integer"),
+    (dict(n_samples=2.0), TypeError, "n_samples must be an int"),
+    (dict(n_trials=0), ValueError, "n_trials must be a positive integer"),
+    (dict(baselines="LCMV"), TypeError, "baselines must be an instance of list"),
+    (dict(baselines=("MUSIC",)), ValueError, "Invalid value for the 'baselines'"),
+    (dict(models="convdip"), TypeError, "models must be an instance of list"),
+    (dict(models=("nope",)), ValueError, "Invalid value for the 'model'"),
+])
+def test_run_benchmark_errors(kwargs, err, match, monkeypatch):
+    """Bad arguments fail before the AGM forward is built."""
+    from mne_deepinverse import benchmark
+
+    def fail(*args, **kwargs):
+        raise AssertionError("bad input reached the slow part")
+
+    monkeypatch.setattr(benchmark, "make_agm_forward", fail)
+    with pytest.raises(err, match=match):
+        run_benchmark(**kwargs)
+
+
+def test_load_deep_models_twice():
+    """Two models of one name are both kept, not one silently dropped."""
+    from mne_deepinverse.benchmark import _load_deep_models
+
+    deep, fwd = _load_deep_models(("convdip", "convdip"))
+    assert list(deep) == ["convdip", "convdip-2"]
+    assert fwd["nsource"] == 5124

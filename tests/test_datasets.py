@@ -110,3 +110,30 @@ def test_bad_positions():
         make_template_info(["Cz", "EEG 001"])
     with pytest.raises(ValueError, match="no EEG channels"):
         make_template_forward(mne.create_info(["MEG 0113"], 100.0, "mag"))
+
+
+def test_template_info_errors():
+    with pytest.raises(ValueError, match="ch_names is empty. Pass the names"):
+        make_template_info([])
+    with pytest.raises(TypeError, match=r"single str 'Cz'. Pass a list, e.g. \['Cz'\]"):
+        make_template_info("Cz")
+    with pytest.raises(TypeError, match="single str 'Cz'"):
+        datasets.make_template_montage("Cz")
+    with pytest.raises(TypeError, match="each channel name in ch_names must be"):
+        make_template_info(["Cz", 1])
+    with pytest.raises(ValueError, match=r"duplicates \['Cz'\]. Pass each channel"):
+        make_template_info(["Cz", "Pz", "Cz"])
+    for sfreq in (0, -100.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match="sfreq must be a finite sampling"):
+            make_template_info(["Cz"], sfreq=sfreq)
+    with pytest.raises(TypeError, match="sfreq must be an instance of numeric"):
+        make_template_info(["Cz"], sfreq="100")
+    info = make_template_info(("Cz", "Pz"), sfreq=250)
+    assert info["ch_names"] == ["Cz", "Pz"] and info["sfreq"] == 250.0
+
+
+def test_fixed_must_be_bool():
+    with pytest.raises(TypeError, match="fixed must be an instance of bool"):
+        read_pretrained_forward("convdip", fixed="no")
+    with pytest.raises(TypeError, match="fixed must be an instance of bool"):
+        make_template_forward(make_template_info(["Cz"]), fixed="no")

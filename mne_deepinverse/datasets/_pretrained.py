@@ -107,6 +107,7 @@ def read_pretrained_forward(model="convdip", *, fixed=True, verbose=None):
     """
     _validate_type(model, str, "model")
     _check_option("model", model, sorted(PRETRAINED_FORWARDS))
+    _validate_type(fixed, bool, "fixed")
     fname = fetch_pretrained_file(PRETRAINED_FORWARDS[model])
     fwd = mne.read_forward_solution(fname, verbose=False)
     if fixed:

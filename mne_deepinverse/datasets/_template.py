@@ -85,6 +85,51 @@ def get_cache_dir():
     return cache
 
 
+def _cached(fname, compute, write, read, what):
+    """Read ``fname`` from the cache, or compute, write and read it back.
+
+    The first build is returned *as read back from the file*, never as
+    computed: FIF stores positions, gains and BEM solutions in float32, so
+    returning the float64 computation would make the same call give other
+    numbers once the cache is warm. The file is written under a temporary
+    name and renamed, so a run that is interrupted (or a second process)
+    never sees half a file.
+    """
+    fname = Path(fname)
+    if not fname.is_file():
+        logger.info(f"Computing {what} (cached as {fname})")
+        obj = compute()
+        tmp = fname.with_name(f".{os.getpid()}-{fname.name}")
+        try:
+            write(tmp, obj, overwrite=True, verbose=False)
+            os.replace(tmp, fname)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return read(fname, verbose=False)
+
+
+def _check_ch_name_list(ch_names):
+    """Return ch_names as a list of unique str, or raise a clear error."""
+    if isinstance(ch_names, str):
+        raise TypeError(
+            f"ch_names must be a list of str, got the single str {ch_names!r}. "
+            f"Pass a list, e.g. [{ch_names!r}]."
+        )
+    _validate_type(ch_names, (list, tuple, np.ndarray), "ch_names")
+    ch_names = list(ch_names)
+    for ch in ch_names:
+        _validate_type(ch, str, "each channel name in ch_names")
+    if not ch_names:
+        raise ValueError(
+            "ch_names is empty. Pass the names of your EEG channels, e.g. "
+            "mne_deepinverse.datasets.CONVDIP_CH_NAMES."
+        )
+    dups = sorted({ch for ch in ch_names if ch_names.count(ch) > 1})
+    if dups:
+        raise ValueError(f"ch_names has duplicates {dups}. Pass each channel once.")
+    return ch_names
+
+
 def make_template_montage(ch_names=None):
     """Make a standard 10-05 montage in the template's coordinates.
 
@@ -98,6 +143,8 @@ def make_template_montage(ch_names=None):
     montage : instance of DigMontage
         The montage (positions of MNE's ``fsaverage_1005``).
     """
+    if ch_names is not None:
+        ch_names = _check_ch_name_list(ch_names)
     builtin = mne.channels.get_builtin_montages()
     kind = "fsaverage_1005" if "fsaverage_1005" in builtin else "standard_1005"
     montage = mne.channels.make_standard_montage(kind)
@@ -134,7 +181,13 @@ def make_template_info(ch_names, sfreq=100.0):
     info : instance of Info
         Info with the template montage set.
     """
-    info = mne.create_info(list(ch_names), sfreq, "eeg")
+    ch_names = _check_ch_name_list(ch_names)
+    _validate_type(sfreq, "numeric", "sfreq")
+    if not (np.isfinite(sfreq) and sfreq > 0):
+        raise ValueError(
+            f"sfreq must be a finite sampling frequency > 0 in Hz, got {sfreq}."
+        )
+    info = mne.create_info(ch_names, float(sfreq), "eeg")
     info.set_montage(make_template_montage(ch_names))
     return info
 
@@ -168,20 +221,22 @@ def setup_template_source_space(spacing="ico4", verbose=None):
     Returns
     -------
     src : instance of SourceSpaces
-        The source space, with distances omitted.
+        The source space, with distances omitted, cached under ``MNE_DATA``.
+        The first call returns it as read back from the cache file (FIF
+        stores positions in float32), so every call gives the same values.
     """
     _check_spacing(spacing)
     subjects_dir, subject = get_template()
-    fname = get_cache_dir() / f"{subject}-{spacing}-src.fif"
-    if fname.is_file():
-        return mne.read_source_spaces(fname, verbose=False)
-    logger.info(f"Setting up the {spacing} source space of the template")
-    src = mne.setup_source_space(
-        subject, spacing=spacing, add_dist=False, subjects_dir=subjects_dir,
-        verbose=False,
+    return _cached(
+        get_cache_dir() / f"{subject}-{spacing}-src.fif",
+        lambda: mne.setup_source_space(
+            subject, spacing=spacing, add_dist=False, subjects_dir=subjects_dir,
+            verbose=False,
+        ),
+        mne.write_source_spaces,
+        mne.read_source_spaces,
+        f"the {spacing} source space of the template",
     )
-    mne.write_source_spaces(fname, src, overwrite=True, verbose=False)
-    return src
 
 
 @verbose
@@ -189,7 +244,9 @@ def make_template_bem(conductivity=DEFAULT_CONDUCTIVITY, verbose=None):
     """Make (or read from the cache) a 3-layer BEM solution of the template.
 
     The first call for a set of conductivities takes about 1.5 minutes; the
-    solution (≈ 200 MB) is cached under ``MNE_DATA``.
+    solution (≈ 200 MB) is cached under ``MNE_DATA`` and, on the first call
+    too, returned as read back from that file (FIF stores it in float32), so
+    every call gives the same values.
 
     Parameters
     ----------
@@ -205,17 +262,21 @@ def make_template_bem(conductivity=DEFAULT_CONDUCTIVITY, verbose=None):
     conductivity = _check_conductivity(conductivity)
     subjects_dir, subject = get_template()
     tag = "-".join(f"{c:g}" for c in conductivity)
-    fname = get_cache_dir() / f"{subject}-{tag}-bem-sol.fif"
-    if fname.is_file():
-        return mne.read_bem_solution(fname, verbose=False)
-    logger.info(f"Computing the template BEM solution for {conductivity} S/m")
-    model = mne.make_bem_model(
-        subject, ico=None, conductivity=conductivity, subjects_dir=subjects_dir,
-        verbose=False,
+
+    def compute():
+        model = mne.make_bem_model(
+            subject, ico=None, conductivity=conductivity,
+            subjects_dir=subjects_dir, verbose=False,
+        )
+        return mne.make_bem_solution(model, verbose=False)
+
+    return _cached(
+        get_cache_dir() / f"{subject}-{tag}-bem-sol.fif",
+        compute,
+        mne.write_bem_solution,
+        mne.read_bem_solution,
+        f"the template BEM solution for {conductivity} S/m",
     )
-    bem = mne.make_bem_solution(model, verbose=False)
-    mne.write_bem_solution(fname, bem, overwrite=True, verbose=False)
-    return bem
 
 
 def _eeg_positions_mri(info, picks):
@@ -322,7 +383,9 @@ def make_template_forward(
     -------
     fwd : instance of Forward
         The forward solution. It is cached under ``MNE_DATA`` by channel
-        positions, spacing and conductivities.
+        positions, spacing and conductivities; the first call returns it as
+        read back from the cache file (FIF stores gains in float32), so a
+        cold and a warm cache give identical forwards.
 
     See Also
     --------
@@ -331,13 +394,12 @@ def make_template_forward(
     """
     _validate_type(info, mne.Info, "info")
     _check_spacing(spacing)
+    _validate_type(fixed, bool, "fixed")
     conductivity = _check_conductivity(conductivity)
     check_scalp_positions(info)
     key = _forward_key(info, spacing, conductivity)
-    fname = get_cache_dir() / f"template-{spacing}-{key}-fwd.fif"
-    if fname.is_file():
-        fwd = mne.read_forward_solution(fname, verbose=False)
-    else:
+
+    def compute():
         picks = mne.pick_types(info, meg=False, eeg=True, exclude=())
         info_eeg = mne.pick_info(info, picks)
         with info_eeg._unlock():
@@ -345,12 +407,19 @@ def make_template_forward(
             info_eeg["projs"] = []
         src = setup_template_source_space(spacing)
         bem = make_template_bem(conductivity)
-        logger.info(f"Computing the {spacing} forward for {len(picks)} channels")
-        fwd = mne.make_forward_solution(
+        return mne.make_forward_solution(
             info_eeg, get_template_trans(), src, bem, meg=False, eeg=True,
             mindist=0.0, verbose=False,
         )
-        mne.write_forward_solution(fname, fwd, overwrite=True, verbose=False)
+
+    n_eeg = len(mne.pick_types(info, meg=False, eeg=True, exclude=()))
+    fwd = _cached(
+        get_cache_dir() / f"template-{spacing}-{key}-fwd.fif",
+        compute,
+        mne.write_forward_solution,
+        mne.read_forward_solution,
+        f"the {spacing} template forward for {n_eeg} EEG channels",
+    )
     if fixed:
         fwd = mne.convert_forward_solution(
             fwd, surf_ori=True, force_fixed=True, use_cps=True, verbose=False
