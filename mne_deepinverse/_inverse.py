@@ -7,8 +7,9 @@ from pathlib import Path
 
 import mne
 import numpy as np
-from mne.utils import _validate_type, logger, verbose, warn
+from mne.utils import _check_on_missing, _validate_type, logger, verbose, warn
 
+from ._checks import _check_data_array, _check_positions
 from .estimator import (
     DeepInverse,
     _eeg_gain,
@@ -34,7 +35,7 @@ def _load_model(model):
             fname = fetch_pretrained_file(PRETRAINED_MODELS[model_str])
             _PRETRAINED_CACHE[model_str] = read_deep_inverse(fname)
         return _PRETRAINED_CACHE[model_str]
-    if Path(model_str).suffix == ".onnx" or Path(model_str).is_file():
+    if Path(model_str).suffix == ".onnx" or Path(model_str).exists():
         return read_deep_inverse(model_str)
     raise ValueError(
         f"Invalid value for the 'model' parameter. Allowed values are "
@@ -100,19 +101,24 @@ def apply_deep_inverse(
     model="convdip",
     *,
     return_residual=False,
+    on_mismatch="raise",
     verbose=None,
 ):
     """Apply a deep-learning inverse solution to an evoked response.
 
     Every time sample is inverted in one batch through onnxruntime; each
-    predicted map is scaled with Brent's method so that its forward projection
-    fits the data (see :mod:`mne_deepinverse.scaling`).
+    predicted map is scaled by the least-squares fit of its forward projection
+    to the data: in closed form, checked with Brent's method on a few samples
+    (see :func:`mne_deepinverse.scaling.rescale_amplitudes`).
 
     Parameters
     ----------
     evoked : instance of Evoked
-        EEG data with an average-reference projector, containing every
-        channel of the model (others are ignored).
+        EEG data in V with an average-reference projector and electrode
+        positions (a montage) near the model's, containing every channel of
+        the model (others are ignored). Data that cannot be EEG in V (complex,
+        not floating point, empty, non-finite, or spanning more than 10 mV
+        peak to peak) raise an error; data below 1e-13 V give a warning.
     fwd : instance of Forward | None
         The forward model, checked against the one the model was trained on
         (channels, sources and gain). For pretrained models use
@@ -127,6 +133,11 @@ def apply_deep_inverse(
         If True, also return the residual (data minus the forward projection
         of the estimate) as an Evoked, like
         :func:`mne.minimum_norm.apply_inverse`.
+    on_mismatch : "raise" | "warn" | "ignore"
+        What to do when the evoked's electrode positions are far (median
+        distance > 2 cm) from those the model was trained for. Missing
+        positions (no montage) and positions in another unit (mm, cm) are
+        always an error.
     %(verbose)s
 
     Returns
@@ -146,11 +157,11 @@ def apply_deep_inverse(
     """
     _validate_type(evoked, mne.Evoked, "evoked")
     _validate_type(fwd, (mne.Forward, None), "fwd")
+    _check_on_missing(on_mismatch, "on_mismatch")
     est = _load_model(model)
     card = est._session_().card
     if fwd is None and isinstance(model, DeepInverse):
         fwd = model.fwd
-    fwd = _check_forward(fwd, card)
     info = evoked.info
     eeg = mne.pick_types(info, meg=False, eeg=True, exclude=())
     if len(eeg) == 0:
@@ -175,16 +186,13 @@ def apply_deep_inverse(
             "first, e.g. evoked.interpolate_bads()."
         )
     _check_reference(info)
+    _check_positions(info, card, on_mismatch)
     picks = [info["ch_names"].index(ch) for ch in names]
-    data = evoked.data[picks]
+    data = _check_data_array(evoked.data[picks], "The evoked data")
     projs = [p for p in info["projs"] if not p["active"]]
     if projs:  # apply pending projectors on a copy, never on the user's evoked
         data = evoked.copy().pick(names).apply_proj(verbose=False).data
-    if not np.isfinite(data).all():
-        raise ValueError(
-            "The evoked data contain NaN or inf values; clean or interpolate "
-            "them first."
-        )
+    fwd = _check_forward(fwd, card)
     maps, X_ref, proj, scale = est._predict(data.T)
     if not np.any(scale != 0):
         warn("The model predicts no active source for any time sample.")

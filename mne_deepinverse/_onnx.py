@@ -19,6 +19,11 @@ import numpy as np
 CARD_KEY = "mne_deepinverse_model_card"
 FORMAT_VERSION = 1
 _EPS = 1e-30
+# what every model card holds (the apply path and the checks read them)
+CARD_KEYS = ("format_version", "backend", "ch_names", "ch_pos", "n_sources",
+             "vertices", "subject", "src_kind", "source_rr", "gain_fingerprint")
+_CORRUPT = (": the file is corrupted or was not written by mne-deepinverse. Save "
+            "it again with DeepInverse.save or reinstall the pretrained models.")
 
 
 def make_onnx_model(layers, gain, card, *, fp16=True):
@@ -206,6 +211,29 @@ def export_torch_model(net, gain, card, *, fp16=True):
     return _finish(onnx.load_from_string(buffer.getvalue()), card, fp16)
 
 
+def _check_card(text):
+    """Parse the JSON model card and check that it holds what a model needs."""
+    try:
+        card = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RuntimeError(
+            f"The model card is not valid JSON ({exc})" + _CORRUPT
+        ) from None
+    if not isinstance(card, dict):
+        raise RuntimeError(f"The model card is a JSON {type(card).__name__}, not an "
+                           "object" + _CORRUPT)
+    version = card.get("format_version", 0)
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise RuntimeError(
+            f"The model was written by a newer mne-deepinverse (format "
+            f"{version}); upgrade the package."
+        )
+    missing = [key for key in CARD_KEYS if key not in card]
+    if missing:
+        raise RuntimeError(f"The model card lacks the keys {missing}" + _CORRUPT)
+    return card
+
+
 class OnnxModel:
     """An onnxruntime session of a model and its card.
 
@@ -238,11 +266,12 @@ class OnnxModel:
                 "This ONNX file carries no mne-deepinverse model card; it was not "
                 "written by DeepInverse.save."
             )
-        self.card = json.loads(meta[CARD_KEY])
-        if self.card.get("format_version", 0) > FORMAT_VERSION:
+        self.card = _check_card(meta[CARD_KEY])
+        n_ch = self.session.get_inputs()[0].shape[-1]
+        if isinstance(n_ch, int) and n_ch != len(self.card["ch_names"]):
             raise RuntimeError(
-                f"The model was written by a newer mne-deepinverse (format "
-                f"{self.card['format_version']}); upgrade the package."
+                f"The model card lists {len(self.card['ch_names'])} channels but "
+                f"the network takes {n_ch}" + _CORRUPT
             )
 
     def run(self, X):

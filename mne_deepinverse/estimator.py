@@ -4,16 +4,18 @@
 """The scikit-learn style estimator :class:`DeepInverse`."""
 
 import datetime
+import numbers
 import os
 import platform
 from pathlib import Path
 
 import mne
 import numpy as np
-from mne.utils import _check_option, _validate_type, logger, verbose
+from mne.utils import _check_fname, _check_option, _validate_type, logger, verbose
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from ._checks import _check_data_array
 from ._onnx import FORMAT_VERSION, OnnxModel
 from ._utils import _check_fixed_forward, _check_random_state, _eeg_gain
 from .scaling import rescale_amplitudes
@@ -23,7 +25,7 @@ _BACKEND_NAMES = ("convdip", "unet", "vnet")
 
 
 def _gain_fingerprint(gain):
-    """A short, rounding-robust summary of an (average-referenced) gain."""
+    """Summarise an (average-referenced) gain, short and rounding-robust."""
     rng = np.random.default_rng(0)
     probe = rng.standard_normal((gain.shape[1], 4))
     return (gain @ probe).ravel().tolist()
@@ -33,8 +35,46 @@ def _reference(gain):
     return gain - gain.mean(axis=0, keepdims=True)
 
 
+def _check_hyper_params(hyper, defaults):
+    """Raise if a numeric hyper-parameter does not have its default's form."""
+    def is_int(v, low):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
+
+    for key, value in hyper.items():
+        default, low = defaults.get(key), 0 if key == "groups" else 1
+        if isinstance(default, float):
+            ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                  and np.isfinite(value) and value > 0)
+            what = "a positive, finite number"
+        elif isinstance(default, int):
+            ok, what = is_int(value, low), f"an integer >= {low}"
+        elif isinstance(default, tuple) and all(isinstance(d, int) for d in default):
+            ok = (isinstance(value, tuple | list) and len(value) == len(default)
+                  and all(is_int(v, low) for v in value))
+            what = f"a tuple of {len(default)} integers >= {low}"
+        else:
+            continue
+        if not ok:
+            raise ValueError(
+                f"hyper_params[{key!r}] must be {what} (default {default!r}), got "
+                f"{value!r}."
+            )
+
+
+def _check_active(Y, what, remedy):
+    """Raise if rows of the source maps ``Y`` have no active source."""
+    empty = np.flatnonzero(~np.any(Y != 0, axis=1))
+    if len(empty):
+        rows = empty[:10].tolist() + (["..."] if len(empty) > 10 else [])
+        raise ValueError(
+            f"{what} has {len(empty)} sample(s) without an active source (all-zero "
+            f"rows {rows}); every sample needs one, or it cannot be scored. "
+            + remedy
+        )
+
+
 def _forward_meta(fwd):
-    """What a model needs to know of its forward, JSON-serialisable."""
+    """Return what a model needs to know of its forward, JSON-serialisable."""
     from .simulation import _make_info
 
     gain, ch_names = _eeg_gain(fwd)
@@ -168,10 +208,12 @@ class DeepInverse(BaseEstimator):
         Parameters
         ----------
         X : array, shape (n_samples, n_channels) | None
-            EEG samples (V), channels in the forward's order. None simulates
-            fresh samples from the forward on the fly.
+            EEG samples (V), channels in the forward's order, at least 2 (some
+            are held out for validation). None simulates fresh samples from
+            the forward on the fly.
         Y : array, shape (n_samples, n_sources) | None
-            The matching source maps.
+            The matching source maps, each with an active source. Pass both
+            X and Y or neither.
         %(verbose)s
 
         Returns
@@ -179,6 +221,14 @@ class DeepInverse(BaseEstimator):
         self : instance of DeepInverse
             The fitted estimator.
         """
+        self._check_params()
+        if (X is None) != (Y is None):
+            given, absent = ("X", "Y") if Y is None else ("Y", "X")
+            raise ValueError(
+                f"fit got {given} but no {absent}: pass both the EEG samples X and "
+                "their source maps Y, or neither to train on data simulated from "
+                "the forward."
+            )
         import torch
 
         from ._onnx import set_card as _set_card
@@ -186,30 +236,22 @@ class DeepInverse(BaseEstimator):
         from .backends._train import train_network
         from .simulation import SourceSimulator
 
-        if self.fwd is None:
-            raise ValueError("DeepInverse needs a forward model (fwd) to be trained.")
+        backend = get_backend(self.model)
+        _check_hyper_params(self.hyper_params or {}, backend.DEFAULTS)
         fwd = _check_fixed_forward(self.fwd)
-        _check_option("model", self.model, _BACKEND_NAMES)
-        _check_option("loss", self.loss, _LOSSES)
-        for name in ("n_epochs", "samples_per_epoch", "batch_size", "patience",
-                     "n_val"):
-            _validate_type(getattr(self, name), "int", name)
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         meta = _forward_meta(fwd)
         gain, _ = _eeg_gain(fwd)
         rng = _check_random_state(self.random_state)
         seeds = rng.integers(0, 2**31 - 1, 3)
-        torch.manual_seed(int(seeds[0]))
-        backend = get_backend(self.model)
-        hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
-        loss = backend.LOSS if self.loss == "auto" else self.loss
-        net = backend.build(meta, hyper, self.fwd)
-        hyper.pop("subjects_dir", None)  # machine-specific, not part of the model
         sim_params = dict(self.simulation or {})
-        if X is None and Y is None:
+        if X is None:
             sim = SourceSimulator(fwd, **sim_params)
             X_val, Y_val = sim.simulate(self.n_val, np.random.default_rng(seeds[1]))
+            _check_active(
+                Y_val, "The simulated validation set", f"Check simulation="
+                f"{sim_params}: every sample needs n_patches >= 1 and a positive "
+                "amplitude.",
+            )
             train_rng = np.random.default_rng(seeds[2])
 
             def draw(n):
@@ -231,6 +273,11 @@ class DeepInverse(BaseEstimator):
 
             steps = max(1, len(X_tr) // self.batch_size)
             source = "given arrays"
+        torch.manual_seed(int(seeds[0]))
+        hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
+        loss = backend.LOSS if self.loss == "auto" else self.loss
+        net = backend.build(meta, hyper, self.fwd)
+        hyper.pop("subjects_dir", None)  # machine-specific, not part of the model
         logger.info(f"Training {self.model} on {source} ({meta['n_sources']} "
                     f"sources, {len(meta['ch_names'])} channels)")
         record = train_network(
@@ -253,7 +300,9 @@ class DeepInverse(BaseEstimator):
                         for k, v in sim_params.items()},
             training=dict(
                 data=source, loss=loss, batch_size=self.batch_size,
-                learning_rate=self.learning_rate, random_state=self.random_state,
+                learning_rate=float(self.learning_rate),
+                random_state=None if self.random_state is None
+                else int(self.random_state),
                 epochs=record["epochs"], samples_seen=record["samples_seen"],
                 train_time_s=round(record["train_time_s"], 1),
                 best_val_loss=record["best_val_loss"],
@@ -265,11 +314,40 @@ class DeepInverse(BaseEstimator):
         )
         # export, score the exported model on the validation set, then store
         # the validation metrics in the card (metadata only, same graph)
-        self._set_onnx(export_onnx(backend, net, _reference(gain), card, fp16=self.fp16))
+        self._set_onnx(export_onnx(backend, net, _reference(gain), card,
+                                   fp16=self.fp16))
         val_pred = self.predict(X_val)
         card["validation"] = self._validation_metrics(Y_val, val_pred, meta)
         self._set_onnx(_set_card(self.onnx_, card))
         return self
+
+    def _check_params(self):
+        """Validate the parameters, before anything is built."""
+        if self.fwd is None:
+            raise ValueError("DeepInverse needs a forward model (fwd) to be trained.")
+        _check_option("model", self.model, _BACKEND_NAMES)
+        _check_option("loss", self.loss, _LOSSES)
+        for name in ("n_epochs", "samples_per_epoch", "batch_size", "patience",
+                     "n_val"):
+            _validate_type(getattr(self, name), "int", name)
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        lr = self.learning_rate
+        _validate_type(lr, "numeric", "learning_rate")
+        if not (np.isfinite(lr) and lr > 0):
+            raise ValueError(
+                f"learning_rate must be a positive, finite number (e.g. 1e-3), got "
+                f"{lr}."
+            )
+        _validate_type(self.random_state, (None, "int-like"), "random_state")
+        if self.random_state is not None and self.random_state < 0:
+            raise ValueError(
+                f"random_state must be None or an int >= 0, got {self.random_state}."
+            )
+        for name in ("simulation", "hyper_params"):
+            _validate_type(getattr(self, name), (dict, None), name)
+        for name in ("fp16", "progress"):
+            _validate_type(getattr(self, name), bool, name)
 
     def _set_onnx(self, model):
         self.onnx_ = model
@@ -287,8 +365,7 @@ class DeepInverse(BaseEstimator):
 
     @staticmethod
     def _check_XY(X, Y, n_ch, n_src):
-        X = np.asarray(X, dtype=np.float32)
-        Y = np.asarray(Y, dtype=np.float32)
+        X, Y = np.asarray(X), np.asarray(Y)
         if X.ndim != 2 or X.shape[1] != n_ch:
             raise ValueError(
                 f"X must have shape (n_samples, {n_ch}) (the forward's EEG "
@@ -299,8 +376,16 @@ class DeepInverse(BaseEstimator):
                 f"Y must have shape ({len(X)}, {n_src}) (one source map per "
                 f"sample), got {Y.shape}."
             )
-        if not (np.isfinite(X).all() and np.isfinite(Y).all()):
-            raise ValueError("X and Y must not contain NaN or inf.")
+        if len(X) < 2:
+            raise ValueError(
+                f"fit needs at least 2 samples (some are held out for validation, "
+                f"the others train), got {len(X)}."
+            )
+        X = np.asarray(_check_data_array(X.T, "The EEG samples X").T, np.float32)
+        Y = np.asarray(_check_data_array(Y, "The source maps Y", eeg=False),
+                       np.float32)
+        _check_active(Y, "Y", "Drop these samples first, e.g. keep = np.abs(Y)"
+                      ".max(axis=1) > 0; X, Y = X[keep], Y[keep].")
         return X, Y
 
     def _session_(self):
@@ -326,17 +411,18 @@ class DeepInverse(BaseEstimator):
         projection : array, shape (n_samples, n_channels)
             Forward projection of the shapes (average-referenced).
         """
-        session = self._session_()
+        return self._session_().run(self._check_X(X))
+
+    def _check_X(self, X):
+        card = self._session_().card
         X = np.asarray(X)
-        n_ch = len(session.card["ch_names"])
+        n_ch = len(card["ch_names"])
         if X.ndim != 2 or X.shape[1] != n_ch:
             raise ValueError(
                 f"X must have shape (n_samples, {n_ch}) with the model's channels "
-                f"{session.card['ch_names']}, got {X.shape}."
+                f"{card['ch_names']}, got {X.shape}."
             )
-        if not np.isfinite(X).all():
-            raise ValueError("X contains NaN or inf values; clean the data first.")
-        return session.run(X)
+        return _check_data_array(X.T, "The EEG samples X").T
 
     def predict(self, X):
         """Predict source maps (Am) from EEG samples.
@@ -353,12 +439,15 @@ class DeepInverse(BaseEstimator):
             amplitude scale of each sample (see
             :func:`~mne_deepinverse.scaling.rescale_amplitudes`).
         """
-        return self._predict(X)[0]
+        return self._predict(self._check_X(X))[0]
 
     def _predict(self, X):
-        """Source maps, scaled in place, with the referenced EEG, projections
-        and scales (what ``apply_deep_inverse`` needs for the residual)."""
-        X_ref, shapes, proj = self.predict_shape(X)
+        """Predict maps of checked ``X``, with what the residual needs.
+
+        Returns the source maps (scaled in place), the referenced EEG, the
+        projections and the scales.
+        """
+        X_ref, shapes, proj = self._session_().run(X)
         scale = rescale_amplitudes(X_ref, proj)
         shapes *= scale[:, None].astype(np.float32)  # in place: no copy of the maps
         return shapes, X_ref, proj, scale
@@ -385,7 +474,8 @@ class DeepInverse(BaseEstimator):
         return float(np.median(evaluate(Y, pred, pos, metrics=("auc",))["auc"]))
 
     @verbose
-    def apply(self, evoked, *, return_residual=False, verbose=None):
+    def apply(self, evoked, *, return_residual=False, on_mismatch="raise",
+              verbose=None):
         """Apply the model to an evoked response.
 
         Parameters
@@ -394,6 +484,9 @@ class DeepInverse(BaseEstimator):
             EEG data with an average-reference projector.
         return_residual : bool
             Also return the residual evoked.
+        on_mismatch : "raise" | "warn" | "ignore"
+            What to do when the electrode positions are far from the model's
+            (see :func:`apply_deep_inverse`).
         %(verbose)s
 
         Returns
@@ -406,7 +499,8 @@ class DeepInverse(BaseEstimator):
         from ._inverse import apply_deep_inverse
 
         return apply_deep_inverse(evoked, self.fwd, model=self,
-                                  return_residual=return_residual)
+                                  return_residual=return_residual,
+                                  on_mismatch=on_mismatch)
 
     def save(self, fname, *, overwrite=False):
         """Save the model as one ONNX file with its model card.
@@ -419,9 +513,13 @@ class DeepInverse(BaseEstimator):
             Overwrite an existing file.
         """
         check_is_fitted(self, "onnx_")
-        fname = Path(fname)
-        if fname.exists() and not overwrite:
-            raise FileExistsError(f"{fname} exists; use overwrite=True.")
+        _validate_type(fname, "path-like", "fname")
+        if Path(fname).is_dir():
+            raise IsADirectoryError(
+                f"{fname} is a directory; pass a file name, e.g. "
+                f"{Path(fname) / 'model.onnx'}."
+            )
+        fname = _check_fname(fname, overwrite, name=str(fname))
         if fname.suffix != ".onnx":
             logger.info(f"    {fname.name} does not end with .onnx")
         fname.write_bytes(self.onnx_)
@@ -446,16 +544,23 @@ def read_deep_inverse(fname):
         The fitted model (its ``fwd`` is None; pass the forward to
         :func:`apply_deep_inverse` to check it matches).
     """
+    _validate_type(fname, "path-like", "fname")
     fname = Path(fname)
-    if not fname.is_file():
-        raise FileNotFoundError(f"No model file {fname}")
+    if fname.is_dir():
+        found = sorted(p.name for p in fname.glob("*.onnx"))
+        raise IsADirectoryError(
+            f"{fname} is a directory; pass the .onnx model file"
+            + (f" (it holds {found})." if found else ".")
+        )
+    _check_fname(fname, overwrite="read", must_exist=True, name="Model file")
     data = fname.read_bytes()
     session = OnnxModel(data)
     card = session.card
     training = card.get("training", {})
     est = DeepInverse(
         None, card["backend"], hyper_params=card.get("hyper_params"),
-        simulation=card.get("simulation") or None, loss=training.get("loss", "cosine_mse"),
+        simulation=card.get("simulation") or None,
+        loss=training.get("loss", "cosine_mse"),
         random_state=training.get("random_state"),
     )
     est.onnx_ = data

@@ -1,12 +1,12 @@
 # Authors: The mne-deepinverse developers
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
-"""Brent amplitude rescaling of predicted source-map shapes.
+r"""Brent amplitude rescaling of predicted source-map shapes.
 
 A network predicts the *shape* of the source map (max-normalised). The scalar
 ``s`` that makes the forward projection of the shape fit the measured EEG,
 
-.. math:: s^* = \\arg\\min_s \\| x - s\\, G \\hat y \\|^2 ,
+.. math:: s^* = \arg\min_s \| x - s\, G \hat y \|^2 ,
 
 gives the map in Am, as in ConvDip :footcite:`HeckerEtAl2021`. We find it with
 Brent's method (:func:`scipy.optimize.minimize_scalar`, ``method="brent"``).
@@ -82,9 +82,17 @@ def rescale_amplitudes(X, P, *, method="auto"):
             f"X and P must both have shape (n_samples, n_channels), got {X.shape} "
             f"and {P.shape}."
         )
+    with np.errstate(over="ignore"):
+        energy = np.einsum("ij,ij->i", X, X) + np.einsum("ij,ij->i", P, P)
+    if not np.isfinite(energy).all():
+        raise ValueError(
+            "X and P must be finite, with finite sums of squares (values below "
+            "~1e150); got NaN, inf or overflowing values. Clean the data and "
+            "express EEG in V."
+        )
     closed = _closed_form(X, P)
     if method == "brent":
-        brent = [_brent_one(x, p, s) for x, p, s in zip(X, P, closed)]
+        brent = [_brent_one(x, p, s) for x, p, s in zip(X, P, closed, strict=True)]
         return np.asarray(brent)
     n = len(X)
     idx = np.unique(np.linspace(0, n - 1, min(n, _N_VERIFY)).astype(int))

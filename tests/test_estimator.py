@@ -171,6 +171,122 @@ def test_predict_checks(fitted):
         fitted.predict(np.zeros((3, 30)))
     with pytest.raises(ValueError, match="NaN or inf"):
         fitted.predict(np.full((3, 31), np.nan))
+    X = np.random.default_rng(0).normal(0, 1e-6, (3, 31))
+    with pytest.raises(TypeError, match="X are complex"):
+        fitted.predict(X * 1j)
+    with pytest.raises(TypeError, match="X must be floating point, got dtype int"):
+        fitted.predict((X * 1e6).astype(int))
+    with pytest.raises(ValueError, match="look like µV or mV"):
+        fitted.predict_shape(X * 1e6)
+
+
+def test_fit_checks(sphere_fwd, monkeypatch):
+    """Bad arguments and data fail in fit, before anything is trained."""
+    from mne_deepinverse import simulation
+
+    X, Y = simulate_samples(sphere_fwd, 20, random_state=3)
+    est = DeepInverse(sphere_fwd, **SMALL)
+    with pytest.raises(ValueError, match=r"fit got X but no Y: pass both"):
+        est.fit(X)
+    with pytest.raises(ValueError, match=r"fit got Y but no X"):
+        est.fit(Y=Y)
+    with pytest.raises(ValueError, match="at least 2 samples .* got 1"):
+        est.fit(X[:1], Y[:1])
+    zero = Y.copy()
+    zero[[3, 7]] = 0
+    with pytest.raises(ValueError, match=r"Y has 2 sample\(s\) without an active "
+                       r"source \(all-zero rows \[3, 7\]\).* Drop these samples"):
+        est.fit(X, zero)
+    with pytest.raises(ValueError, match="X span .* cannot be EEG in V"):
+        est.fit(X * 1e6, Y)
+    with pytest.raises(TypeError, match="Y are complex"):
+        est.fit(X, Y + 0j)
+    for lr in (np.nan, -1e-3, 0):
+        with pytest.raises(ValueError, match="learning_rate must be a positive, "
+                           "finite number"):
+            DeepInverse(sphere_fwd, learning_rate=lr).fit()
+    with pytest.raises(TypeError, match="learning_rate must be an instance of numeric"):
+        DeepInverse(sphere_fwd, learning_rate="fast").fit()
+    with pytest.raises(TypeError, match="random_state must be an instance of None "
+                       "or int"):
+        DeepInverse(sphere_fwd, random_state="abc").fit()
+    with pytest.raises(ValueError, match="random_state must be None or an int >= 0"):
+        DeepInverse(sphere_fwd, random_state=-1).fit()
+    with pytest.raises(ValueError, match=r"hyper_params\['image_shape'\] must be a "
+                       r"tuple of 2 integers >= 1 \(default \(7, 11\)\), got "
+                       r"\(0, 0\)"):
+        DeepInverse(sphere_fwd, hyper_params=dict(image_shape=(0, 0))).fit()
+    with pytest.raises(ValueError, match=r"hyper_params\['n_dense'\] must be an "
+                       "integer >= 1"):
+        DeepInverse(sphere_fwd, hyper_params=dict(n_dense=2.5)).fit()
+    with pytest.raises(TypeError, match="hyper_params must be an instance of dict"):
+        DeepInverse(sphere_fwd, hyper_params=[1]).fit()
+    # a simulation that can give samples without a source is caught on the
+    # validation set, before training (the simulator itself refuses n_patches=0)
+    simulate = simulation.SourceSimulator.simulate
+
+    def some_empty(self, n, rng):
+        X, Y = simulate(self, n, rng)
+        Y[::2] = 0
+        return X, Y
+
+    monkeypatch.setattr(simulation.SourceSimulator, "simulate", some_empty)
+    with pytest.raises(ValueError, match=r"simulated validation set has 100 "
+                       r"sample\(s\) without an active source .* n_patches >= 1"):
+        est.fit()
+
+
+def _rewrite_card(onnx_bytes, text):
+    """The model with its card metadata replaced by ``text`` (any string)."""
+    import onnx
+
+    from mne_deepinverse._onnx import CARD_KEY
+
+    model = onnx.load_from_string(onnx_bytes)
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, {CARD_KEY: text})
+    return model.SerializeToString()
+
+
+def test_model_file_errors(fitted, tmp_path):
+    import json
+
+    from mne_deepinverse._inverse import _load_model
+
+    with pytest.raises(IsADirectoryError, match="is a directory; pass a file name"):
+        fitted.save(tmp_path)
+    fitted.save(tmp_path / "model.onnx")
+    with pytest.raises(FileExistsError, match=r"overwrite=True.*model\.onnx"):
+        fitted.save(tmp_path / "model.onnx")
+    fitted.save(tmp_path / "model.onnx", overwrite=True)
+    for reader in (read_deep_inverse, _load_model):
+        with pytest.raises(IsADirectoryError, match=r"is a directory; pass the "
+                           r"\.onnx model file \(it holds \['model\.onnx'\]\)"):
+            reader(tmp_path)
+    with pytest.raises(FileNotFoundError, match="Model file does not exist"):
+        read_deep_inverse(tmp_path / "other.onnx")
+    card = fitted.card_
+    newer = dict(card, format_version=99)
+    del newer["ch_pos"]
+    short = dict(card, ch_names=card["ch_names"][:-1])
+    for text, match in [
+        ("{not json", "not valid JSON"),
+        ("", "not valid JSON"),
+        ("[1, 2]", "is a JSON list, not an object"),
+        ("{}", r"lacks the keys \['format_version', 'backend', 'ch_names'"),
+        (json.dumps({k: v for k, v in card.items() if k != "vertices"}),
+         r"lacks the keys \['vertices'\]"),
+        (json.dumps(short), "lists 30 channels but the network takes 31"),
+        (json.dumps(newer), "newer mne-deepinverse .* upgrade"),
+    ]:
+        fname = tmp_path / "bad.onnx"
+        fname.write_bytes(_rewrite_card(fitted.onnx_, text))
+        with pytest.raises(RuntimeError, match=match):
+            read_deep_inverse(fname)
+        if "newer" not in match:
+            with pytest.raises(RuntimeError, match="file is corrupted or was not "
+                               "written by mne-deepinverse"):
+                _load_model(fname)
 
 
 def test_apply_surface(fwd):

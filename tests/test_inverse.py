@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from mne_deepinverse import DeepInverse, apply_deep_inverse
+from mne_deepinverse.datasets import CONVDIP_CH_NAMES, make_template_info
 from mne_deepinverse.simulation import simulate_evoked
 
 pytest.importorskip("torch")
@@ -110,3 +111,71 @@ def test_forward_mismatch(model, fwd, evoked, sphere_fwd):
         apply_deep_inverse(evoked, other, model)
     # None skips the check (the model card still gives the vertices)
     assert apply_deep_inverse(evoked, None, model).data.shape[0] == 5124
+
+
+def _with_data(evoked, data):
+    out = evoked.copy()
+    out.data = data
+    return out
+
+
+def test_data_checks(model, fwd, evoked):
+    """Data that cannot be EEG in V are refused before inference."""
+    with pytest.raises(ValueError, match=r"cannot be EEG in V .* look like µV or "
+                       r"mV\. Scale them to V, e\.g\. evoked\.apply_function"):
+        apply_deep_inverse(_with_data(evoked, evoked.data * 1e6), fwd, model)
+    with pytest.warns(RuntimeWarning, match="implausibly small for EEG in V"):
+        apply_deep_inverse(_with_data(evoked, evoked.data * 1e-10), fwd, model)
+    with pytest.raises(ValueError, match="too large for the model's float32"):
+        apply_deep_inverse(_with_data(evoked, evoked.data * 1e32), fwd, model)
+    with pytest.raises(TypeError, match=r"complex .* Take the real part"):
+        apply_deep_inverse(_with_data(evoked, evoked.data * (1 + 1j)), fwd, model)
+    with pytest.raises(TypeError, match="must be floating point, got dtype int64"):
+        apply_deep_inverse(_with_data(evoked, (evoked.data * 1e7).astype(np.int64)),
+                           fwd, model)
+    with pytest.warns(RuntimeWarning, match="are float16.* converting to float32"):
+        stc = apply_deep_inverse(_with_data(evoked, evoked.data.astype(np.float16)),
+                                 fwd, model)
+    assert np.isfinite(stc.data).all()
+    empty = mne.EvokedArray(np.zeros((len(evoked.ch_names), 0)), evoked.info)
+    with pytest.raises(ValueError, match=r"are empty \(31 channels x 0 samples\)"):
+        apply_deep_inverse(empty, fwd, model)
+
+
+def _moved(evoked, fun):
+    out = evoked.copy()
+    for ch in out.info["chs"]:
+        ch["loc"][:3] = fun(ch["loc"][:3])
+    return out
+
+
+def test_position_checks(model, fwd, evoked):
+    """Electrode positions are compared with those the model was trained for."""
+    with pytest.raises(ValueError, match=r"no electrode positions \(no montage\).* "
+                       "Set a montage"):
+        apply_deep_inverse(_moved(evoked, lambda p: np.nan), fwd, model)
+    one = evoked.copy()
+    one.info["chs"][one.ch_names.index("Cz")]["loc"][:3] = 0
+    with pytest.raises(ValueError, match=r"1 EEG channel\(s\) have no position: "
+                       r"\['Cz'\]"):
+        apply_deep_inverse(one, fwd, model)
+    with pytest.raises(ValueError, match=r"1e\+03 times as far apart as the "
+                       r"model's \(in mm instead of m\?\)"):
+        apply_deep_inverse(_moved(evoked, lambda p: p * 1000), fwd, model)
+    shifted = _moved(evoked, lambda p: p + [0, 0, 0.03])
+    with pytest.raises(ValueError, match=r"30 mm \(median\) .* farthest: \w+ "
+                       r"\(30 mm\).* trained for other positions"):
+        apply_deep_inverse(shifted, fwd, model)
+    with pytest.warns(RuntimeWarning, match="trained for other positions"):
+        apply_deep_inverse(shifted, fwd, model, on_mismatch="warn")
+    with pytest.raises(ValueError, match="Invalid value for the 'on_mismatch'"):
+        apply_deep_inverse(evoked, fwd, model, on_mismatch="skip")
+    # digitisation differences of a few mm pass
+    rng = np.random.default_rng(0)
+    apply_deep_inverse(_moved(evoked, lambda p: p + rng.normal(0, 0.003, 3)),
+                       fwd, model)
+    # the typical use: an evoked on the template montage
+    info = make_template_info(CONVDIP_CH_NAMES)
+    template = mne.EvokedArray(evoked.copy().pick(CONVDIP_CH_NAMES).data, info)
+    template.set_eeg_reference("average", projection=True, verbose=False)
+    apply_deep_inverse(template, fwd, model)

@@ -14,7 +14,7 @@ def test_brent_equals_least_squares():
     true = rng.uniform(0.1, 5, 40)
     X = P * true[:, None] + 0.3 * rng.standard_normal((40, 31))
     lstsq = np.array([np.linalg.lstsq(p[:, None], x, rcond=None)[0][0]
-                      for p, x in zip(P, X)])
+                      for p, x in zip(P, X, strict=True)])
     brent = rescale_amplitudes(X, P, method="brent")
     auto = rescale_amplitudes(X, P)
     np.testing.assert_allclose(brent, lstsq, rtol=1e-6)
@@ -36,6 +36,11 @@ def test_edge_cases():
         rescale_amplitudes(X, P[:2])
     with pytest.raises(ValueError, match="Invalid value for the 'method'"):
         rescale_amplitudes(X, P, method="golden")
+    # non-finite or overflowing values fail up front, not in Brent's bracketing
+    for bad in (np.inf, np.nan, 1e200):
+        with pytest.raises(ValueError, match="must be finite, with finite sums of "
+                           "squares"):
+            rescale_amplitudes(X * bad, P, method="brent")
 
 
 def test_many_samples_fast():

@@ -1,0 +1,169 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""Checks of the data and electrode positions a model is applied to.
+
+They take arrays and :class:`mne.Info` (not Evoked), so that every apply path
+(Evoked, Epochs, Raw, arrays) can share them. All are cheap (one pass over the
+data) and run before any inference.
+
+Thresholds (all in SI units):
+
+- ``MAX_PTP = 1e-2`` V: the largest peak-to-peak amplitude of a channel
+  accepted as EEG in V. Scalp EEG, even raw data with movement or electrode
+  artefacts, stays within a few mV; 10 mV in V is 10,000 in µV, so EEG in µV
+  or most EEG in mV is refused.
+- ``MIN_PEAK = 1e-13`` V: data whose every value is smaller in magnitude are
+  implausible as EEG in V (0.1 pV; the amplifier noise alone is ~0.1 µV) and
+  give a warning.
+- ``MAX_POS_DIST = 0.02`` m: the largest median distance between the
+  electrodes and the positions a model was trained for. Standard 10-05, 10-20,
+  BioSemi and EasyCap montages lie within 17 mm of the template's; a montage
+  for another head, frame or cap is farther.
+- ``MAX_POS_SCALE = 2``: electrode spreads that differ from the model's by more
+  than this factor are in another unit (mm or cm instead of m).
+"""
+
+import numpy as np
+from mne.utils import _on_missing, warn
+
+MAX_PTP = 1e-2
+MIN_PEAK = 1e-13
+MAX_POS_DIST = 0.02
+MAX_POS_SCALE = 2.0
+# the model computes in float32: values whose squares overflow it are refused
+_MAX_F32 = float(np.sqrt(np.finfo(np.float32).max))
+
+
+def _check_data_array(data, name="The data", *, eeg=True):
+    """Return ``data`` as a real floating array after checking it.
+
+    Parameters
+    ----------
+    data : array, shape (n_channels, n_times)
+        EEG in V (``eeg=True``) or other real values, e.g. source maps.
+    name : str
+        How messages name the data ("The evoked data").
+    eeg : bool
+        Also check that the values are plausible as EEG in V.
+
+    Returns
+    -------
+    data : array
+        The data (converted to float32 if float16, otherwise as passed).
+    """
+    data = np.asarray(data)
+    if np.iscomplexobj(data):
+        raise TypeError(
+            f"{name} are complex ({data.dtype}), e.g. an analytic signal; the "
+            "model needs real values. Take the real part (data.real) or the "
+            "envelope (np.abs(data)) yourself first."
+        )
+    if data.dtype == np.float16:
+        warn(
+            f"{name} are float16, which rounds EEG in V to a few significant "
+            "bits (values below 6e-5 are subnormal); converting to float32, "
+            "but the precision already lost stays lost. Keep EEG in float32 "
+            "or float64."
+        )
+        data = data.astype(np.float32)
+    if not np.issubdtype(data.dtype, np.floating):
+        raise TypeError(
+            f"{name} must be floating point, got dtype {data.dtype}. Convert "
+            "them, e.g. data.astype(float), and scale EEG to V (e.g. * 1e-6 for "
+            "integer µV)."
+        )
+    if data.size == 0:
+        raise ValueError(
+            f"{name} are empty ({data.shape[0]} channels x {data.shape[-1]} "
+            "samples): there is nothing to invert. Pass data with at least one "
+            "channel and time sample."
+        )
+    if not np.isfinite(data).all():
+        raise ValueError(
+            f"{name} contain NaN or inf values; clean or interpolate them first."
+        )
+    if not eeg:
+        return data
+    peak = float(np.abs(data).max())
+    if peak > _MAX_F32:
+        raise ValueError(
+            f"{name} reach {peak:.3g}, too large for the model's float32 "
+            f"arithmetic (their squares overflow above {_MAX_F32:.2g}). EEG in "
+            "V stays below 1e-2: scale the data to V."
+        )
+    ptp = float(np.ptp(data, axis=-1 if data.shape[-1] > 1 else 0).max())
+    if ptp > MAX_PTP:
+        raise ValueError(
+            f"{name} span {ptp:.3g} peak to peak, which cannot be EEG in V (the "
+            f"limit is {MAX_PTP:g} V = 10 mV); they look like µV or mV. Scale "
+            "them to V, e.g. evoked.apply_function(lambda x: x * 1e-6) for µV, "
+            "or set the right unit when reading or creating the data."
+        )
+    if peak < MIN_PEAK:
+        warn(
+            f"{name} are implausibly small for EEG in V (all |x| <= {peak:.3g}, "
+            f"below {MIN_PEAK:g} V). Check their unit (the model expects V) and "
+            "that the channels are not flat."
+        )
+    return data
+
+
+def _check_positions(info, card, on_mismatch="raise"):
+    """Compare the EEG positions in ``info`` with the model's ``ch_pos``.
+
+    Parameters
+    ----------
+    info : instance of Info
+        Info holding every channel of ``card["ch_names"]`` (head coordinates).
+    card : dict
+        The model card (``ch_names``, ``ch_pos``).
+    on_mismatch : "raise" | "warn" | "ignore"
+        What to do when the positions are far from the model's (missing
+        positions and positions in another unit always raise).
+    """
+    names = card["ch_names"]
+    ref = np.asarray(card["ch_pos"], dtype=np.float64)
+    pos = np.array([info["chs"][info["ch_names"].index(ch)]["loc"][:3]
+                    for ch in names], dtype=np.float64)
+    ok = np.isfinite(pos).all(axis=1) & pos.any(axis=1)
+    missing = [ch for ch, good in zip(names, ok, strict=True) if not good]
+    if missing:
+        what = ("The data have no electrode positions (no montage)"
+                if len(missing) == len(names)
+                else f"{len(missing)} EEG channel(s) have no position: {missing}")
+        raise ValueError(
+            f"{what}, so they cannot be checked against the positions the model "
+            "was trained for. Set a montage, e.g. evoked.set_montage("
+            "mne_deepinverse.datasets.make_template_montage()) for the template "
+            "or your digitised positions (mne.channels.read_custom_montage)."
+        )
+
+    def spread(p):  # median distance to the centre, > 0
+        return max(np.median(np.linalg.norm(p - p.mean(axis=0), axis=1)), 1e-12)
+
+    scale = spread(pos) / spread(ref)
+    if not 1 / MAX_POS_SCALE < scale < MAX_POS_SCALE:
+        unit = {3: " (in mm instead of m?)", 2: " (in cm instead of m?)"}.get(
+            round(np.log10(scale)), "")
+        raise ValueError(
+            f"The electrode positions are {scale:.3g} times as far apart as the "
+            f"model's{unit}. MNE wants positions in m: set the montage again "
+            "with positions in m (mm / 1000, cm / 100), e.g. with "
+            "mne.channels.make_dig_montage(ch_pos, coord_frame='head')."
+        )
+    dist = np.linalg.norm(pos - ref, axis=1)
+    if np.median(dist) > MAX_POS_DIST:
+        order = np.argsort(dist)[::-1][:5]
+        far = ", ".join(f"{names[ii]} ({dist[ii] * 1e3:.0f} mm)" for ii in order)
+        _on_missing(on_mismatch, (
+            f"The electrode positions are {np.median(dist) * 1e3:.0f} mm (median) "
+            f"from those the model was trained for (limit "
+            f"{MAX_POS_DIST * 1e3:.0f} mm; farthest: {far}): the model was "
+            "trained for other positions (another montage, head or coordinate "
+            "frame), so its sources would be displaced. Set the montage the model "
+            "was trained for (mne_deepinverse.datasets.make_template_montage for "
+            "the pretrained models), train a model for your positions with "
+            "DeepInverse(fwd).fit(), or pass on_mismatch='warn' to apply it "
+            "anyway."
+        ), name="on_mismatch")
