@@ -29,6 +29,7 @@ SETTINGS = {
 
 
 def main():
+    """Measure the simulation rate of every noise kind."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=10_000)
@@ -46,7 +47,8 @@ def main():
         for _ in range(args.repeats):
             n_done = 0
             t0 = time.perf_counter()
-            with tqdm(total=args.n_samples, desc=name, unit="sample", leave=False) as bar:
+            bar = tqdm(total=args.n_samples, desc=name, unit="sample", leave=False)
+            with bar:
                 while n_done < args.n_samples:
                     n = min(args.batch, args.n_samples - n_done)
                     sim.simulate(n, rng)

@@ -90,7 +90,7 @@ def _benchmark(args, error):
 
 def main(argv=None):
     """Run the ``mne-deepinverse`` command line."""
-    from ._inverse import PRETRAINED_MODELS
+    from ._registry import PRETRAINED
 
     parser = argparse.ArgumentParser(
         prog="mne-deepinverse",
@@ -112,9 +112,9 @@ def main(argv=None):
     )
     p.add_argument("--quick", action="store_true", help="30 samples per set")
     p.add_argument(
-        "--models", nargs="+", default=list(PRETRAINED_MODELS),
+        "--models", nargs="+", default=list(PRETRAINED),
         help="pretrained model names or saved model files (.onnx) to compare "
-             f"(default: {' '.join(PRETRAINED_MODELS)})",
+             f"(default: {' '.join(PRETRAINED)})",
     )
     p.add_argument("--n-samples", type=_positive_int, default=1000,
                    help="samples per set")

@@ -36,7 +36,8 @@ average_ref : bool
     Re-reference the EEG to the channel average.
 dtype : numpy dtype
     Floating-point type of the arrays returned."""
-docdict["random_state"] = """random_state : None | int | instance of numpy.random.Generator
+docdict["random_state"] = """\
+random_state : None | int | instance of numpy.random.Generator
     Seed; the same seed gives the same result."""
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from mne.utils import _check_on_missing, _validate_type, logger, verbose, warn
 
 from ._checks import _check_data_array, _check_positions
+from ._registry import PRETRAINED
 from .estimator import (
     DeepInverse,
     _eeg_gain,
@@ -18,8 +19,6 @@ from .estimator import (
     read_deep_inverse,
 )
 
-#: Pretrained models shipped in ``pretrained/``.
-PRETRAINED_MODELS = {name: f"{name}.onnx" for name in ("convdip", "unet", "vnet")}
 _PRETRAINED_CACHE = {}
 
 
@@ -28,18 +27,18 @@ def _load_model(model):
     if isinstance(model, DeepInverse):
         return model
     model_str = str(model)
-    if model_str in PRETRAINED_MODELS:
+    if model_str in PRETRAINED:
         if model_str not in _PRETRAINED_CACHE:
             from .datasets import fetch_pretrained_file
 
-            fname = fetch_pretrained_file(PRETRAINED_MODELS[model_str])
+            fname = fetch_pretrained_file(PRETRAINED[model_str]["model"])
             _PRETRAINED_CACHE[model_str] = read_deep_inverse(fname)
         return _PRETRAINED_CACHE[model_str]
     if Path(model_str).suffix == ".onnx" or Path(model_str).exists():
         return read_deep_inverse(model_str)
     raise ValueError(
         f"Invalid value for the 'model' parameter. Allowed values are "
-        f"{sorted(PRETRAINED_MODELS)}, a path to a saved model (.onnx) or a "
+        f"{sorted(PRETRAINED)}, a path to a saved model (.onnx) or a "
         f"fitted DeepInverse, but got {model!r} instead."
     )
 

@@ -62,7 +62,8 @@ def _source_adjacency(src):
     """Sparse (n_sources, n_sources) adjacency for any source space kind."""
     kinds = {s["type"] for s in src}
     if kinds <= {"surf", "vol"} and not (
-        "surf" in kinds and any(s.get("use_tris") is None for s in src if s["type"] == "surf")
+        "surf" in kinds
+        and any(s.get("use_tris") is None for s in src if s["type"] == "surf")
     ):
         adj = mne.spatial_src_adjacency(src, verbose=False)
         return sparse.csr_matrix(adj, dtype=np.float32)

@@ -26,6 +26,7 @@ import numpy as np
 from mne.utils import _check_option, _validate_type, logger, verbose
 from tqdm.auto import tqdm
 
+from ._registry import PRETRAINED
 from .agm import make_agm_forward, map_to_sources
 from .baselines import apply_baseline, make_baseline_operator
 from .metrics import evaluate, summarise
@@ -319,18 +320,18 @@ def _load_deep_models(models):
 
     Returns a dict {name: DeepInverse} and the (fixed) pretrained forward.
     """
-    from ._inverse import PRETRAINED_MODELS, _check_forward, _load_model
+    from ._inverse import _check_forward, _load_model
     from .datasets import read_pretrained_forward
 
     _validate_type(models, (list, tuple, None), "models")
     if models is None:
-        models = tuple(PRETRAINED_MODELS)
+        models = tuple(PRETRAINED)
     fwd = read_pretrained_forward("convdip")
     deep = {}
     for model in models:
         est = _load_model(model)
         _check_forward(fwd, est.card_)
-        name = model if str(model) in PRETRAINED_MODELS else est.card_["backend"]
+        name = model if str(model) in PRETRAINED else est.card_["backend"]
         base, k = name, 1
         while name in deep:  # two models of one backend: keep both
             k += 1

@@ -11,17 +11,24 @@ from pathlib import Path
 
 import mne
 import numpy as np
-from mne.utils import _check_fname, _check_option, _validate_type, logger, verbose
+from mne.utils import (
+    _check_dict_keys,
+    _check_fname,
+    _check_option,
+    _validate_type,
+    logger,
+    verbose,
+)
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._checks import _check_data_array
 from ._onnx import FORMAT_VERSION, OnnxModel
+from ._registry import BACKENDS
 from ._utils import _check_fixed_forward, _check_random_state, _eeg_gain
 from .scaling import rescale_amplitudes
 
 _LOSSES = ("auto", "cosine_mse", "cosine_wmse", "hausdorff")
-_BACKEND_NAMES = ("convdip", "unet", "vnet")
 
 
 def _gain_fingerprint(gain):
@@ -35,8 +42,15 @@ def _reference(gain):
     return gain - gain.mean(axis=0, keepdims=True)
 
 
-def _check_hyper_params(hyper, defaults):
-    """Raise if a numeric hyper-parameter does not have its default's form."""
+def _check_hyper_params(hyper, backend, model):
+    """Raise for unknown keys, and numeric values unlike their default's form."""
+    defaults = backend.DEFAULTS
+    allowed = sorted(set(defaults) | set(getattr(backend, "RUNTIME_KEYS", ())))
+    _check_dict_keys(
+        hyper, allowed, "hyper_params key(s)",
+        f"the hyper-parameters of model={model!r} (allowed: {allowed})",
+    )
+
     def is_int(v, low):
         return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
 
@@ -237,7 +251,7 @@ class DeepInverse(BaseEstimator):
         from .simulation import SourceSimulator
 
         backend = get_backend(self.model)
-        _check_hyper_params(self.hyper_params or {}, backend.DEFAULTS)
+        _check_hyper_params(self.hyper_params or {}, backend, self.model)
         fwd = _check_fixed_forward(self.fwd)
         meta = _forward_meta(fwd)
         gain, _ = _eeg_gain(fwd)
@@ -277,7 +291,8 @@ class DeepInverse(BaseEstimator):
         hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
         loss = backend.LOSS if self.loss == "auto" else self.loss
         net = backend.build(meta, hyper, self.fwd)
-        hyper.pop("subjects_dir", None)  # machine-specific, not part of the model
+        for key in getattr(backend, "RUNTIME_KEYS", ()):
+            hyper.pop(key, None)  # machine-specific, not part of the model
         logger.info(f"Training {self.model} on {source} ({meta['n_sources']} "
                     f"sources, {len(meta['ch_names'])} channels)")
         record = train_network(
@@ -325,7 +340,7 @@ class DeepInverse(BaseEstimator):
         """Validate the parameters, before anything is built."""
         if self.fwd is None:
             raise ValueError("DeepInverse needs a forward model (fwd) to be trained.")
-        _check_option("model", self.model, _BACKEND_NAMES)
+        _check_option("model", self.model, sorted(BACKENDS))
         _check_option("loss", self.loss, _LOSSES)
         for name in ("n_epochs", "samples_per_epoch", "batch_size", "patience",
                      "n_val"):

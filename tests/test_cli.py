@@ -73,4 +73,4 @@ def test_cli_bad_model(no_run, capsys, tmp_path):
                  capsys)
     assert "error: Invalid value for the 'model' parameter" in err
     err = _error(["benchmark", "--models", str(tmp_path / "x.onnx")], capsys)
-    assert "error: No model file" in err
+    assert "error: Model file does not exist" in err

@@ -221,6 +221,13 @@ def test_fit_checks(sphere_fwd, monkeypatch):
         DeepInverse(sphere_fwd, hyper_params=dict(n_dense=2.5)).fit()
     with pytest.raises(TypeError, match="hyper_params must be an instance of dict"):
         DeepInverse(sphere_fwd, hyper_params=[1]).fit()
+    # a typo is not silently ignored: the allowed keys are listed
+    with pytest.raises(ValueError, match=r"Invalid hyper_params key\(s\) \{'n_filter'\}"
+                       r".*model='convdip' \(allowed: \['image_shape', 'n_dense', "
+                       r"'n_filters'\]\)"):
+        DeepInverse(sphere_fwd, hyper_params=dict(n_filter=4)).fit()
+    with pytest.raises(ValueError, match=r"\{'subjects_dir'\}.*model='vnet'"):
+        DeepInverse(sphere_fwd, "vnet", hyper_params=dict(subjects_dir=".")).fit()
     # a simulation that can give samples without a source is caught on the
     # validation set, before training (the simulator itself refuses n_patches=0)
     simulate = simulation.SourceSimulator.simulate

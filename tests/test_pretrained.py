@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mne_deepinverse import _inverse, apply_deep_inverse
+from mne_deepinverse._registry import BACKENDS, PRETRAINED
 from mne_deepinverse.datasets import (
     CONVDIP_CH_NAMES,
     _pretrained,
@@ -24,7 +25,7 @@ def fresh_cache(monkeypatch):
     monkeypatch.setattr(_inverse, "_PRETRAINED_CACHE", {})
 
 
-@pytest.mark.parametrize("name", sorted(_inverse.PRETRAINED_MODELS))
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
 def test_pretrained_card(name, no_network, fresh_cache):
     model = _inverse._load_model(name)
     card = model.card_
@@ -42,7 +43,7 @@ def test_pretrained_card(name, no_network, fresh_cache):
     assert (pretrained_dir() / f"{name}.md").is_file()
 
 
-@pytest.mark.parametrize("name", sorted(_inverse.PRETRAINED_MODELS))
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
 def test_pretrained_apply(name, no_network, fresh_cache):
     """The shipped models localise single high-SNR patches on the template."""
     fwd = read_pretrained_forward(name)
@@ -77,3 +78,29 @@ def test_corrupted_model(tmp_path, monkeypatch, fresh_cache):
     evoked, _ = simulate_evoked(fwd, random_state=0)
     with pytest.raises(RuntimeError, match="does not match the registry"):
         apply_deep_inverse(evoked, fwd, "convdip")
+
+
+def test_one_registry():
+    """Every pretrained model has its files, its hashes and a known backend;
+    the dispatcher, the estimator and the command line use the same names."""
+    from mne_deepinverse.__main__ import main
+    from mne_deepinverse.backends import get_backend
+    from mne_deepinverse.datasets._pretrained import _read_registry
+
+    hashes = _read_registry()
+    for entry in PRETRAINED.values():
+        assert entry["backend"] in BACKENDS
+        for key in ("model", "forward", "card"):
+            assert (pretrained_dir() / entry[key]).is_file()
+        assert entry["model"] in hashes and entry["forward"] in hashes
+    # every hashed file belongs to a registry entry
+    shipped = {e[k] for e in PRETRAINED.values() for k in ("model", "forward")}
+    assert set(hashes) == shipped
+    # the package data is found through importlib.resources
+    assert pretrained_dir().parent.name == "mne_deepinverse"
+    with pytest.raises(ValueError, match="Allowed values are.*convdip.*unet.*vnet"):
+        get_backend("nope")
+    with pytest.raises(ValueError, match="Allowed values are.*convdip.*unet.*vnet"):
+        read_pretrained_forward("nope")
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--models", "nope"])

@@ -3,10 +3,11 @@
 # Copyright the mne-deepinverse contributors.
 """Write the forward models the pretrained networks are trained on.
 
-``pretrained/convdip-fwd.fif``: the ConvDip paper's 31 channels (10-05
-positions of the template) on the template's ico4 source space, 3-layer BEM
-with conductivities (0.3, 0.006, 0.3) S/m, free orientation (the fixed one is
-derived on reading). The file's sha256 is written to ``pretrained/registry.txt``.
+``mne_deepinverse/pretrained/convdip-fwd.fif``: the ConvDip paper's 31
+channels (10-05 positions of the template) on the template's ico4 source
+space, 3-layer BEM with conductivities (0.3, 0.006, 0.3) S/m, free orientation
+(the fixed one is derived on reading). The file's sha256 is written to
+``mne_deepinverse/pretrained/registry.txt``.
 """
 
 from pathlib import Path
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def update_registry(fname):
-    """Add or replace ``fname``'s sha256 in ``pretrained/registry.txt``."""
+    """Add or replace ``fname``'s sha256 in the ``registry.txt`` beside it."""
     fname = Path(fname)
     reg = fname.parent / "registry.txt"
     lines = reg.read_text().splitlines() if reg.is_file() else []
@@ -38,7 +39,7 @@ def main():
     info = make_template_info(CONVDIP_CH_NAMES)
     fwd = make_template_forward(info, "ico4", fixed=False, verbose=True)
     assert fwd["nsource"] == 5124, fwd["nsource"]
-    fname = ROOT / "pretrained" / "convdip-fwd.fif"
+    fname = ROOT / "mne_deepinverse" / "pretrained" / "convdip-fwd.fif"
     mne.write_forward_solution(fname, fwd, overwrite=True)
     update_registry(fname)
     print(f"Wrote {fname} ({fname.stat().st_size / 1e6:.1f} MB)")

@@ -6,9 +6,9 @@
 ``python tools/train_pretrained.py convdip`` (or ``unet``, ``vnet``) trains
 the network for the forward of ``read_pretrained_forward(name)`` (31 channels,
 ico4, 5124 sources) on fresh simulated samples, writes
-``pretrained/<name>.onnx`` (the model card is in its ONNX metadata),
-``pretrained/<name>.md`` (the human-readable card) and updates the sha256
-registry. The seed makes it reproducible on the same
+``mne_deepinverse/pretrained/<name>.onnx`` (the model card is in its ONNX
+metadata), ``mne_deepinverse/pretrained/<name>.md`` (the human-readable card)
+and updates the sha256 registry. The seed makes it reproducible on the same
 machine and torch version.
 """
 
@@ -93,7 +93,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=sorted(CONFIGS))
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=ROOT / "pretrained")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "mne_deepinverse" / "pretrained"
+    )
     args = parser.parse_args()
     mne.set_log_level("INFO")
     config = dict(CONFIGS[args.name])

@@ -6,7 +6,9 @@
 Every backend module defines ``DEFAULTS`` (hyper-parameters), ``LOSS`` (its
 default training loss) and ``build(meta, hyper_params, fwd)`` returning a
 torch module whose ``forward`` maps normalised EEG ``(n, n_channels)`` to a
-non-negative source-map shape ``(n, n_sources)``. A backend that can be
+non-negative source-map shape ``(n, n_sources)``; ``RUNTIME_KEYS``
+(optional) names further ``hyper_params`` keys that ``build`` accepts but
+that are not stored with the model. A backend that can be
 written as dense layers also defines ``fold(net)`` (a list of
 ``(weight (n_in, n_out), bias (n_out,), relu)``), which gives the fastest ONNX
 graph; the others are exported by torch's ONNX exporter.
@@ -17,8 +19,7 @@ from importlib import import_module
 
 from mne.utils import _check_option
 
-#: Available backends and their modules.
-BACKENDS = {"convdip": "convdip", "unet": "unet", "vnet": "vnet"}
+from .._registry import BACKENDS
 
 
 def get_backend(name):

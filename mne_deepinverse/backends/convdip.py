@@ -41,7 +41,9 @@ def scalp_image_matrix(pos2d, shape=(7, 11)):
     n_ch = len(pos2d)
     rows, cols = shape
     lo, hi = pos2d.min(axis=0), pos2d.max(axis=0)
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], cols), np.linspace(hi[1], lo[1], rows))
+    gx, gy = np.meshgrid(
+        np.linspace(lo[0], hi[0], cols), np.linspace(hi[1], lo[1], rows)
+    )
     grid = np.c_[gx.ravel(), gy.ravel()]
     interp = LinearNDInterpolator(pos2d, np.eye(n_ch))(grid)
     outside = np.isnan(interp).any(axis=1)

@@ -30,16 +30,16 @@ def cosine_wmse(pred, target, active_weight=9.0):
 
 
 class WeightedHausdorff:
-    """Weighted Hausdorff distance of Ribera et al. :footcite:`RiberaEtAl2019`.
+    r"""Weighted Hausdorff distance of Ribera et al. :footcite:`RiberaEtAl2019`.
 
     For a predicted map ``p`` in [0, 1] over the sources ``x`` and the set
     ``Y`` of active true sources,
 
     .. math::
 
-        d(p, Y) = \\frac{1}{S + \\epsilon} \\sum_x p_x \\min_{y \\in Y} d(x, y)
-        + \\frac{1}{|Y|} \\sum_{y \\in Y} M_\\alpha \\left[ p_x d(x, y)
-        + (1 - p_x) d_{max} \\right]_x
+        d(p, Y) = \frac{1}{S + \epsilon} \sum_x p_x \min_{y \in Y} d(x, y)
+        + \frac{1}{|Y|} \sum_{y \in Y} M_\alpha \left[ p_x d(x, y)
+        + (1 - p_x) d_{max} \right]_x
 
     with ``S = sum_x p_x``, ``d_max`` the largest distance between sources and
     ``M_alpha`` the generalised mean with ``alpha = -1`` (a soft minimum).

@@ -44,6 +44,9 @@ DEFAULTS = dict(
     k=3,
 )
 LOSS = "cosine_wmse"
+#: Hyper-parameters used to build the network but not stored with it
+#: (machine-specific).
+RUNTIME_KEYS = ("subjects_dir",)
 
 
 def sphere_positions(fwd, subjects_dir=None):

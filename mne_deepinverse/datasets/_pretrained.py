@@ -1,7 +1,7 @@
 # Authors: The mne-deepinverse developers
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
-"""Files shipped in ``pretrained/``, verified by sha256 with pooch."""
+"""Files shipped in ``mne_deepinverse/pretrained/``, verified by sha256 with pooch."""
 
 from importlib.resources import files
 from pathlib import Path
@@ -9,15 +9,14 @@ from pathlib import Path
 import mne
 from mne.utils import _check_option, _validate_type, verbose
 
+from .._registry import PRETRAINED
+
 #: The 31 channels of the ConvDip paper (Hecker et al. 2021).
 CONVDIP_CH_NAMES = (
     "Fp1 F3 F7 FT9 FC5 FC1 C3 T7 TP9 CP5 CP1 Pz P3 P7 O1 Oz O2 P4 P8 TP10 CP6 CP2 "
     "Cz C4 T8 FT10 FC6 FC2 F4 F8 Fp2"
 ).split()
 
-#: Forward model each pretrained model was trained on.
-# the three shipped models share one forward model
-PRETRAINED_FORWARDS = {name: "convdip-fwd.fif" for name in ("convdip", "unet", "vnet")}
 
 
 def pretrained_dir():
@@ -26,20 +25,16 @@ def pretrained_dir():
     Returns
     -------
     path : pathlib.Path
-        ``mne_deepinverse/pretrained`` in an installed wheel, or the
-        repository's ``pretrained/`` folder in a source checkout.
+        ``mne_deepinverse/pretrained``, package data read through
+        :mod:`importlib.resources`.
     """
-    candidates = [
-        Path(str(files("mne_deepinverse"))) / "pretrained",
-        Path(__file__).resolve().parents[2] / "pretrained",
-    ]
-    for path in candidates:
-        if (path / "registry.txt").is_file():
-            return path
-    raise RuntimeError(
-        "The pretrained files were not found (looked in "
-        f"{[str(c) for c in candidates]}). Reinstall mne-deepinverse."
-    )
+    path = Path(str(files("mne_deepinverse") / "pretrained"))
+    if not (path / "registry.txt").is_file():
+        raise RuntimeError(
+            f"The pretrained files are missing from {path}. Reinstall "
+            "mne-deepinverse."
+        )
+    return path
 
 
 def _read_registry():
@@ -106,9 +101,9 @@ def read_pretrained_forward(model="convdip", *, fixed=True, verbose=None):
         The forward solution.
     """
     _validate_type(model, str, "model")
-    _check_option("model", model, sorted(PRETRAINED_FORWARDS))
+    _check_option("model", model, sorted(PRETRAINED))
     _validate_type(fixed, bool, "fixed")
-    fname = fetch_pretrained_file(PRETRAINED_FORWARDS[model])
+    fname = fetch_pretrained_file(PRETRAINED[model]["forward"])
     fwd = mne.read_forward_solution(fname, verbose=False)
     if fixed:
         fwd = mne.convert_forward_solution(

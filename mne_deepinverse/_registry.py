@@ -1,0 +1,35 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""The one registry of network backends and shipped pretrained models.
+
+Everything else derives its lists from here: the estimator's ``model``
+choices, the backend dispatcher, ``apply_deep_inverse``'s pretrained names,
+``read_pretrained_forward`` and the command line. The sha256 hashes of the
+shipped files are in ``mne_deepinverse/pretrained/registry.txt`` (written by
+the ``tools/`` scripts); a test checks that both agree.
+
+Adding a network means: its module in ``mne_deepinverse/backends/``, an
+entry in :data:`BACKENDS`, and (when it ships trained) an entry in
+:data:`PRETRAINED` with its files in ``mne_deepinverse/pretrained/``.
+"""
+
+#: Network backends: name -> module of ``mne_deepinverse.backends``.
+BACKENDS = {
+    "convdip": "convdip",
+    "unet": "unet",
+    "vnet": "vnet",
+}
+
+#: Shipped pretrained models: name -> backend, model file, the forward it was
+#: trained on and its human-readable model card, all in
+#: ``mne_deepinverse/pretrained/``.
+PRETRAINED = {
+    name: dict(
+        backend=name,
+        model=f"{name}.onnx",
+        forward="convdip-fwd.fif",  # the ConvDip paper's 31 channels, ico4
+        card=f"{name}.md",
+    )
+    for name in ("convdip", "unet", "vnet")
+}
