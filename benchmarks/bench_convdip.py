@@ -139,14 +139,14 @@ def speed(repeats, fwd, fwd_free, model, seed):
     )
     t["speedup_vs_mne"] = t["mne_elor_s"] / t["deep_s"]
     msg = (f"1000 samples: MNE eLORETA path {1e3 * t['mne_elor_s']:.1f} ms, "
-           f"apply_deep_inverse ({model.card_['backend']}) {1e3 * t['deep_s']:.1f} ms "
+           f"apply_deep_inverse ({model.card['backend']}) {1e3 * t['deep_s']:.1f} ms "
            f"({t['speedup_vs_mne']:.2f}x faster); one sample through predict "
            f"{1e3 * t['predict_one_sample_s']:.3f} ms")
-    if model.card_["backend"] != "convdip":  # no dense-layer floor for CNNs
+    if model.card["backend"] != "convdip":  # no dense-layer floor for CNNs
         print(msg)
         return t
     # the floor: ConvDip's dense layers (folded) as float32 numpy products
-    proto = onnx.load_from_string(model.onnx_)
+    proto = onnx.load_from_string(model.onnx)
     weights = {i.name.removesuffix("_h"): numpy_helper.to_array(i).astype(np.float32)
                for i in proto.graph.initializer}
     layers = [(weights[f"W{i}"], weights[f"b{i}"]) for i in range(3)]
@@ -183,7 +183,7 @@ def main():
     model = _load_model(args.model)
     results = dict(
         machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        model_card_training=model.card_["training"]["samples_seen"],
+        model_card_training=model.card["training"]["samples_seen"],
     )
     if not args.skip_accuracy:
         fwd_agm = make_agm_forward(CONVDIP_CH_NAMES, random_state=0)

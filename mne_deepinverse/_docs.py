@@ -40,6 +40,33 @@ docdict["random_state"] = """\
 random_state : None | int | instance of numpy.random.Generator
     Seed; the same seed gives the same result."""
 
+docdict["fwd_apply"] = """fwd : instance of Forward | None
+    The forward model, checked against the one the model was trained on
+    (channels, sources and gain); also used to fit the amplitudes of the
+    active patches. For pretrained models use
+    :func:`mne_deepinverse.datasets.read_pretrained_forward`. None skips the
+    check (and ``amplitudes="patch"``, which needs the gain)."""
+docdict["model_apply"] = """model : str | path-like | DeepInverseModel | DeepInverse
+    A pretrained model name (``"convdip"``, ``"unet"`` or ``"vnet"``, all
+    for the forward of
+    :func:`~mne_deepinverse.datasets.read_pretrained_forward`), a saved
+    model file (.onnx), a :class:`~mne_deepinverse.DeepInverseModel`, or a
+    fitted :class:`~mne_deepinverse.DeepInverse`."""
+docdict["on_mismatch"] = """on_mismatch : "raise" | "warn" | "ignore"
+    What to do when the data's electrode positions are far (median distance
+    > 2 cm) from those the model was trained for. Missing positions (no
+    montage) and positions in another unit (mm, cm) are always an error."""
+docdict["amplitudes"] = """amplitudes : "scale" | "patch"
+    How the predicted patterns get their signed amplitudes (Am).
+    ``"patch"``: the predicted support of each time sample is split into
+    connected patches, and every patch gets its own signed amplitude, fitted
+    to the data by least squares through the forward model
+    (:func:`~mne_deepinverse.scaling.fit_patch_amplitudes`); regions of
+    opposite polarity keep their signs, as ``mode="mean_flip"`` label time
+    courses need. ``"scale"``: one signed scale per time sample for the
+    whole map (:func:`~mne_deepinverse.scaling.rescale_amplitudes`), as in
+    the ConvDip paper (the default); all active sources share one sign."""
+
 
 def fill_doc(f):
     """Fill ``%(name)s`` entries of ``f``'s docstring (ours and MNE's)."""

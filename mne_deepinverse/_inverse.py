@@ -1,99 +1,146 @@
 # Authors: The mne-deepinverse developers
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
-"""``apply_deep_inverse``: the MNE-style entry point."""
+"""``apply_deep_inverse`` and its Epochs and Raw versions.
+
+The MNE-style entry points are thin validating wrappers around one private
+worker on arrays.
+
+Only the fitted model (:class:`~mne_deepinverse.DeepInverseModel`) is used
+here: no training code, no torch.
+"""
 
 from pathlib import Path
 
 import mne
 import numpy as np
-from mne.utils import _check_on_missing, _validate_type, logger, verbose, warn
+from mne.utils import _check_on_missing, _check_option, _validate_type, logger, verbose
+from mne.utils import warn as _warn
 
-from ._checks import _check_data_array, _check_positions
+from ._checks import _check_data_array
+from ._docs import fill_doc
+from ._model import DeepInverseModel, read_deep_inverse_model
 from ._registry import PRETRAINED
-from .estimator import (
-    DeepInverse,
-    _eeg_gain,
-    _gain_fingerprint,
-    _reference,
-    read_deep_inverse,
-)
+from ._utils import _eeg_gain, _reference, _source_adjacency
+from .scaling import fit_patch_amplitudes, rescale_amplitudes
 
 _PRETRAINED_CACHE = {}
+_AMPLITUDES = ("scale", "patch")
 
 
 def _load_model(model):
-    _validate_type(model, (str, "path-like", DeepInverse), "model")
-    if isinstance(model, DeepInverse):
+    """Return the DeepInverseModel for a name, a file, a model or an estimator."""
+    from sklearn.base import BaseEstimator
+    from sklearn.utils.validation import check_is_fitted
+
+    if isinstance(model, DeepInverseModel):
         return model
+    if isinstance(model, BaseEstimator):  # a DeepInverse: its fitted model
+        check_is_fitted(model, "model_")
+        return model.model_
+    _validate_type(model, (str, "path-like", DeepInverseModel, BaseEstimator),
+                   "model")
     model_str = str(model)
     if model_str in PRETRAINED:
         if model_str not in _PRETRAINED_CACHE:
             from .datasets import fetch_pretrained_file
 
             fname = fetch_pretrained_file(PRETRAINED[model_str]["model"])
-            _PRETRAINED_CACHE[model_str] = read_deep_inverse(fname)
+            _PRETRAINED_CACHE[model_str] = read_deep_inverse_model(fname)
         return _PRETRAINED_CACHE[model_str]
     if Path(model_str).suffix == ".onnx" or Path(model_str).exists():
-        return read_deep_inverse(model_str)
+        return read_deep_inverse_model(model_str)
     raise ValueError(
         f"Invalid value for the 'model' parameter. Allowed values are "
-        f"{sorted(PRETRAINED)}, a path to a saved model (.onnx) or a "
-        f"fitted DeepInverse, but got {model!r} instead."
+        f"{sorted(PRETRAINED)}, a path to a saved model (.onnx), a "
+        f"DeepInverseModel or a fitted DeepInverse, but got {model!r} instead."
     )
 
 
-def _check_reference(info):
-    from mne._fiff.proj import _has_eeg_average_ref_proj
+def _check_forward(fwd, model):
+    """Check a forward (or None) against the model; return the fixed one."""
+    return None if fwd is None else model.check_forward(fwd)
 
-    if info.get("custom_ref_applied"):
-        raise ValueError(
-            "Custom EEG reference is not allowed for inverse modeling. Use "
-            "evoked.set_eeg_reference('average', projection=True)."
+
+def _patch_inputs(model, fwd):
+    """Average-referenced gain and source adjacency, cached on the model."""
+    key = id(fwd["sol"]["data"])
+    cached = getattr(model, "_patch_cache", None)
+    if cached is None or cached[0] != key:
+        gain_ref = _reference(_eeg_gain(fwd)[0]).astype(np.float32)
+        cached = (key, gain_ref, _source_adjacency(fwd["src"]))
+        model._patch_cache = cached
+    return cached[1], cached[2]
+
+
+class _Inverter:
+    """What every data block needs: the model, its picks, projector, amplitudes.
+
+    Built once per call (all validation happens here, before any inference);
+    :meth:`invert` then takes one block of data (n_channels, n_times) in V.
+    """
+
+    def __init__(self, model, info, fwd, *, kind, on_mismatch, amplitudes):
+        from mne._fiff.proj import make_projector
+
+        _check_on_missing(on_mismatch, "on_mismatch")
+        _validate_type(amplitudes, str, "amplitudes")
+        _check_option("amplitudes", amplitudes, _AMPLITUDES)
+        self.model = model = _load_model(model)
+        if model.input["kind"] != "sample":
+            raise NotImplementedError(
+                f"This {model.backend} model reads windows of time samples, "
+                "which this version of mne-deepinverse cannot apply yet; upgrade "
+                "the package."
+            )
+        self.picks = model.check_info(info, on_mismatch=on_mismatch, kind=kind)
+        self.fwd = _check_forward(fwd, model)
+        self.kind = kind
+        # pending projectors are applied to every block (never to the user's
+        # object); active ones are already in the data
+        projs = [p for p in info["projs"] if not p["active"]]
+        self.proj = None
+        if projs:
+            self.proj = make_projector(projs, model.ch_names)[0]
+        self.amplitudes = amplitudes
+        if amplitudes == "patch":
+            if self.fwd is None:
+                raise ValueError(
+                    "amplitudes='patch' fits the amplitude of every active patch "
+                    "through the forward model; pass fwd, or use "
+                    "amplitudes='scale'."
+                )
+            self.gain_ref, self.adjacency = _patch_inputs(model, self.fwd)
+
+    def invert(self, data):
+        """Source maps (n_sources, n_times), float32, and their projection."""
+        data = _check_data_array(data, f"The {self.kind} data")
+        if self.proj is not None:
+            data = self.proj @ data
+        X_ref, maps, proj = self.model._session.run(data.T)
+        if self.amplitudes == "patch":
+            maps = fit_patch_amplitudes(X_ref, maps, self.gain_ref, self.adjacency)[0]
+            proj = maps @ self.gain_ref.T
+        else:  # in place: no copy of the maps
+            scale = rescale_amplitudes(X_ref, proj)[:, None].astype(np.float32)
+            maps *= scale
+            proj *= scale
+        if not maps.any():
+            _warn(f"The model predicts no active source in the {self.kind} data.")
+        return maps.T, (X_ref - proj).T
+
+    def make_stc(self, sol, tmin, sfreq):
+        card = self.model.card
+        vertices = [np.asarray(v, dtype=np.int64) for v in card["vertices"]]
+        cls = {"surface": mne.SourceEstimate, "mixed": mne.MixedSourceEstimate}.get(
+            card["src_kind"], mne.VolSourceEstimate
         )
-    if not _has_eeg_average_ref_proj(info):
-        raise ValueError(
-            "EEG average reference (using a projector) is mandatory for "
-            "modeling, use the method set_eeg_reference(projection=True)."
-        )
-
-
-def _check_forward(fwd, card):
-    """Raise if the forward is not the one the model was trained on."""
-    from ._utils import _check_fixed_forward
-
-    remedy = (
-        " Train a model for this forward with DeepInverse(fwd).fit(), or use "
-        "the forward the model was trained on"
-    )
-    if card.get("backend") and fwd is not None:
-        fwd = _check_fixed_forward(fwd)
-        gain, ch_names = _eeg_gain(fwd)
-        if ch_names != card["ch_names"]:
-            raise ValueError(
-                f"The forward's EEG channels {ch_names} differ from the model's "
-                f"{card['ch_names']}." + remedy + "."
-            )
-        vertices = [s["vertno"].tolist() for s in fwd["src"]]
-        if gain.shape[1] != card["n_sources"] or vertices != card["vertices"]:
-            raise ValueError(
-                f"The forward has {gain.shape[1]} sources but the model was "
-                f"trained for {card['n_sources']} (or other vertices)." + remedy
-                + "."
-            )
-        fp = np.asarray(_gain_fingerprint(_reference(gain)))
-        ref = np.asarray(card["gain_fingerprint"])
-        if np.abs(fp - ref).max() > 1e-3 * np.abs(ref).max():
-            raise ValueError(
-                "The forward's gain matrix differs from the one the model was "
-                "trained on (other head model, conductivities or electrode "
-                "positions)." + remedy + " (e.g. mne_deepinverse.datasets."
-                "read_pretrained_forward for pretrained models)."
-            )
-    return fwd
+        return cls(sol, vertices, tmin=tmin, tstep=1.0 / sfreq,
+                   subject=card["subject"])
 
 
 @verbose
+@fill_doc
 def apply_deep_inverse(
     evoked,
     fwd,
@@ -101,14 +148,14 @@ def apply_deep_inverse(
     *,
     return_residual=False,
     on_mismatch="raise",
+    amplitudes="scale",
     verbose=None,
 ):
     """Apply a deep-learning inverse solution to an evoked response.
 
-    Every time sample is inverted in one batch through onnxruntime; each
-    predicted map is scaled by the least-squares fit of its forward projection
-    to the data: in closed form, checked with Brent's method on a few samples
-    (see :func:`mne_deepinverse.scaling.rescale_amplitudes`).
+    Every time sample is inverted in one batch through onnxruntime; the
+    network predicts the pattern of each map, and the amplitudes are fitted
+    to the data by least squares (``amplitudes``).
 
     Parameters
     ----------
@@ -118,94 +165,184 @@ def apply_deep_inverse(
         the model (others are ignored). Data that cannot be EEG in V (complex,
         not floating point, empty, non-finite, or spanning more than 10 mV
         peak to peak) raise an error; data below 1e-13 V give a warning.
-    fwd : instance of Forward | None
-        The forward model, checked against the one the model was trained on
-        (channels, sources and gain). For pretrained models use
-        :func:`mne_deepinverse.datasets.read_pretrained_forward`. None skips
-        the check.
-    model : str | path-like | instance of DeepInverse
-        A pretrained model name (``"convdip"``, ``"unet"`` or ``"vnet"``, all
-        for the forward of
-        :func:`~mne_deepinverse.datasets.read_pretrained_forward`), a saved
-        model file (.onnx), or a fitted :class:`DeepInverse`.
+    %(fwd_apply)s
+    %(model_apply)s
     return_residual : bool
         If True, also return the residual (data minus the forward projection
         of the estimate) as an Evoked, like
         :func:`mne.minimum_norm.apply_inverse`.
-    on_mismatch : "raise" | "warn" | "ignore"
-        What to do when the evoked's electrode positions are far (median
-        distance > 2 cm) from those the model was trained for. Missing
-        positions (no montage) and positions in another unit (mm, cm) are
-        always an error.
+    %(on_mismatch)s
+    %(amplitudes)s
     %(verbose)s
 
     Returns
     -------
     stc : instance of SourceEstimate | VolSourceEstimate
         The source estimate in Am (float32; signed moments along the cortical
-        normal: the predicted magnitude pattern times the signed amplitude
-        scale of each time sample), with the forward's vertices, the evoked's ``tmin``
-        and ``tstep``.
+        normal), with the forward's vertices, the evoked's ``tmin`` and
+        ``tstep``, and the model's subject (see :ref:`template-subject`).
     residual : instance of Evoked
         The residual (only if ``return_residual=True``).
 
     See Also
     --------
+    apply_deep_inverse_epochs
+    apply_deep_inverse_raw
     DeepInverse
     mne.minimum_norm.apply_inverse
     """
     _validate_type(evoked, mne.Evoked, "evoked")
     _validate_type(fwd, (mne.Forward, None), "fwd")
-    _check_on_missing(on_mismatch, "on_mismatch")
-    est = _load_model(model)
-    card = est._session_().card
-    if fwd is None and isinstance(model, DeepInverse):
-        fwd = model.fwd
-    info = evoked.info
-    eeg = mne.pick_types(info, meg=False, eeg=True, exclude=())
-    if len(eeg) == 0:
-        kinds = sorted(set(evoked.get_channel_types()))
-        raise ValueError(
-            f"The evoked has no EEG channels (it has {kinds}); this model is an "
-            "EEG model and cannot be applied to MEG or other data."
-        )
-    names = card["ch_names"]
-    eeg_names = [info["ch_names"][p] for p in eeg]
-    missing = [ch for ch in names if ch not in eeg_names]
-    if missing:
-        raise ValueError(
-            f"The evoked lacks {len(missing)} EEG channel(s) the model needs: "
-            f"{missing}. Interpolate or add them, or train a model for your "
-            "montage with DeepInverse(fwd).fit()."
-        )
-    bads = [ch for ch in names if ch in info["bads"]]
-    if bads:
-        raise ValueError(
-            f"Channel(s) {bads} needed by the model are marked bad; repair them "
-            "first, e.g. evoked.interpolate_bads()."
-        )
-    _check_reference(info)
-    _check_positions(info, card, on_mismatch)
-    picks = [info["ch_names"].index(ch) for ch in names]
-    data = _check_data_array(evoked.data[picks], "The evoked data")
-    projs = [p for p in info["projs"] if not p["active"]]
-    if projs:  # apply pending projectors on a copy, never on the user's evoked
-        data = evoked.copy().pick(names).apply_proj(verbose=False).data
-    fwd = _check_forward(fwd, card)
-    maps, X_ref, proj, scale = est._predict(data.T)
-    if not np.any(scale != 0):
-        warn("The model predicts no active source for any time sample.")
-    sol = maps.T  # (n_sources, n_times), float32
-    tstep = 1.0 / info["sfreq"]
-    vertices = [np.asarray(v, dtype=np.int64) for v in card["vertices"]]
-    cls = {"surface": mne.SourceEstimate, "mixed": mne.MixedSourceEstimate}.get(
-        card["src_kind"], mne.VolSourceEstimate
-    )
-    stc = cls(sol, vertices, tmin=evoked.times[0], tstep=tstep,
-              subject=card["subject"])
-    logger.info(f"    Applied {card['backend']} to {sol.shape[1]} time samples")
+    if fwd is None and hasattr(model, "fwd") and hasattr(model, "model_"):
+        fwd = model.fwd  # a fitted DeepInverse knows its forward
+    inv = _Inverter(model, evoked.info, fwd, kind="evoked",
+                    on_mismatch=on_mismatch, amplitudes=amplitudes)
+    sol, res = inv.invert(evoked.data[inv.picks])
+    stc = inv.make_stc(sol, evoked.times[0], evoked.info["sfreq"])
+    logger.info(f"    Applied {inv.model.backend} to {sol.shape[1]} time samples")
     if not return_residual:
         return stc
-    residual = evoked.copy().pick(names)
-    residual.data = (X_ref - proj * scale[:, None]).T.astype(np.float64)
+    residual = evoked.copy().pick(inv.model.ch_names)
+    residual.data = res.astype(np.float64)
     return stc, residual
+
+
+@verbose
+@fill_doc
+def apply_deep_inverse_epochs(
+    epochs,
+    fwd,
+    model="convdip",
+    *,
+    return_generator=False,
+    on_mismatch="raise",
+    amplitudes="scale",
+    verbose=None,
+):
+    """Apply a deep-learning inverse solution to every epoch.
+
+    Each epoch is inverted exactly like :func:`apply_deep_inverse` inverts
+    an evoked (one private worker serves both); the epochs' data are read one
+    epoch at a time.
+
+    Parameters
+    ----------
+    epochs : instance of Epochs
+        EEG epochs in V with an average-reference projector (see
+        :func:`apply_deep_inverse` for what the data must hold).
+    %(fwd_apply)s
+    %(model_apply)s
+    return_generator : bool
+        Return a generator of SourceEstimates (one epoch in memory at a time)
+        instead of a list.
+    %(on_mismatch)s
+    %(amplitudes)s
+    %(verbose)s
+
+    Returns
+    -------
+    stcs : list | generator of SourceEstimate | VolSourceEstimate
+        One source estimate per epoch.
+
+    See Also
+    --------
+    apply_deep_inverse
+    apply_deep_inverse_raw
+    mne.minimum_norm.apply_inverse_epochs
+    """
+    _validate_type(epochs, mne.BaseEpochs, "epochs")
+    _validate_type(fwd, (mne.Forward, None), "fwd")
+    _validate_type(return_generator, bool, "return_generator")
+    inv = _Inverter(model, epochs.info, fwd, kind="epochs",
+                    on_mismatch=on_mismatch, amplitudes=amplitudes)
+    n_epochs = len(epochs)  # loads nothing, but drops bad epochs if needed
+    if n_epochs == 0:
+        raise ValueError("The epochs are empty (no epoch left); nothing to invert.")
+
+    def stcs():
+        for ii in range(n_epochs):
+            data = epochs.get_data(picks=inv.picks, item=ii)[0]
+            yield inv.make_stc(inv.invert(data)[0], epochs.times[0],
+                               epochs.info["sfreq"])
+
+    logger.info(f"    Applying {inv.model.backend} to {n_epochs} epochs")
+    return stcs() if return_generator else list(stcs())
+
+
+@verbose
+@fill_doc
+def apply_deep_inverse_raw(
+    raw,
+    fwd,
+    model="convdip",
+    *,
+    start=None,
+    stop=None,
+    buffer_size=10_000,
+    on_mismatch="raise",
+    amplitudes="scale",
+    verbose=None,
+):
+    """Apply a deep-learning inverse solution to continuous data.
+
+    The recording is read and inverted in chunks of ``buffer_size`` samples,
+    so that memory beyond the returned SourceEstimate stays bounded by one
+    chunk (its data, the network's maps and their projections), however long
+    the recording. Models that read one time sample give exactly the same
+    result as :func:`apply_deep_inverse` on the same samples: chunks need no
+    overlap.
+
+    Parameters
+    ----------
+    raw : instance of Raw
+        Continuous EEG in V (high-pass filtered: slow drifts of more than
+        10 mV within a chunk are refused as not EEG in V), with an
+        average-reference projector (see :func:`apply_deep_inverse`).
+    %(fwd_apply)s
+    %(model_apply)s
+    start, stop : int | None
+        First sample and the sample after the last one to invert (indices
+        into the data, as in :meth:`mne.io.Raw.get_data`); None: from the
+        beginning, to the end.
+    buffer_size : int
+        Samples per chunk (at least 1).
+    %(on_mismatch)s
+    %(amplitudes)s
+    %(verbose)s
+
+    Returns
+    -------
+    stc : instance of SourceEstimate | VolSourceEstimate
+        The source estimate of the whole span (float32).
+
+    See Also
+    --------
+    apply_deep_inverse
+    apply_deep_inverse_epochs
+    mne.minimum_norm.apply_inverse_raw
+    """
+    _validate_type(raw, mne.io.BaseRaw, "raw")
+    _validate_type(fwd, (mne.Forward, None), "fwd")
+    _validate_type(buffer_size, "int", "buffer_size")
+    if buffer_size < 1:
+        raise ValueError(f"buffer_size must be >= 1 sample, got {buffer_size}.")
+    n_total = raw.n_times
+    for name, value in (("start", start), ("stop", stop)):
+        _validate_type(value, ("int-like", None), name)
+    start = 0 if start is None else start + (n_total if start < 0 else 0)
+    stop = n_total if stop is None else stop + (n_total if stop < 0 else 0)
+    if not 0 <= start < stop <= n_total:
+        raise ValueError(
+            f"start and stop must give a non-empty span of the {n_total} samples "
+            f"(0 <= start < stop <= {n_total}), got start={start}, stop={stop}."
+        )
+    inv = _Inverter(model, raw.info, fwd, kind="raw", on_mismatch=on_mismatch,
+                    amplitudes=amplitudes)
+    sol = np.empty((inv.model.n_sources, stop - start), np.float32)
+    logger.info(f"    Applying {inv.model.backend} to {stop - start} samples in "
+                f"chunks of {buffer_size}")
+    for first in range(start, stop, buffer_size):
+        last = min(first + buffer_size, stop)
+        chunk = raw.get_data(picks=inv.picks, start=first, stop=last)
+        sol[:, first - start:last - start] = inv.invert(chunk)[0]
+    return inv.make_stc(sol, raw.times[start], raw.info["sfreq"])

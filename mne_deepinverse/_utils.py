@@ -1,7 +1,7 @@
 # Authors: The mne-deepinverse developers
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
-"""Shared helpers: forward checks, source geometry and adjacency."""
+"""Shared helpers: forward checks, EEG info, source geometry and adjacency."""
 
 import hashlib
 
@@ -49,6 +49,16 @@ def _eeg_gain(fwd):
     names = [fwd["info"]["ch_names"][p] for p in picks]
     rows = [fwd["sol"]["row_names"].index(n) for n in names]
     return np.asarray(fwd["sol"]["data"][rows], dtype=np.float64), names
+
+
+def _make_info(fwd, ch_names, sfreq):
+    """EEG Info with the forward's electrode positions."""
+    info = mne.create_info(ch_names, sfreq, "eeg")
+    fwd_chs = {ch["ch_name"]: ch for ch in fwd["info"]["chs"]}
+    with info._unlock():
+        for ch in info["chs"]:
+            ch["loc"] = fwd_chs[ch["ch_name"]]["loc"].copy()
+    return info
 
 
 def _src_space_ids(src):
@@ -120,3 +130,15 @@ def _check_range(value, name, *, kind=float, low=None, high=None):
     if high is not None and value[1] > high:
         raise ValueError(f"{name} must be <= {high}, got {value}")
     return value
+
+
+def _reference(gain):
+    """Average-referenced gain (channels' mean removed)."""
+    return gain - gain.mean(axis=0, keepdims=True)
+
+
+def _gain_fingerprint(gain):
+    """Return a short, rounding-robust summary of an (average-referenced) gain."""
+    rng = np.random.default_rng(0)
+    probe = rng.standard_normal((gain.shape[1], 4))
+    return (gain @ probe).ravel().tolist()

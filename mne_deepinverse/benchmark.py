@@ -330,8 +330,8 @@ def _load_deep_models(models):
     deep = {}
     for model in models:
         est = _load_model(model)
-        _check_forward(fwd, est.card_)
-        name = model if str(model) in PRETRAINED else est.card_["backend"]
+        _check_forward(fwd, est)
+        name = model if str(model) in PRETRAINED else est.backend
         base, k = name, 1
         while name in deep:  # two models of one backend: keep both
             k += 1

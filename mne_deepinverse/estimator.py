@@ -7,13 +7,11 @@ import datetime
 import numbers
 import os
 import platform
-from pathlib import Path
 
 import mne
 import numpy as np
 from mne.utils import (
     _check_dict_keys,
-    _check_fname,
     _check_option,
     _validate_type,
     logger,
@@ -23,23 +21,20 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._checks import _check_data_array
-from ._onnx import FORMAT_VERSION, OnnxModel
+from ._model import DeepInverseModel, read_deep_inverse_model
+from ._onnx import FORMAT_VERSION
+from ._preprocessing import DESCRIPTION as _PREPROCESSING
 from ._registry import BACKENDS
-from ._utils import _check_fixed_forward, _check_random_state, _eeg_gain
-from .scaling import rescale_amplitudes
+from ._utils import (
+    _check_fixed_forward,
+    _check_random_state,
+    _eeg_gain,
+    _gain_fingerprint,
+    _make_info,
+    _reference,
+)
 
 _LOSSES = ("auto", "cosine_mse", "cosine_wmse", "hausdorff")
-
-
-def _gain_fingerprint(gain):
-    """Summarise an (average-referenced) gain, short and rounding-robust."""
-    rng = np.random.default_rng(0)
-    probe = rng.standard_normal((gain.shape[1], 4))
-    return (gain @ probe).ravel().tolist()
-
-
-def _reference(gain):
-    return gain - gain.mean(axis=0, keepdims=True)
 
 
 def _check_hyper_params(hyper, backend, model):
@@ -89,8 +84,6 @@ def _check_active(Y, what, remedy):
 
 def _forward_meta(fwd):
     """Return what a model needs to know of its forward, JSON-serialisable."""
-    from .simulation import _make_info
-
     gain, ch_names = _eeg_gain(fwd)
     info = _make_info(fwd, ch_names, 100.0)
     layout = mne.channels.make_eeg_layout(info)
@@ -164,16 +157,21 @@ class DeepInverse(BaseEstimator):
 
     Attributes
     ----------
+    model_ : instance of DeepInverseModel
+        The fitted model (ONNX graph + model card; torch-free): what
+        ``predict``, ``apply`` and ``save`` use.
     card_ : dict
-        The model card: channels, sources, pre-processing, hyper-parameters,
-        training record and validation metrics.
+        The model card (``model_.card``): channels, sources, input,
+        pre-processing, hyper-parameters, training record and validation
+        metrics.
+    onnx_ : bytes
+        The serialised ONNX model (``model_.onnx``).
     net_ : torch.nn.Module
         The trained network (only after ``fit`` in this session).
-    onnx_ : bytes
-        The ONNX model applied by ``predict``.
 
     See Also
     --------
+    DeepInverseModel
     apply_deep_inverse
     read_deep_inverse
 
@@ -245,7 +243,8 @@ class DeepInverse(BaseEstimator):
             )
         import torch
 
-        from ._onnx import set_card as _set_card
+        from ._backend_inputs import backend_inputs
+        from ._export import set_card as _set_card
         from .backends import export_onnx, get_backend
         from .backends._train import train_network
         from .simulation import SourceSimulator
@@ -290,7 +289,7 @@ class DeepInverse(BaseEstimator):
         torch.manual_seed(int(seeds[0]))
         hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
         loss = backend.LOSS if self.loss == "auto" else self.loss
-        net = backend.build(meta, hyper, self.fwd)
+        net = backend.build(meta, hyper, **backend_inputs(self.model, self.fwd, hyper))
         for key in getattr(backend, "RUNTIME_KEYS", ()):
             hyper.pop(key, None)  # machine-specific, not part of the model
         logger.info(f"Training {self.model} on {source} ({meta['n_sources']} "
@@ -308,8 +307,9 @@ class DeepInverse(BaseEstimator):
             format_version=FORMAT_VERSION,
             backend=self.model,
             hyper_params=hyper,
-            preprocessing=dict(reference="average", normalisation="signed peak",
-                               rescaling="brent (closed-form bracket)"),
+            input=dict(kind="sample"),
+            preprocessing=dict(_PREPROCESSING,
+                               rescaling="least squares (closed form, Brent-checked)"),
             **meta,
             simulation={k: (v if not isinstance(v, mne.Covariance) else "Covariance")
                         for k, v in sim_params.items()},
@@ -329,11 +329,12 @@ class DeepInverse(BaseEstimator):
         )
         # export, score the exported model on the validation set, then store
         # the validation metrics in the card (metadata only, same graph)
-        self._set_onnx(export_onnx(backend, net, _reference(gain), card,
-                                   fp16=self.fp16))
-        val_pred = self.predict(X_val)
+        model = DeepInverseModel(
+            export_onnx(backend, net, _reference(gain), card, fp16=self.fp16)
+        )
+        val_pred = model.predict(X_val)
         card["validation"] = self._validation_metrics(Y_val, val_pred, meta)
-        self._set_onnx(_set_card(self.onnx_, card))
+        self.model_ = DeepInverseModel(_set_card(model.onnx, card))
         return self
 
     def _check_params(self):
@@ -363,11 +364,6 @@ class DeepInverse(BaseEstimator):
             _validate_type(getattr(self, name), (dict, None), name)
         for name in ("fp16", "progress"):
             _validate_type(getattr(self, name), bool, name)
-
-    def _set_onnx(self, model):
-        self.onnx_ = model
-        self._session = OnnxModel(self.onnx_)
-        self.card_ = self._session.card
 
     @staticmethod
     def _validation_metrics(Y_val, Y_pred, meta):
@@ -403,11 +399,17 @@ class DeepInverse(BaseEstimator):
                       ".max(axis=1) > 0; X, Y = X[keep], Y[keep].")
         return X, Y
 
-    def _session_(self):
-        check_is_fitted(self, "onnx_")
-        if getattr(self, "_session", None) is None:
-            self._session = OnnxModel(self.onnx_)
-        return self._session
+    @property
+    def card_(self):
+        """The model card of the fitted model (dict)."""
+        check_is_fitted(self, "model_")
+        return self.model_.card
+
+    @property
+    def onnx_(self):
+        """The serialised ONNX model of the fitted model (bytes)."""
+        check_is_fitted(self, "model_")
+        return self.model_.onnx
 
     def predict_shape(self, X):
         """Predict source-map shapes (arbitrary scale) and their projections.
@@ -426,18 +428,8 @@ class DeepInverse(BaseEstimator):
         projection : array, shape (n_samples, n_channels)
             Forward projection of the shapes (average-referenced).
         """
-        return self._session_().run(self._check_X(X))
-
-    def _check_X(self, X):
-        card = self._session_().card
-        X = np.asarray(X)
-        n_ch = len(card["ch_names"])
-        if X.ndim != 2 or X.shape[1] != n_ch:
-            raise ValueError(
-                f"X must have shape (n_samples, {n_ch}) with the model's channels "
-                f"{card['ch_names']}, got {X.shape}."
-            )
-        return _check_data_array(X.T, "The EEG samples X").T
+        check_is_fitted(self, "model_")
+        return self.model_.run(X)
 
     def predict(self, X):
         """Predict source maps (Am) from EEG samples.
@@ -450,22 +442,12 @@ class DeepInverse(BaseEstimator):
         Returns
         -------
         Y : array, shape (n_samples, n_sources)
-            Source moments in Am: the network's shape times the Brent
-            amplitude scale of each sample (see
+            Source moments in Am: the network's shape times the amplitude
+            scale of each sample (see
             :func:`~mne_deepinverse.scaling.rescale_amplitudes`).
         """
-        return self._predict(self._check_X(X))[0]
-
-    def _predict(self, X):
-        """Predict maps of checked ``X``, with what the residual needs.
-
-        Returns the source maps (scaled in place), the referenced EEG, the
-        projections and the scales.
-        """
-        X_ref, shapes, proj = self._session_().run(X)
-        scale = rescale_amplitudes(X_ref, proj)
-        shapes *= scale[:, None].astype(np.float32)  # in place: no copy of the maps
-        return shapes, X_ref, proj, scale
+        check_is_fitted(self, "model_")
+        return self.model_.predict(X)
 
     def score(self, X, Y):
         """Median AUC (close/far) of the predictions.
@@ -485,7 +467,7 @@ class DeepInverse(BaseEstimator):
         from .metrics import evaluate
 
         pred = self.predict(X)
-        pos = np.asarray(self._session_().card["source_rr"])
+        pos = np.asarray(self.card_["source_rr"])
         return float(np.median(evaluate(Y, pred, pos, metrics=("auc",))["auc"]))
 
     @verbose
@@ -513,7 +495,8 @@ class DeepInverse(BaseEstimator):
         """
         from ._inverse import apply_deep_inverse
 
-        return apply_deep_inverse(evoked, self.fwd, model=self,
+        check_is_fitted(self, "model_")
+        return apply_deep_inverse(evoked, self.fwd, model=self.model_,
                                   return_residual=return_residual,
                                   on_mismatch=on_mismatch)
 
@@ -527,22 +510,8 @@ class DeepInverse(BaseEstimator):
         overwrite : bool
             Overwrite an existing file.
         """
-        check_is_fitted(self, "onnx_")
-        _validate_type(fname, "path-like", "fname")
-        if Path(fname).is_dir():
-            raise IsADirectoryError(
-                f"{fname} is a directory; pass a file name, e.g. "
-                f"{Path(fname) / 'model.onnx'}."
-            )
-        fname = _check_fname(fname, overwrite, name=str(fname))
-        if fname.suffix != ".onnx":
-            logger.info(f"    {fname.name} does not end with .onnx")
-        fname.write_bytes(self.onnx_)
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_session", None)
-        return state
+        check_is_fitted(self, "model_")
+        self.model_.save(fname, overwrite=overwrite)
 
 
 def read_deep_inverse(fname):
@@ -556,21 +525,16 @@ def read_deep_inverse(fname):
     Returns
     -------
     model : instance of DeepInverse
-        The fitted model (its ``fwd`` is None; pass the forward to
-        :func:`apply_deep_inverse` to check it matches).
+        The fitted estimator (its ``fwd`` is None; pass the forward to
+        :func:`apply_deep_inverse` to check it matches). Its ``model_`` is the
+        torch-free :class:`DeepInverseModel`.
+
+    See Also
+    --------
+    read_deep_inverse_model
     """
-    _validate_type(fname, "path-like", "fname")
-    fname = Path(fname)
-    if fname.is_dir():
-        found = sorted(p.name for p in fname.glob("*.onnx"))
-        raise IsADirectoryError(
-            f"{fname} is a directory; pass the .onnx model file"
-            + (f" (it holds {found})." if found else ".")
-        )
-    _check_fname(fname, overwrite="read", must_exist=True, name="Model file")
-    data = fname.read_bytes()
-    session = OnnxModel(data)
-    card = session.card
+    model = read_deep_inverse_model(fname)
+    card = model.card
     training = card.get("training", {})
     est = DeepInverse(
         None, card["backend"], hyper_params=card.get("hyper_params"),
@@ -578,7 +542,5 @@ def read_deep_inverse(fname):
         loss=training.get("loss", "cosine_mse"),
         random_state=training.get("random_state"),
     )
-    est.onnx_ = data
-    est._session = session
-    est.card_ = card
+    est.model_ = model
     return est

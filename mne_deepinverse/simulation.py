@@ -27,6 +27,7 @@ from ._utils import (
     _check_range,
     _eeg_gain,
     _hash_array,
+    _make_info,
     _source_adjacency,
     _source_positions,
     _src_space_ids,
@@ -520,16 +521,6 @@ def simulate_evoked(
     if return_epochs:
         return evoked, stc, epochs
     return evoked, stc
-
-
-def _make_info(fwd, ch_names, sfreq):
-    """EEG Info with the forward's electrode positions."""
-    info = mne.create_info(ch_names, sfreq, "eeg")
-    fwd_chs = {ch["ch_name"]: ch for ch in fwd["info"]["chs"]}
-    with info._unlock():
-        for ch in info["chs"]:
-            ch["loc"] = fwd_chs[ch["ch_name"]]["loc"].copy()
-    return info
 
 
 def _make_stc(fwd, data, tmin, tstep):

@@ -2,27 +2,32 @@
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
 
+import ast
+from pathlib import Path
+
 import mne
 import numpy as np
 import pytest
 
+import mne_deepinverse
 from mne_deepinverse import DeepInverse, apply_deep_inverse, read_deep_inverse
 from mne_deepinverse.simulation import simulate_evoked, simulate_samples
 
 torch = pytest.importorskip("torch")
 
+from mne_deepinverse._backend_inputs import (  # noqa: E402
+    backend_inputs,
+    linear_kernels,
+    sphere_positions,
+)
 from mne_deepinverse.backends import get_backend  # noqa: E402
 from mne_deepinverse.backends._resample import (  # noqa: E402
     knn_table,
-    linear_kernels,
     multilinear_table,
 )
 from mne_deepinverse.backends._train import normalise_eeg  # noqa: E402
 from mne_deepinverse.backends.losses import cosine_mse, cosine_wmse  # noqa: E402
-from mne_deepinverse.backends.unet import (  # noqa: E402
-    sphere_image_tables,
-    sphere_positions,
-)
+from mne_deepinverse.backends.unet import sphere_image_tables  # noqa: E402
 from mne_deepinverse.backends.vnet import voxel_tables  # noqa: E402
 
 BRIEF = dict(n_epochs=2, samples_per_epoch=768, batch_size=64, n_val=100,
@@ -77,7 +82,97 @@ def test_sphere_images(fwd):
 
 def test_unet_needs_surface(sphere_fwd):
     with pytest.raises(ValueError, match="needs a surface source space.*vnet"):
-        DeepInverse(sphere_fwd, "unet", **BRIEF).fit()
+        backend_inputs("unet", sphere_fwd, {})
+
+
+def test_build(fwd, sphere_fwd):
+    """Every backend builds from a card's meta and its inputs' arrays alone."""
+    from mne_deepinverse._utils import _eeg_gain
+
+    assert backend_inputs("convdip", fwd, {}) == {}
+    for name, fwd_, hyper in (
+        ("convdip", sphere_fwd, {}),
+        ("vnet", sphere_fwd, dict(grid=16)),
+        ("unet", fwd, dict(channels=(4, 4, 4))),
+    ):
+        n_ch = len(_eeg_gain(fwd_)[1])
+        n_src = fwd_["nsource"]
+        meta = dict(n_sources=n_src, source_rr=fwd_["source_rr"].tolist(),
+                    ch_pos2d=np.random.default_rng(0).uniform(size=(n_ch, 2)))
+        inputs = backend_inputs(name, fwd_, hyper)
+        net = get_backend(name).build(meta, hyper, **inputs).eval()
+        with torch.no_grad():
+            out = net(torch.randn(3, n_ch))
+        assert out.shape == (3, n_src) and (out >= 0).all()
+    assert set(inputs) == {"kernels", "sphere_pos"}
+    assert inputs["kernels"].shape == (3, n_src, n_ch)
+    with pytest.raises(TypeError, match="kernel"):
+        get_backend("vnet").build(meta, dict(grid=16))
+
+
+def _package_imports():
+    """Map every module of the package to the names it imports (absolute)."""
+    root = Path(mne_deepinverse.__file__).parent
+    imports = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+            package = parts
+        else:
+            package = parts[:-1]
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                module = ".".join(base + (node.module or "").split(".")).strip(".")
+                names.add(module)
+                names.update(f"{module}.{alias.name}" for alias in node.names)
+        imports[".".join(parts)] = names
+    return imports
+
+
+#: module (or package prefix) -> package modules it must not import
+LAYERS = {
+    "backends": ("baselines", "simulation", "datasets", "agm", "benchmark",
+                 "estimator", "_inverse"),
+    "simulation": ("backends", "baselines", "datasets", "estimator"),
+    "baselines": ("backends", "simulation", "estimator"),
+    # the apply path: the fitted model and what it runs on never reach
+    # training code, networks, simulation or the estimator
+    "_inverse": ("estimator", "backends", "simulation", "_export",
+                 "_backend_inputs", "benchmark", "agm"),
+    "_model": ("estimator", "backends", "simulation", "_export", "_inverse",
+               "datasets", "baselines"),
+    "_onnx": ("estimator", "backends", "simulation", "_export", "_model"),
+    "_preprocessing": ("estimator", "backends", "simulation", "_model", "_onnx"),
+    "_checks": ("estimator", "backends", "simulation", "_model", "_inverse"),
+    "scaling": ("estimator", "backends", "simulation", "_model", "_inverse"),
+    "_utils": ("estimator", "backends", "simulation", "_model", "_inverse",
+               "datasets", "baselines"),
+}
+
+
+def test_layers():
+    """A lower module never imports an upper one (STYLE.md, "Layers")."""
+    imports = _package_imports()
+    # the parser resolves relative imports
+    assert "mne_deepinverse.backends._resample" in imports[
+        "mne_deepinverse.backends.unet"]
+    assert "mne_deepinverse._utils" in imports["mne_deepinverse.simulation"]
+    bad = []
+    for lower, uppers in LAYERS.items():
+        lower = f"mne_deepinverse.{lower}"
+        modules = [m for m in imports if m == lower or m.startswith(lower + ".")]
+        assert modules, lower
+        for module in modules:
+            for upper in uppers:
+                upper = f"mne_deepinverse.{upper}"
+                bad += [(module, name) for name in sorted(imports[module])
+                        if name == upper or name.startswith(upper + ".")]
+    assert not bad, f"Imports across layers: {bad}"
 
 
 def test_voxel_tables(fwd):

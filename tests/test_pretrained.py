@@ -28,7 +28,7 @@ def fresh_cache(monkeypatch):
 @pytest.mark.parametrize("name", sorted(PRETRAINED))
 def test_pretrained_card(name, no_network, fresh_cache):
     model = _inverse._load_model(name)
-    card = model.card_
+    card = model.card
     assert card["backend"] == name
     assert card["ch_names"] == CONVDIP_CH_NAMES
     assert card["n_sources"] == 5124

@@ -4,11 +4,15 @@
 """Network backends: one module per network, behind a small dispatcher.
 
 Every backend module defines ``DEFAULTS`` (hyper-parameters), ``LOSS`` (its
-default training loss) and ``build(meta, hyper_params, fwd)`` returning a
-torch module whose ``forward`` maps normalised EEG ``(n, n_channels)`` to a
-non-negative source-map shape ``(n, n_sources)``; ``RUNTIME_KEYS``
-(optional) names further ``hyper_params`` keys that ``build`` accepts but
-that are not stored with the model. A backend that can be
+default training loss) and ``build(meta, hyper_params, **inputs)`` returning
+a torch module whose ``forward`` maps normalised EEG ``(n, n_channels)`` to a
+non-negative source-map shape ``(n, n_sources)``. ``meta`` is the forward's
+description in the model card; ``inputs`` are the arrays the network starts
+from (linear kernels, sphere positions), computed by the training side
+(:func:`mne_deepinverse._backend_inputs.backend_inputs`): the networks know
+nothing of simulation, baselines or datasets. ``RUNTIME_KEYS`` (optional)
+names further ``hyper_params`` keys accepted for the backend but not stored
+with the model. A backend that can be
 written as dense layers also defines ``fold(net)`` (a list of
 ``(weight (n_in, n_out), bias (n_out,), relu)``), which gives the fastest ONNX
 graph; the others are exported by torch's ONNX exporter.
@@ -30,7 +34,7 @@ def get_backend(name):
 
 def export_onnx(backend, net, gain_ref, card, *, fp16=True):
     """Export a trained network of ``backend`` as an ONNX model (bytes)."""
-    from .._onnx import export_torch_model, make_onnx_model
+    from .._export import export_torch_model, make_onnx_model
 
     if hasattr(backend, "fold"):
         return make_onnx_model(backend.fold(net), gain_ref, card, fp16=fp16)

@@ -1,7 +1,7 @@
 # Authors: The mne-deepinverse developers
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
-"""Between source space and regular grids, and the linear inverse kernels.
+"""Between source space and regular grids.
 
 The image backends (U-Net, VNet) see source maps on regular grids. Both
 directions are sparse linear maps stored as index/weight tables of fixed
@@ -11,12 +11,12 @@ width, applied as one gather and a weighted sum (an ONNX ``Gather``):
   inverse-distance weights (points far from every source are masked out);
 - grid to sources: multilinear interpolation of the grid at each source
   (bilinear on a latitude/longitude image, trilinear in a volume).
+
+The linear inverse kernels the networks start from are computed outside the
+networks (:mod:`mne_deepinverse._backend_inputs`) and passed to ``build``.
 """
 
-import mne
 import numpy as np
-from mne.io.constants import FIFF
-from mne.utils import logger
 from scipy.spatial import cKDTree
 
 
@@ -93,55 +93,6 @@ def multilinear_table(coords, shape, *, wrap=()):
             weight[:, corner] *= frac[:, axis] if upper else 1 - frac[:, axis]
         index[:, corner] = flat
     return index, weight.astype(np.float32)
-
-
-def linear_kernels(fwd, methods, *, lambda2=1.0 / 9.0, depth=0.8):
-    """Linear inverse kernels of MNE's minimum-norm solvers for a forward.
-
-    Each kernel maps average-referenced EEG to signed source amplitudes; it is
-    read off :func:`mne.minimum_norm.apply_inverse` applied to the identity
-    (one "time sample" per channel), with an ad-hoc diagonal noise covariance,
-    fixed orientations and an average-reference projector.
-
-    Parameters
-    ----------
-    fwd : instance of Forward
-        EEG forward. With free orientations (surface source space) the
-        kernels use depth weighting; a fixed-orientation forward gives no
-        depth information, so its kernels are computed without.
-    methods : list of str
-        Any of ``"MNE"``, ``"dSPM"``, ``"sLORETA"``, ``"eLORETA"``.
-    lambda2 : float
-        Regularisation.
-    depth : float | None
-        Depth weighting exponent.
-
-    Returns
-    -------
-    kernels : array of float32, shape (n_methods, n_sources, n_channels)
-        The kernels, each scaled to a largest absolute entry of 1 (the
-        networks see per-sample normalised estimates, so the scale is free).
-    """
-    from .._utils import _eeg_gain
-    from ..baselines import apply_baseline, make_baseline_operator
-    from ..simulation import _make_info
-
-    _, ch_names = _eeg_gain(fwd)
-    info = _make_info(fwd, ch_names, 100.0)
-    fwd = mne.pick_channels_forward(fwd, ch_names, ordered=True, verbose=False)
-    eye = mne.EvokedArray(np.eye(len(ch_names)), info, tmin=0.0, nave=1,
-                          verbose=False)
-    eye.set_eeg_reference("average", projection=True, verbose=False)
-    if fwd["source_ori"] == FIFF.FIFFV_MNE_FIXED_ORI:
-        depth = None
-    inv = make_baseline_operator(eye.info, fwd, "MNE", depth=depth, verbose=False)
-    kernels = []
-    for method in methods:
-        logger.info(f"    Linear kernel: {method}")
-        kern = apply_baseline(eye, fwd, method, operator=inv,
-                              snr=lambda2**-0.5).data
-        kernels.append(kern / np.abs(kern).max())
-    return np.stack(kernels).astype(np.float32)
 
 
 def gather_sum(x, index, weight):

@@ -11,20 +11,11 @@ import torch
 from mne.utils import logger
 from tqdm.auto import tqdm
 
+from .._preprocessing import normalise_torch
 from .losses import get_loss
 
-
-def normalise_eeg(x):
-    """Average reference, then division by the signed peak, per sample (torch).
-
-    Dividing by the value of the channel with the largest magnitude (not by
-    the magnitude) makes the input the same for ``x`` and ``-x``: the network
-    predicts one magnitude pattern for both polarities.
-    """
-    x = x - x.mean(dim=1, keepdim=True)
-    peak = x.gather(1, x.abs().argmax(dim=1, keepdim=True))
-    peak = torch.where(peak.abs() > 1e-30, peak, torch.ones_like(peak))
-    return x / peak
+#: The input pre-processing (defined once, in mne_deepinverse._preprocessing).
+normalise_eeg = normalise_torch
 
 
 def normalise_sources(y):

@@ -80,7 +80,7 @@ class ConvDip(nn.Module):
         return torch.relu(self.out(h))
 
 
-def build(meta, hyper_params, fwd=None):
+def build(meta, hyper_params):
     """Build an untrained ConvDip for a model card's channel layout."""
     params = {**DEFAULTS, **hyper_params}
     interp = scalp_image_matrix(np.asarray(meta["ch_pos2d"]), params["image_shape"])

@@ -11,7 +11,9 @@ latitude/longitude image through the subject's spherical registration
 (``surf/?h.sphere.reg``), so a convolution acts on cortical neighbourhoods:
 
 1. the normalised EEG goes through the three linear kernels (one matrix
-   product) and each estimate is divided by its peak magnitude;
+   product) and each estimate is divided by its peak magnitude (kernels and
+   sphere positions are computed outside the network and passed to
+   :func:`build`);
 2. every pixel averages its nearest vertices on the sphere (inverse-distance
    weights); the two hemispheres are stacked along the image height;
 3. a 2-D U-Net (3 levels, GroupNorm, ReLU, skip connections);
@@ -22,7 +24,6 @@ Only surface source spaces have a spherical registration; for volume or
 discrete source spaces use ``model="vnet"``.
 """
 
-import mne
 import numpy as np
 import torch
 from torch import nn
@@ -30,7 +31,6 @@ from torch import nn
 from ._resample import (
     gather_sum,
     knn_table,
-    linear_kernels,
     multilinear_table,
     peak_normalise,
 )
@@ -44,59 +44,10 @@ DEFAULTS = dict(
     k=3,
 )
 LOSS = "cosine_wmse"
-#: Hyper-parameters used to build the network but not stored with it
-#: (machine-specific).
+#: Hyper-parameters accepted for this network but not stored with it
+#: (machine-specific; ``subjects_dir`` locates the spherical registration,
+#: read by :func:`mne_deepinverse._backend_inputs.sphere_positions`).
 RUNTIME_KEYS = ("subjects_dir",)
-
-
-def sphere_positions(fwd, subjects_dir=None):
-    """Return the unit vectors of the sources on the spherical registration.
-
-    Parameters
-    ----------
-    fwd : instance of Forward
-        Forward on a surface source space.
-    subjects_dir : path-like | None
-        FreeSurfer subjects directory; the template's for its own subject,
-        else MNE's ``SUBJECTS_DIR``.
-
-    Returns
-    -------
-    pos : list of array, shape (n_used, 3)
-        Per hemisphere.
-    """
-    from ..datasets import TEMPLATE_SUBJECT, get_template
-
-    src = fwd["src"]
-    if src.kind != "surface":
-        raise ValueError(
-            f"model='unet' maps each hemisphere through its spherical "
-            f"registration and needs a surface source space, but this forward "
-            f"has a {src.kind} source space. Use model='vnet' (volumetric) or "
-            "model='convdip' instead."
-        )
-    subject = src._subject
-    if subject == TEMPLATE_SUBJECT and subjects_dir is None:
-        subjects_dir = get_template()[0]
-    subjects_dir = mne.utils.get_subjects_dir(subjects_dir, raise_error=True)
-    out = []
-    for s, hemi in zip(src, ("lh", "rh"), strict=False):
-        fname = subjects_dir / subject / "surf" / f"{hemi}.sphere.reg"
-        if not fname.is_file():
-            raise FileNotFoundError(
-                f"model='unet' needs the spherical registration {fname} of "
-                f"subject {subject!r}; pass hyper_params=dict(subjects_dir=...) "
-                "pointing at the FreeSurfer subjects directory."
-            )
-        rr = mne.read_surface(fname)[0]
-        if len(rr) != s["np"]:
-            raise ValueError(
-                f"{fname} has {len(rr)} vertices but the source space's surface "
-                f"has {s['np']}: they belong to different subjects."
-            )
-        rr = rr[s["vertno"]]
-        out.append(rr / np.linalg.norm(rr, axis=1, keepdims=True))
-    return out
 
 
 def _pixel_vectors(grid):
@@ -117,8 +68,8 @@ def sphere_image_tables(hemi_pos, grid=(32, 64), k=3):
     Parameters
     ----------
     hemi_pos : list of array, shape (n_used, 3)
-        Unit vectors of each hemisphere's sources (see
-        :func:`sphere_positions`).
+        Unit vectors of each hemisphere's sources on the spherical
+        registration.
     grid : tuple of int
         Rows (latitude) and columns (longitude) per hemisphere.
     k : int
@@ -208,16 +159,27 @@ class UNet(nn.Module):
         return torch.sigmoid(gather_sum(out, self.from_idx, self.from_w))
 
 
-def build(meta, hyper_params, fwd):
-    """Build an untrained U-Net for a forward model."""
+def build(meta, hyper_params, *, kernels, sphere_pos):
+    """Build an untrained U-Net for a forward model.
+
+    Parameters
+    ----------
+    meta : dict
+        The forward's description in the model card.
+    hyper_params : dict
+        Hyper-parameters (missing keys take :data:`DEFAULTS`).
+    kernels : array, shape (n_kernels, n_sources, n_channels)
+        Linear inverse kernels, one input channel each.
+    sphere_pos : list of array, shape (n_used, 3)
+        Unit vectors of each hemisphere's sources on the spherical
+        registration.
+    """
     params = {**DEFAULTS, **hyper_params}
     grid = tuple(params["grid"])
     if grid[0] % 4 or grid[1] % 4:
         raise ValueError(f"The U-Net grid must be divisible by 4, got {grid}.")
-    hemi_pos = sphere_positions(fwd, params.get("subjects_dir"))
-    to_grid, from_grid = sphere_image_tables(hemi_pos, grid, params["k"])
-    kernels = linear_kernels(fwd, list(params["kernels"]), lambda2=params["lambda2"])
-    shape = (len(hemi_pos) * grid[0], grid[1])
+    to_grid, from_grid = sphere_image_tables(sphere_pos, grid, params["k"])
+    shape = (len(sphere_pos) * grid[0], grid[1])
     net = UNet(kernels, to_grid, from_grid, shape, tuple(params["channels"]),
                params["groups"])
     return net.to(memory_format=torch.channels_last)

@@ -34,7 +34,6 @@ from torch import nn
 from ._resample import (
     gather_sum,
     knn_table,
-    linear_kernels,
     multilinear_table,
     peak_normalise,
 )
@@ -180,8 +179,18 @@ class VNet(nn.Module):
         return torch.sigmoid(out + self.skip[0] * est + self.skip[1])
 
 
-def build(meta, hyper_params, fwd):
-    """Build an untrained VNet for a forward model."""
+def build(meta, hyper_params, *, kernel):
+    """Build an untrained VNet for a forward model.
+
+    Parameters
+    ----------
+    meta : dict
+        The forward's description in the model card (``source_rr``).
+    hyper_params : dict
+        Hyper-parameters (missing keys take :data:`DEFAULTS`).
+    kernel : array, shape (n_sources, n_channels)
+        The linear inverse kernel the network starts from.
+    """
     params = {**DEFAULTS, **hyper_params}
     n_grid = int(params["grid"])
     if n_grid % 8 or not 16 <= n_grid <= 64:
@@ -189,7 +198,6 @@ def build(meta, hyper_params, fwd):
             f"The VNet grid must be a multiple of 8 between 16 and 64, got {n_grid}.")
     to_grid, from_grid, mask, _ = voxel_tables(
         np.asarray(meta["source_rr"]), n_grid, params["k"])
-    kernel = linear_kernels(fwd, [params["kernel"]], lambda2=params["lambda2"])[0]
     net = VNet(kernel, to_grid, from_grid, mask, tuple(params["channels"]),
                params["groups"])
     return net.to(memory_format=torch.channels_last_3d)

@@ -1,0 +1,194 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""Writing trained networks as ONNX graphs (training side: needs ``onnx``).
+
+Every graph takes raw EEG in V (``eeg``, shape ``(n, n_channels)``) and
+returns the average-referenced EEG (``eeg_ref``), the source-map shape
+(``sources``) and its projection through the average-referenced gain
+(``projection``); the pre-processing of :mod:`mne_deepinverse._preprocessing`
+is part of the graph. The model card is stored as metadata
+(:data:`mne_deepinverse._onnx.CARD_KEY`).
+"""
+
+import json
+
+import numpy as np
+
+from ._onnx import CARD_KEY
+from ._preprocessing import normalise_torch, onnx_nodes
+
+
+def make_onnx_model(layers, gain, card, *, fp16=True):
+    """Write dense layers and the gain as an ONNX graph (bytes).
+
+    Parameters
+    ----------
+    layers : list of tuple
+        ``(weight (n_in, n_out), bias (n_out,), relu)`` per layer.
+    gain : array, shape (n_channels, n_sources)
+        Average-referenced gain of the forward model.
+    card : dict
+        The model card (JSON-serialisable), stored as metadata.
+    fp16 : bool
+        Store the weights in float16 (computation stays in float32).
+
+    Returns
+    -------
+    model : bytes
+        The serialised ONNX model.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    store = np.float16 if fp16 else np.float32
+    nodes, inits = [], []
+
+    def const(name, value):
+        value = np.asarray(value, dtype=store)
+        if fp16:
+            inits.append(numpy_helper.from_array(value, name + "_h"))
+            nodes.append(helper.make_node("Cast", [name + "_h"], [name],
+                                          to=TensorProto.FLOAT))
+        else:
+            inits.append(numpy_helper.from_array(value, name))
+        return name
+
+    # average reference, then division by the signed peak (defined once, in
+    # mne_deepinverse._preprocessing)
+    pre_nodes, pre_inits = onnx_nodes("eeg", "eeg_ref", "h0")
+    nodes += pre_nodes
+    inits += pre_inits
+    h = "h0"
+    for ii, (w, b, relu) in enumerate(layers):
+        nodes.append(helper.make_node("MatMul", [h, const(f"W{ii}", w)], [f"mm{ii}"]))
+        out = "sources" if ii == len(layers) - 1 and not relu else f"z{ii}"
+        nodes.append(helper.make_node("Add", [f"mm{ii}", const(f"b{ii}", b)], [out]))
+        if relu:
+            out_relu = "sources" if ii == len(layers) - 1 else f"h{ii + 1}"
+            nodes.append(helper.make_node("Relu", [out], [out_relu]))
+            out = out_relu
+        h = out
+    nodes.append(helper.make_node("MatMul", ["sources", const("gain_t", gain.T)],
+                                  ["projection"]))
+    n_ch, n_src = gain.shape
+    graph = helper.make_graph(
+        nodes,
+        "mne_deepinverse",
+        [helper.make_tensor_value_info("eeg", TensorProto.FLOAT, ["n", n_ch])],
+        [
+            helper.make_tensor_value_info("eeg_ref", TensorProto.FLOAT, ["n", n_ch]),
+            helper.make_tensor_value_info("sources", TensorProto.FLOAT, ["n", n_src]),
+            helper.make_tensor_value_info("projection", TensorProto.FLOAT,
+                                          ["n", n_ch]),
+        ],
+        inits,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)],
+        producer_name="mne-deepinverse",
+    )
+    model.ir_version = 8
+    _put_card(model, card)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def _finish(model, card, fp16):
+    """Weights to float16 (with casts), the card as metadata; checked bytes."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    if fp16:
+        casts, keep = [], []
+        for init in model.graph.initializer:
+            value = numpy_helper.to_array(init)
+            if value.dtype == np.float32 and value.size >= 1024:
+                keep.append(numpy_helper.from_array(value.astype(np.float16),
+                                                    init.name + "_h"))
+                casts.append(helper.make_node("Cast", [init.name + "_h"], [init.name],
+                                              to=TensorProto.FLOAT))
+            else:
+                keep.append(init)
+        del model.graph.initializer[:]
+        model.graph.initializer.extend(keep)
+        nodes = casts + list(model.graph.node)
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
+    _put_card(model, card)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def _put_card(model, card):
+    """Store the card as the model's only metadata (in place)."""
+    from onnx import helper
+
+    del model.metadata_props[:]
+    helper.set_model_props(model, {CARD_KEY: json.dumps(card)})
+
+
+def set_card(model, card):
+    """Return a serialised model with its card replaced."""
+    import onnx
+
+    model = onnx.load_from_string(model)
+    _put_card(model, card)
+    return model.SerializeToString()
+
+
+def export_torch_model(net, gain, card, *, fp16=True):
+    """Export a torch network with pre-processing and projection as ONNX.
+
+    The graph is the same as :func:`make_onnx_model`'s (average reference,
+    division by the signed peak, the network, projection through the gain),
+    written by torch's ONNX exporter.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Maps normalised EEG ``(n, n_channels)`` to source shapes.
+    gain : array, shape (n_channels, n_sources)
+        Average-referenced gain of the forward model.
+    card : dict
+        The model card, stored as metadata.
+    fp16 : bool
+        Store the weights in float16 (computation stays in float32).
+
+    Returns
+    -------
+    model : bytes
+        The serialised ONNX model.
+    """
+    import io
+    import warnings
+
+    import onnx
+    import torch
+
+    class _Graph(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+            self.register_buffer("gain_t", torch.as_tensor(gain.T, dtype=torch.float32))
+
+        def forward(self, eeg):
+            eeg_ref = eeg - eeg.mean(dim=1, keepdim=True)
+            sources = self.net(normalise_torch(eeg_ref))
+            return eeg_ref, sources, sources @ self.gain_t
+
+    graph = _Graph().eval()
+    buffer = io.BytesIO()
+    names = ["eeg_ref", "sources", "projection"]
+    with warnings.catch_warnings(), torch.no_grad():
+        # torch >= 2.9 marks the TorchScript exporter as deprecated; the
+        # torch.export one needs onnxscript, which we do not require
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            graph, (torch.zeros(2, gain.shape[0]),), buffer, dynamo=False,
+            input_names=["eeg"], output_names=names, opset_version=17,
+            dynamic_axes={name: {0: "n"} for name in ["eeg", *names]},
+        )
+    return _finish(onnx.load_from_string(buffer.getvalue()), card, fp16)
+
+

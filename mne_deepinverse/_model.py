@@ -1,0 +1,320 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""The fitted inverse model: an ONNX graph and its model card, torch-free.
+
+:class:`DeepInverseModel` is to :class:`mne_deepinverse.DeepInverse` what
+:class:`mne.beamformer.Beamformer` is to :func:`mne.beamformer.make_lcmv`:
+the estimator trains, the model applies. It needs only onnxruntime.
+"""
+
+from pathlib import Path
+
+import mne
+import numpy as np
+from mne.utils import _check_fname, _validate_type, logger
+
+from ._checks import _check_data_array, _check_positions
+from ._onnx import OnnxModel
+from ._utils import _check_fixed_forward, _eeg_gain, _gain_fingerprint, _reference
+from .scaling import rescale_amplitudes
+
+#: What a model reads: one time sample (every sample is inverted on its own)
+#: or a window of ``n_times`` samples at ``sfreq`` Hz.
+INPUT_KINDS = ("sample", "window")
+
+
+def _default_input(card):
+    """Return the input contract of a card (format 1 cards: one time sample)."""
+    inp = dict(card.get("input") or {"kind": "sample"})
+    if inp.get("kind") not in INPUT_KINDS:
+        raise RuntimeError(
+            f"The model card's input kind {inp.get('kind')!r} is not one of "
+            f"{INPUT_KINDS}: the file is corrupted or needs a newer mne-deepinverse."
+        )
+    return inp
+
+
+class DeepInverseModel:
+    """A fitted deep-learning inverse model (ONNX graph + model card).
+
+    Made by :meth:`mne_deepinverse.DeepInverse.fit` (as its ``model_``),
+    read with :func:`read_deep_inverse_model`, or given by name to
+    :func:`mne_deepinverse.apply_deep_inverse`. It needs no torch.
+
+    Parameters
+    ----------
+    onnx : bytes
+        The serialised ONNX model with its card in the metadata.
+
+    Attributes
+    ----------
+    card : dict
+        The model card: backend, channels and their positions, source space,
+        input, pre-processing, hyper-parameters, training record, metrics.
+    input : dict
+        What the model reads: ``{"kind": "sample"}`` (one time sample) or
+        ``{"kind": "window", "n_times": int, "sfreq": float}``.
+
+    See Also
+    --------
+    mne_deepinverse.DeepInverse
+    mne_deepinverse.apply_deep_inverse
+    read_deep_inverse_model
+    """
+
+    def __init__(self, onnx):
+        _validate_type(onnx, bytes, "onnx")
+        self._onnx = onnx
+        self._session = OnnxModel(onnx)
+        self.card = self._session.card
+        self.input = _default_input(self.card)
+
+    # --- what the model is -------------------------------------------------
+    @property
+    def onnx(self):
+        """The serialised ONNX model (bytes)."""
+        return self._onnx
+
+    @property
+    def backend(self):
+        """Name of the network backend (str)."""
+        return self.card["backend"]
+
+    @property
+    def ch_names(self):
+        """The EEG channels the model reads, in order (list of str)."""
+        return list(self.card["ch_names"])
+
+    @property
+    def n_sources(self):
+        """Number of sources (int)."""
+        return int(self.card["n_sources"])
+
+    def __repr__(self):
+        inp = ("one time sample" if self.input["kind"] == "sample" else
+               f"windows of {self.input['n_times']} samples at "
+               f"{self.input['sfreq']:g} Hz")
+        trained = self.card.get("training", {}).get("date", "unknown date")
+        return (
+            f"<DeepInverseModel | {self.backend}, {len(self.ch_names)} EEG "
+            f"channels, {self.n_sources} sources ({self.card['src_kind']}, "
+            f"subject {self.card['subject']}), input: {inp}, trained {trained}>"
+        )
+
+    def __getstate__(self):
+        return dict(onnx=self._onnx)
+
+    def __setstate__(self, state):
+        self.__init__(state["onnx"])
+
+    # --- checks ------------------------------------------------------------
+    def check_forward(self, fwd):
+        """Raise if ``fwd`` is not the forward the model was trained on.
+
+        Parameters
+        ----------
+        fwd : instance of Forward
+            The forward model (free orientations are converted to fixed).
+
+        Returns
+        -------
+        fwd : instance of Forward
+            The fixed-orientation forward.
+        """
+        card = self.card
+        remedy = (
+            " Train a model for this forward with DeepInverse(fwd).fit(), or use "
+            "the forward the model was trained on"
+        )
+        fwd = _check_fixed_forward(fwd)
+        gain, ch_names = _eeg_gain(fwd)
+        if ch_names != card["ch_names"]:
+            raise ValueError(
+                f"The forward's EEG channels {ch_names} differ from the model's "
+                f"{card['ch_names']}." + remedy + "."
+            )
+        vertices = [s["vertno"].tolist() for s in fwd["src"]]
+        if gain.shape[1] != card["n_sources"] or vertices != card["vertices"]:
+            raise ValueError(
+                f"The forward has {gain.shape[1]} sources but the model was "
+                f"trained for {card['n_sources']} (or other vertices)." + remedy
+                + "."
+            )
+        fp = np.asarray(_gain_fingerprint(_reference(gain)))
+        ref = np.asarray(card["gain_fingerprint"])
+        if np.abs(fp - ref).max() > 1e-3 * np.abs(ref).max():
+            raise ValueError(
+                "The forward's gain matrix differs from the one the model was "
+                "trained on (other head model, conductivities or electrode "
+                "positions)." + remedy + " (e.g. mne_deepinverse.datasets."
+                "read_pretrained_forward for pretrained models)."
+            )
+        return fwd
+
+    def check_info(self, info, *, on_mismatch="raise", kind="data"):
+        """Check that ``info`` holds what the model reads; return the picks.
+
+        The model's channels must be present as EEG, not bad, with an
+        average-reference projector and electrode positions near the model's.
+
+        Parameters
+        ----------
+        info : instance of Info
+            The measurement info of the data.
+        on_mismatch : "raise" | "warn" | "ignore"
+            What to do when the positions are far (median > 2 cm) from the
+            model's; missing positions and positions in another unit always
+            raise.
+        kind : str
+            How messages name the data ("evoked", "epochs", "raw").
+
+        Returns
+        -------
+        picks : array of int
+            Indices of the model's channels in ``info``, in the model's order.
+        """
+        _validate_type(info, mne.Info, "info")
+        eeg = mne.pick_types(info, meg=False, eeg=True, exclude=())
+        if len(eeg) == 0:
+            kinds = sorted(set(info.get_channel_types()))
+            raise ValueError(
+                f"The {kind} has no EEG channels (it has {kinds}); this model is "
+                "an EEG model and cannot be applied to MEG or other data."
+            )
+        names = self.ch_names
+        eeg_names = [info["ch_names"][p] for p in eeg]
+        missing = [ch for ch in names if ch not in eeg_names]
+        if missing:
+            raise ValueError(
+                f"The {kind} lacks {len(missing)} EEG channel(s) the model needs: "
+                f"{missing}. Interpolate or add them, or train a model for your "
+                "montage with DeepInverse(fwd).fit()."
+            )
+        bads = [ch for ch in names if ch in info["bads"]]
+        if bads:
+            raise ValueError(
+                f"Channel(s) {bads} needed by the model are marked bad; repair "
+                f"them first, e.g. {kind}.interpolate_bads()."
+            )
+        _check_reference(info, kind)
+        _check_positions(info, self.card, on_mismatch)
+        return np.array([info["ch_names"].index(ch) for ch in names], int)
+
+    def _check_X(self, X):
+        X = np.asarray(X)
+        n_ch = len(self.ch_names)
+        if X.ndim != 2 or X.shape[1] != n_ch:
+            raise ValueError(
+                f"X must have shape (n_samples, {n_ch}) with the model's channels "
+                f"{self.ch_names}, got {X.shape}."
+            )
+        return _check_data_array(X.T, "The EEG samples X").T
+
+    # --- running ------------------------------------------------------------
+    def run(self, X):
+        """Run the network on EEG samples.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_channels)
+            EEG in V, channels in the model's order.
+
+        Returns
+        -------
+        X_ref : array, shape (n_samples, n_channels)
+            Average-referenced EEG.
+        shapes : array, shape (n_samples, n_sources)
+            Predicted source-map patterns (non-negative, arbitrary scale).
+        projection : array, shape (n_samples, n_channels)
+            Forward projection of the patterns (average-referenced gain).
+        """
+        return self._session.run(self._check_X(X))
+
+    def predict(self, X):
+        """Predict source maps (Am) from EEG samples.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_channels)
+            EEG samples in V, channels in the model's order.
+
+        Returns
+        -------
+        Y : array, shape (n_samples, n_sources)
+            Source moments in Am: each predicted pattern times the scale that
+            fits its projection to the data
+            (:func:`~mne_deepinverse.scaling.rescale_amplitudes`).
+        """
+        return self._predict(self._check_X(X))[0]
+
+    def _predict(self, X):
+        """Return scaled maps of checked ``X``, the EEG, projections and scales."""
+        X_ref, shapes, proj = self._session.run(X)
+        scale = rescale_amplitudes(X_ref, proj)
+        shapes *= scale[:, None].astype(np.float32)
+        return shapes, X_ref, proj, scale
+
+    # --- files ----------------------------------------------------------------
+    def save(self, fname, *, overwrite=False):
+        """Save the model as one ONNX file with its model card.
+
+        Parameters
+        ----------
+        fname : path-like
+            File name, should end with ``.onnx``.
+        overwrite : bool
+            Overwrite an existing file.
+        """
+        _validate_type(fname, "path-like", "fname")
+        if Path(fname).is_dir():
+            raise IsADirectoryError(
+                f"{fname} is a directory; pass a file name, e.g. "
+                f"{Path(fname) / 'model.onnx'}."
+            )
+        fname = _check_fname(fname, overwrite, name=str(fname))
+        if fname.suffix != ".onnx":
+            logger.info(f"    {fname.name} does not end with .onnx")
+        fname.write_bytes(self._onnx)
+
+
+def _check_reference(info, kind="data"):
+    from mne._fiff.proj import _has_eeg_average_ref_proj
+
+    if info.get("custom_ref_applied"):
+        raise ValueError(
+            "Custom EEG reference is not allowed for inverse modeling. Use "
+            f"{kind}.set_eeg_reference('average', projection=True)."
+        )
+    if not _has_eeg_average_ref_proj(info):
+        raise ValueError(
+            "EEG average reference (using a projector) is mandatory for "
+            "modeling, use the method set_eeg_reference(projection=True)."
+        )
+
+
+def read_deep_inverse_model(fname):
+    """Read a model saved with :meth:`DeepInverseModel.save`.
+
+    Parameters
+    ----------
+    fname : path-like
+        The ``.onnx`` file (also one written by
+        :meth:`mne_deepinverse.DeepInverse.save`).
+
+    Returns
+    -------
+    model : instance of DeepInverseModel
+        The model.
+    """
+    _validate_type(fname, "path-like", "fname")
+    fname = Path(fname)
+    if fname.is_dir():
+        found = sorted(p.name for p in fname.glob("*.onnx"))
+        raise IsADirectoryError(
+            f"{fname} is a directory; pass the .onnx model file"
+            + (f" (it holds {found})." if found else ".")
+        )
+    _check_fname(fname, overwrite="read", must_exist=True, name="Model file")
+    return DeepInverseModel(fname.read_bytes())
+
