@@ -417,7 +417,7 @@ _ALL = ("auc", "mle", "nmse", "found", "n_ghost", "dle", "sd", "oa")
 
 @fill_doc
 def summarise(values, q=(25, 50, 75)):
-    """Percentiles of scores that count failures (``inf``) as the worst.
+    """Compute percentiles of scores, counting failures (``inf``) as the worst.
 
     NaN values (a metric that is undefined for a sample, e.g. the
     multi-source MLE of a sample without estimated maxima) are left out;
@@ -449,6 +449,7 @@ def summarise(values, q=(25, 50, 75)):
     return out, len(values)
 
 
+@fill_doc
 def evaluate(Y_true, Y_pred, pos, *, metrics=_ALL, progress=False):
     """Evaluate many estimated source maps.
 
