@@ -22,7 +22,7 @@ from ._docs import fill_doc
 from ._model import DeepInverseModel, read_deep_inverse_model
 from ._registry import PRETRAINED
 from ._utils import _eeg_gain, _reference, _source_adjacency
-from .scaling import fit_patch_amplitudes, rescale_amplitudes
+from .scaling import fit_patch_amplitudes
 
 _PRETRAINED_CACHE = {}
 _AMPLITUDES = ("scale", "patch")
@@ -57,11 +57,6 @@ def _load_model(model):
     )
 
 
-def _check_forward(fwd, model):
-    """Check a forward (or None) against the model; return the fixed one."""
-    return None if fwd is None else model.check_forward(fwd)
-
-
 def _patch_inputs(model, fwd):
     """Average-referenced gain and source adjacency, cached on the model."""
     key = id(fwd["sol"]["data"])
@@ -94,7 +89,7 @@ class _Inverter:
                 "the package."
             )
         self.picks = model.check_info(info, on_mismatch=on_mismatch, kind=kind)
-        self.fwd = _check_forward(fwd, model)
+        self.fwd = None if fwd is None else model.check_forward(fwd)
         self.kind = kind
         # pending projectors are applied to every block (never to the user's
         # object); active ones are already in the data
@@ -117,14 +112,13 @@ class _Inverter:
         data = _check_data_array(data, f"The {self.kind} data")
         if self.proj is not None:
             data = self.proj @ data
-        X_ref, maps, proj = self.model._session.run(data.T)
         if self.amplitudes == "patch":
-            maps = fit_patch_amplitudes(X_ref, maps, self.gain_ref, self.adjacency)[0]
+            X_ref, shapes, _ = self.model._session.run(data.T)
+            maps = fit_patch_amplitudes(X_ref, shapes, self.gain_ref, self.adjacency)[0]
             proj = maps @ self.gain_ref.T
-        else:  # in place: no copy of the maps
-            scale = rescale_amplitudes(X_ref, proj)[:, None].astype(np.float32)
-            maps *= scale
-            proj *= scale
+        else:  # the model's own single-scale fit, scaled in place
+            maps, X_ref, proj, scale = self.model._predict(data.T)
+            proj *= scale[:, None].astype(np.float32)
         if not maps.any():
             _warn(f"The model predicts no active source in the {self.kind} data.")
         return maps.T, (X_ref - proj).T

@@ -320,7 +320,7 @@ def _load_deep_models(models):
 
     Returns a dict {name: DeepInverse} and the (fixed) pretrained forward.
     """
-    from ._inverse import _check_forward, _load_model
+    from ._inverse import _load_model
     from .datasets import read_pretrained_forward
 
     _validate_type(models, (list, tuple, None), "models")
@@ -330,7 +330,7 @@ def _load_deep_models(models):
     deep = {}
     for model in models:
         est = _load_model(model)
-        _check_forward(fwd, est)
+        est.check_forward(fwd)
         name = model if str(model) in PRETRAINED else est.backend
         base, k = name, 1
         while name in deep:  # two models of one backend: keep both
