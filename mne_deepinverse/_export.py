@@ -142,12 +142,16 @@ def export_torch_model(net, gain, card, *, fp16=True):
 
     The graph is the same as :func:`make_onnx_model`'s (average reference,
     division by the signed peak, the network, projection through the gain),
-    written by torch's ONNX exporter.
+    written by torch's ONNX exporter. When the card's ``input`` is a window,
+    the graph takes ``(n, n_times, n_channels)`` and returns every output per
+    time sample of the window (``(n, n_times, ...)``).
 
     Parameters
     ----------
     net : torch.nn.Module
-        Maps normalised EEG ``(n, n_channels)`` to source shapes.
+        Maps normalised EEG ``(n, n_channels)`` (or windows ``(n, n_times,
+        n_channels)``) to source shapes ``(n, n_sources)`` (or ``(n, n_times,
+        n_sources)``).
     gain : array, shape (n_channels, n_sources)
         Average-referenced gain of the forward model.
     card : dict
@@ -173,11 +177,15 @@ def export_torch_model(net, gain, card, *, fp16=True):
             self.register_buffer("gain_t", torch.as_tensor(gain.T, dtype=torch.float32))
 
         def forward(self, eeg):
-            eeg_ref = eeg - eeg.mean(dim=1, keepdim=True)
+            eeg_ref = eeg - eeg.mean(dim=-1, keepdim=True)
             sources = self.net(normalise_torch(eeg_ref))
             return eeg_ref, sources, sources @ self.gain_t
 
     graph = _Graph().eval()
+    n_ch = gain.shape[0]
+    inp = card.get("input", {"kind": "sample"})
+    example = (torch.zeros(2, inp["n_times"], n_ch) if inp["kind"] == "window"
+               else torch.zeros(2, n_ch))
     buffer = io.BytesIO()
     names = ["eeg_ref", "sources", "projection"]
     with warnings.catch_warnings(), torch.no_grad():
@@ -185,7 +193,7 @@ def export_torch_model(net, gain, card, *, fp16=True):
         # torch.export one needs onnxscript, which we do not require
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            graph, (torch.zeros(2, gain.shape[0]),), buffer, dynamo=False,
+            graph, (example,), buffer, dynamo=False,
             input_names=["eeg"], output_names=names, opset_version=17,
             dynamic_axes={name: {0: "n"} for name in ["eeg", *names]},
         )

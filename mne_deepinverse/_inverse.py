@@ -68,11 +68,39 @@ def _patch_inputs(model, fwd):
     return cached[1], cached[2]
 
 
+def _window_starts(n, n_times, hop):
+    """First samples of the windows covering ``n >= n_times`` samples.
+
+    Windows start every ``hop`` samples from the first; a last window is
+    aligned with the end when the grid does not reach it.
+    """
+    starts = list(range(0, n - n_times + 1, hop))
+    if starts[-1] != n - n_times:
+        starts.append(n - n_times)
+    return np.array(starts)
+
+
+def _window_weights(n_times):
+    """Overlap-add weights of a window: a Hann taper, positive at the edges."""
+    return np.hanning(n_times + 2)[1:-1]
+
+
 class _Inverter:
     """What every data block needs: the model, its picks, projector, amplitudes.
 
     Built once per call (all validation happens here, before any inference);
-    :meth:`invert` then takes one block of data (n_channels, n_times) in V.
+    :meth:`span` then inverts a span of data read block by block.
+
+    Models that read one time sample invert every sample on its own, so blocks
+    need no overlap. Models that read windows of ``n_times`` samples see
+    windows that start every ``n_times // 2`` samples (the last one aligned
+    with the end of the span); each window's maps are weighted by a Hann
+    taper, added up and divided by the sum of the weights, so every sample
+    is a weighted mean of the 1-3 windows that hold it (at the edges, of the
+    one window that does). Spans shorter than a window are padded by
+    reflection at both ends (with a warning). Raw data are read in groups of
+    windows, on the same grid as a whole recording, so chunking does not
+    change the result.
     """
 
     def __init__(self, model, info, fwd, *, kind, on_mismatch, amplitudes):
@@ -82,12 +110,17 @@ class _Inverter:
         _validate_type(amplitudes, str, "amplitudes")
         _check_option("amplitudes", amplitudes, _AMPLITUDES)
         self.model = model = _load_model(model)
-        if model.input["kind"] != "sample":
-            raise NotImplementedError(
-                f"This {model.backend} model reads windows of time samples, "
-                "which this version of mne-deepinverse cannot apply yet; upgrade "
-                "the package."
-            )
+        self.window = None
+        if model.input["kind"] == "window":
+            n_times, want = int(model.input["n_times"]), float(model.input["sfreq"])
+            if abs(info["sfreq"] - want) > 1e-6 * want:
+                raise ValueError(
+                    f"This {model.backend} model reads windows of {n_times} "
+                    f"samples at {want:g} Hz, but the {kind} is sampled at "
+                    f"{info['sfreq']:g} Hz; resample it first, e.g. "
+                    f"{kind}.copy().resample({want:g})."
+                )
+            self.window = (n_times, max(1, n_times // 2), _window_weights(n_times))
         self.picks = model.check_info(info, on_mismatch=on_mismatch, kind=kind)
         self.fwd = None if fwd is None else model.check_forward(fwd)
         self.kind = kind
@@ -107,21 +140,93 @@ class _Inverter:
                 )
             self.gain_ref, self.adjacency = _patch_inputs(model, self.fwd)
 
-    def invert(self, data):
-        """Source maps (n_sources, n_times), float32, and their projection."""
-        data = _check_data_array(data, f"The {self.kind} data")
-        if self.proj is not None:
-            data = self.proj @ data
+    def _read(self, read, first, last):
+        """Read, check and project the data of samples [first, last)."""
+        data = _check_data_array(read(first, last), f"The {self.kind} data")
+        return data if self.proj is None else self.proj @ data
+
+    def _invert_rows(self, X):
+        """Invert samples or windows; return maps and residuals, one sample per row."""
         if self.amplitudes == "patch":
-            X_ref, shapes, _ = self.model._session.run(data.T)
+            X_ref, shapes, _ = self.model._rows(X)
             maps = fit_patch_amplitudes(X_ref, shapes, self.gain_ref, self.adjacency)[0]
             proj = maps @ self.gain_ref.T
         else:  # the model's own single-scale fit, scaled in place
-            maps, X_ref, proj, scale = self.model._predict(data.T)
+            maps, X_ref, proj, scale = self.model._predict(X)
             proj *= scale[:, None].astype(np.float32)
-        if not maps.any():
+        return maps, X_ref - proj
+
+    def span(self, read, n, *, buffer_size=None, residual=False):
+        """Invert ``n`` samples; ``read(first, last)`` gives (n_channels, last - first).
+
+        Returns the maps (n_sources, n) in Am, float32, and the residual
+        (n_channels, n) if asked. At most about ``buffer_size`` samples (all
+        when None) are read and inverted at once.
+        """
+        if n == 0:
+            self._read(read, 0, 0)  # raises: empty data
+        n_ch = len(self.model.ch_names)
+        buffer_size = n if buffer_size is None else buffer_size
+        sol = np.empty((self.model.n_sources, n), np.float32)
+        res = np.empty((n_ch, n), np.float32) if residual else None
+        if self.window is None:
+            for first in range(0, n, buffer_size):
+                last = min(first + buffer_size, n)
+                maps, r = self._invert_rows(self._read(read, first, last).T)
+                sol[:, first:last] = maps.T
+                if residual:
+                    res[:, first:last] = r.T
+        elif n < self.window[0]:
+            self._short_span(read, n, sol, res)
+        else:
+            self._windows(read, n, buffer_size, sol, res)
+        if not sol.any():
             _warn(f"The model predicts no active source in the {self.kind} data.")
-        return maps.T, (X_ref - proj).T
+        return sol, res
+
+    def _windows(self, read, n, buffer_size, sol, res):
+        """Overlap-add the maps of the windows of ``n >= n_times`` samples."""
+        n_times, hop, weights = self.window
+        starts = _window_starts(n, n_times, hop)
+        total = np.zeros(n)
+        sol[:] = 0.0
+        if res is not None:
+            res[:] = 0.0
+        per_block = max(1, buffer_size // hop)
+        for g in range(0, len(starts), per_block):
+            group = starts[g:g + per_block]
+            offset = group[0]
+            block = self._read(read, offset, group[-1] + n_times)
+            X = np.stack([block[:, k - offset:k - offset + n_times].T for k in group])
+            maps, r = self._invert_rows(X)
+            maps = maps.reshape(len(group), n_times, -1)
+            r = r.reshape(len(group), n_times, -1)
+            for k, m, rr in zip(group, maps, r, strict=True):
+                sol[:, k:k + n_times] += (weights[:, None] * m).T
+                total[k:k + n_times] += weights
+                if res is not None:
+                    res[:, k:k + n_times] += (weights[:, None] * rr).T
+        sol /= total.astype(np.float32)
+        if res is not None:
+            res /= total.astype(np.float32)
+
+    def _short_span(self, read, n, sol, res):
+        """Invert a span shorter than one window, padded by reflection."""
+        n_times = self.window[0]
+        _warn(
+            f"The {self.kind} has {n} time samples, fewer than the model's window "
+            f"of {n_times}; it is padded by reflection at both ends. Pass a "
+            "longer span (e.g. a longer baseline) for estimates the network was "
+            "trained for."
+        )
+        data = self._read(read, 0, n)
+        before = (n_times - n) // 2
+        padded = np.pad(data, ((0, 0), (before, n_times - n - before)),
+                        mode="reflect" if n > 1 else "edge")
+        maps, r = self._invert_rows(padded.T[None])
+        sol[:] = maps[before:before + n].T
+        if res is not None:
+            res[:] = r[before:before + n].T
 
     def make_stc(self, sol, tmin, sfreq):
         card = self.model.card
@@ -149,7 +254,11 @@ def apply_deep_inverse(
 
     Every time sample is inverted in one batch through onnxruntime; the
     network predicts the pattern of each map, and the amplitudes are fitted
-    to the data by least squares (``amplitudes``).
+    to the data by least squares (``amplitudes``). Models that read windows
+    of time samples (their ``input``) see half-overlapping windows whose maps
+    are averaged with Hann weights; the evoked must then have the model's
+    sampling rate, and an evoked shorter than one window is padded by
+    reflection (with a warning).
 
     Parameters
     ----------
@@ -191,7 +300,9 @@ def apply_deep_inverse(
         fwd = model.fwd  # a fitted DeepInverse knows its forward
     inv = _Inverter(model, evoked.info, fwd, kind="evoked",
                     on_mismatch=on_mismatch, amplitudes=amplitudes)
-    sol, res = inv.invert(evoked.data[inv.picks])
+    data = evoked.data[inv.picks]
+    sol, res = inv.span(lambda a, b: data[:, a:b], data.shape[1],
+                        residual=return_residual)
     stc = inv.make_stc(sol, evoked.times[0], evoked.info["sfreq"])
     logger.info(f"    Applied {inv.model.backend} to {sol.shape[1]} time samples")
     if not return_residual:
@@ -256,8 +367,8 @@ def apply_deep_inverse_epochs(
     def stcs():
         for ii in range(n_epochs):
             data = epochs.get_data(picks=inv.picks, item=ii)[0]
-            yield inv.make_stc(inv.invert(data)[0], epochs.times[0],
-                               epochs.info["sfreq"])
+            sol = inv.span(lambda a, b: data[:, a:b], data.shape[1])[0]  # noqa: B023
+            yield inv.make_stc(sol, epochs.times[0], epochs.info["sfreq"])
 
     logger.info(f"    Applying {inv.model.backend} to {n_epochs} epochs")
     return stcs() if return_generator else list(stcs())
@@ -282,9 +393,11 @@ def apply_deep_inverse_raw(
     The recording is read and inverted in chunks of ``buffer_size`` samples,
     so that memory beyond the returned SourceEstimate stays bounded by one
     chunk (its data, the network's maps and their projections), however long
-    the recording. Models that read one time sample give exactly the same
-    result as :func:`apply_deep_inverse` on the same samples: chunks need no
-    overlap.
+    the recording. The result is that of :func:`apply_deep_inverse` on the
+    same samples: models that read one time sample need no overlap between
+    chunks; models that read windows of time samples see windows on one grid
+    over the whole span (half-overlapping, Hann-weighted, the last aligned
+    with the end), read a group of windows per chunk.
 
     Parameters
     ----------
@@ -332,11 +445,11 @@ def apply_deep_inverse_raw(
         )
     inv = _Inverter(model, raw.info, fwd, kind="raw", on_mismatch=on_mismatch,
                     amplitudes=amplitudes)
-    sol = np.empty((inv.model.n_sources, stop - start), np.float32)
     logger.info(f"    Applying {inv.model.backend} to {stop - start} samples in "
                 f"chunks of {buffer_size}")
-    for first in range(start, stop, buffer_size):
-        last = min(first + buffer_size, stop)
-        chunk = raw.get_data(picks=inv.picks, start=first, stop=last)
-        sol[:, first - start:last - start] = inv.invert(chunk)[0]
+
+    def read(first, last):
+        return raw.get_data(picks=inv.picks, start=start + first, stop=start + last)
+
+    sol = inv.span(read, stop - start, buffer_size=buffer_size)[0]
     return inv.make_stc(sol, raw.times[start], raw.info["sfreq"])

@@ -204,53 +204,71 @@ class DeepInverseModel:
     def _check_X(self, X):
         X = np.asarray(X)
         n_ch = len(self.ch_names)
-        if X.ndim != 2 or X.shape[1] != n_ch:
+        if self.input["kind"] == "window":
+            n_times = self.input["n_times"]
+            ok = X.ndim == 3 and X.shape[1:] == (n_times, n_ch)
+            want = f"(n_windows, {n_times}, {n_ch})"
+        else:
+            ok = X.ndim == 2 and X.shape[1] == n_ch
+            want = f"(n_samples, {n_ch})"
+        if not ok:
             raise ValueError(
-                f"X must have shape (n_samples, {n_ch}) with the model's channels "
+                f"X must have shape {want} with the model's channels "
                 f"{self.ch_names}, got {X.shape}."
             )
-        return _check_data_array(X.T, "The EEG samples X").T
+        checked = _check_data_array(X.reshape(-1, n_ch).T, "The EEG samples X").T
+        return checked.reshape(X.shape)
 
     # --- running ------------------------------------------------------------
     def run(self, X):
-        """Run the network on EEG samples.
+        """Run the network on EEG samples (or windows).
 
         Parameters
         ----------
-        X : array, shape (n_samples, n_channels)
-            EEG in V, channels in the model's order.
+        X : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
+            EEG in V, channels in the model's order: time samples, or windows
+            of ``input["n_times"]`` samples for a window model.
 
         Returns
         -------
-        X_ref : array, shape (n_samples, n_channels)
+        X_ref : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
             Average-referenced EEG.
-        shapes : array, shape (n_samples, n_sources)
+        shapes : array, shape (n_samples, n_sources) | (n_windows, n_times, n_sources)
             Predicted source-map patterns (non-negative, arbitrary scale).
-        projection : array, shape (n_samples, n_channels)
+        projection : array, shape like X_ref
             Forward projection of the patterns (average-referenced gain).
         """
         return self._session.run(self._check_X(X))
 
     def predict(self, X):
-        """Predict source maps (Am) from EEG samples.
+        """Predict source maps (Am) from EEG samples (or windows).
 
         Parameters
         ----------
-        X : array, shape (n_samples, n_channels)
-            EEG samples in V, channels in the model's order.
+        X : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
+            EEG in V, channels in the model's order (windows of
+            ``input["n_times"]`` samples for a window model).
 
         Returns
         -------
-        Y : array, shape (n_samples, n_sources)
+        Y : array, shape (n_samples, n_sources) | (n_windows, n_times, n_sources)
             Source moments in Am: each predicted pattern times the scale that
-            fits its projection to the data
+            fits its projection to the data, one scale per time sample
             (:func:`~mne_deepinverse.scaling.rescale_amplitudes`).
         """
-        return self._predict(self._check_X(X))[0]
+        X = self._check_X(X)
+        return self._predict(X)[0].reshape(X.shape[:-1] + (self.n_sources,))
+
+    def _rows(self, X):
+        """Run checked ``X``; return its outputs with one time sample per row."""
+        X_ref, shapes, proj = self._session.run(X)
+        n_ch = len(self.ch_names)
+        return (X_ref.reshape(-1, n_ch), shapes.reshape(-1, self.n_sources),
+                proj.reshape(-1, n_ch))
 
     def _predict(self, X):
-        """Return scaled maps of checked ``X``, the EEG, projections and scales."""
-        X_ref, shapes, proj = self._session.run(X)
+        """Scaled maps of checked ``X`` (rows), the EEG, projections and scales."""
+        X_ref, shapes, proj = self._rows(X)
         scale = rescale_amplitudes(X_ref, proj)
         shapes *= scale[:, None].astype(np.float32)
         return shapes, X_ref, proj, scale

@@ -3,11 +3,17 @@
 # Copyright the mne-deepinverse contributors.
 """The input pre-processing of every network, defined once.
 
-Average reference, then division by the *signed* peak of each sample (the
-value of the channel with the largest magnitude), so that ``x`` and ``-x``
-give the same network input: the networks predict one magnitude pattern for
-both polarities and the amplitude fit gives the sign. Samples whose peak is
-below ``EPS`` are left as they are (divided by one).
+Average reference, then division by the *signed* peak of each network input
+(the value with the largest magnitude), so that ``x`` and ``-x`` give the
+same network input: the networks predict one magnitude pattern for both
+polarities and the amplitude fit gives the sign. Inputs whose peak is below
+``EPS`` are left as they are (divided by one).
+
+An input is one time sample, shape ``(n, n_channels)``, or a window of time
+samples, shape ``(n, n_times, n_channels)``. The reference is always taken
+over the channels (the last axis) of every time sample; a window is divided
+by one peak, its largest value over all its samples and channels, so that the
+relative amplitudes of its time samples survive.
 
 The same arithmetic is written three times, for the three places a model
 runs: :func:`normalise_numpy` (reference), :func:`normalise_torch`
@@ -25,9 +31,9 @@ DESCRIPTION = dict(reference="average", normalisation="signed peak")
 
 
 def reference_numpy(X):
-    """Average reference of samples ``X`` (n, n_channels)."""
+    """Average reference of samples ``X`` (..., n_channels)."""
     X = np.asarray(X)
-    return X - X.mean(axis=1, keepdims=True)
+    return X - X.mean(axis=-1, keepdims=True)
 
 
 def normalise_numpy(X):
@@ -35,31 +41,33 @@ def normalise_numpy(X):
 
     Parameters
     ----------
-    X : array, shape (n, n_channels)
-        EEG samples.
+    X : array, shape (n, n_channels) | (n, n_times, n_channels)
+        EEG samples or windows.
 
     Returns
     -------
-    Xn : array, shape (n, n_channels)
+    Xn : array, same shape as X
         The network input.
     """
     X = reference_numpy(X)
-    peak = np.take_along_axis(X, np.abs(X).argmax(axis=1)[:, None], axis=1)
+    flat = X.reshape(len(X), -1)
+    peak = np.take_along_axis(flat, np.abs(flat).argmax(axis=1)[:, None], axis=1)
     peak = np.where(np.abs(peak) > EPS, peak, 1.0)
-    return X / peak
+    return X / peak.reshape((len(X),) + (1,) * (X.ndim - 1))
 
 
 def normalise_torch(x):
     """Average reference and division by the signed peak (torch tensors)."""
     import torch
 
-    x = x - x.mean(dim=1, keepdim=True)
-    peak = x.gather(1, x.abs().argmax(dim=1, keepdim=True))
+    x = x - x.mean(dim=-1, keepdim=True)
+    flat = x.flatten(1)
+    peak = flat.gather(1, flat.abs().argmax(dim=1, keepdim=True))
     peak = torch.where(peak.abs() > EPS, peak, torch.ones_like(peak))
-    return x / peak
+    return x / peak.view((-1,) + (1,) * (x.dim() - 1))
 
 
-def onnx_nodes(inp="eeg", ref="eeg_ref", out="h0"):
+def onnx_nodes(inp="eeg", ref="eeg_ref", out="h0", *, window=False):
     """ONNX nodes and constants of the same pre-processing.
 
     Parameters
@@ -67,6 +75,9 @@ def onnx_nodes(inp="eeg", ref="eeg_ref", out="h0"):
     inp, ref, out : str
         Names of the input (raw EEG), of the referenced EEG (a graph output)
         and of the network input.
+    window : bool
+        Whether the input holds windows ``(n, n_times, n_channels)`` rather
+        than samples ``(n, n_channels)``.
 
     Returns
     -------
@@ -80,16 +91,23 @@ def onnx_nodes(inp="eeg", ref="eeg_ref", out="h0"):
     inits = [
         numpy_helper.from_array(np.array([EPS], np.float32), "pre_eps"),
         numpy_helper.from_array(np.array([1.0], np.float32), "pre_one"),
+        # every input flattened to one row; its peak back to (n, 1[, 1])
+        numpy_helper.from_array(np.array([0, -1], np.int64), "pre_flat"),
+        numpy_helper.from_array(np.array([0, 1, 1] if window else [0, 1], np.int64),
+                                "pre_peak_shape"),
     ]
     nodes = [
-        helper.make_node("ReduceMean", [inp], ["pre_mean"], axes=[1], keepdims=1),
+        helper.make_node("ReduceMean", [inp], ["pre_mean"], axes=[-1], keepdims=1),
         helper.make_node("Sub", [inp, "pre_mean"], [ref]),
-        helper.make_node("Abs", [ref], ["pre_abs"]),
+        helper.make_node("Reshape", [ref, "pre_flat"], ["pre_rows"]),
+        helper.make_node("Abs", ["pre_rows"], ["pre_abs"]),
         helper.make_node("ArgMax", ["pre_abs"], ["pre_idx"], axis=1, keepdims=1),
-        helper.make_node("GatherElements", [ref, "pre_idx"], ["pre_peak"], axis=1),
+        helper.make_node("GatherElements", ["pre_rows", "pre_idx"], ["pre_peak"],
+                         axis=1),
         helper.make_node("Abs", ["pre_peak"], ["pre_peak_abs"]),
         helper.make_node("Greater", ["pre_peak_abs", "pre_eps"], ["pre_ok"]),
         helper.make_node("Where", ["pre_ok", "pre_peak", "pre_one"], ["pre_safe"]),
-        helper.make_node("Div", [ref, "pre_safe"], [out]),
+        helper.make_node("Reshape", ["pre_safe", "pre_peak_shape"], ["pre_div"]),
+        helper.make_node("Div", [ref, "pre_div"], [out]),
     ]
     return nodes, inits

@@ -113,10 +113,15 @@ def test_apply_errors(convdip, fwd, data):
         apply_deep_inverse_raw(no_ref, fwd, convdip)
 
 
-def test_raw_memory_is_bounded_by_the_chunk(convdip, fwd, data):
+@pytest.mark.parametrize("kind", ["sample", "window"])
+def test_raw_memory_is_bounded_by_the_chunk(convdip, fwd, data, window_data, kind):
     """Beyond the returned estimate, memory grows with the chunk, not the
     recording: 20,000 samples in chunks of 500 peak at a few chunks."""
     evoked, _ = data
+    model = convdip
+    if kind == "window":
+        model = _export_abs_net(fwd, convdip.card, window_data[1], temporal=True,
+                                window=dict(kind="window", n_times=50, sfreq=100.0))
     n_times, chunk = 20_000, 500
     rng = np.random.default_rng(0)
     raw = mne.io.RawArray(
@@ -127,7 +132,7 @@ def test_raw_memory_is_bounded_by_the_chunk(convdip, fwd, data):
     chunk_bytes = convdip.n_sources * chunk * 4  # one chunk of maps (float32)
     tracemalloc.start()
     try:
-        stc = apply_deep_inverse_raw(raw, fwd, convdip, buffer_size=chunk,
+        stc = apply_deep_inverse_raw(raw, fwd, model, buffer_size=chunk,
                                      amplitudes="scale")
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -136,3 +141,131 @@ def test_raw_memory_is_bounded_by_the_chunk(convdip, fwd, data):
     extra = peak - stc_bytes
     # the whole recording's maps at once would be stc_bytes more again
     assert extra < 8 * chunk_bytes + 20e6, (extra / 1e6, chunk_bytes / 1e6)
+
+
+def _export_abs_net(fwd, card, W, *, window=None, temporal=False):
+    """A small network |x @ W| (optionally smoothed over time) as a model.
+
+    The map of a time sample then depends only on that sample (up to a
+    positive factor, which the amplitude fit removes), unless ``temporal``.
+    """
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from mne_deepinverse._export import export_torch_model
+    from mne_deepinverse._onnx import FORMAT_VERSION
+    from mne_deepinverse._utils import _eeg_gain, _reference
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("W", torch.as_tensor(W, dtype=torch.float32))
+
+        def forward(self, x):
+            y = (x @ self.W).abs()
+            if temporal:  # moving average over 5 samples of the window
+                y = torch.nn.functional.avg_pool1d(
+                    y.transpose(1, 2), 5, stride=1, padding=2,
+                    count_include_pad=False).transpose(1, 2)
+            return y
+
+    card = dict(card, backend="test-window" if window else "test-sample",
+                format_version=FORMAT_VERSION,
+                input=window or {"kind": "sample"})
+    gain = _reference(_eeg_gain(fwd)[0]).astype(np.float32)
+    return DeepInverseModel(export_torch_model(Net().eval(), gain, card, fp16=False))
+
+
+@pytest.fixture(scope="module")
+def window_data(convdip, fwd):
+    """137 samples at 100 Hz, two sources of changing sign, 5 % noise."""
+    rng = np.random.default_rng(3)
+    gain = fwd["sol"]["data"]
+    t = np.arange(137) / 100.0
+    J = np.zeros((gain.shape[1], t.size))
+    J[300] = 10e-9 * np.sin(2 * np.pi * 3 * t)
+    J[3000] = -8e-9 * np.cos(2 * np.pi * 5 * t)
+    data = gain @ J
+    data += rng.normal(0, 0.05 * np.abs(data).max(), data.shape)
+    info = mne.create_info(convdip.ch_names, 100.0, "eeg")
+    evoked = mne.EvokedArray(data, info, tmin=-0.2, verbose=False)
+    evoked.set_montage(_montage(convdip), verbose=False)
+    evoked.set_eeg_reference(projection=True, verbose=False)
+    W = rng.normal(size=(len(convdip.ch_names), convdip.n_sources))
+    return evoked, W
+
+
+def _montage(model):
+    pos = dict(zip(model.ch_names, np.asarray(model.card["ch_pos"]), strict=True))
+    return mne.channels.make_dig_montage(pos, coord_frame="head")
+
+
+@pytest.mark.parametrize("amplitudes", ["scale", "patch"])
+def test_window_model_overlap_and_edges(convdip, fwd, window_data, amplitudes):
+    """Windows overlap by half, the last one is aligned with the end, spans
+    shorter than a window are padded: a window model whose maps depend only
+    on each sample equals the same network applied sample by sample."""
+    evoked, W = window_data
+    window = dict(kind="window", n_times=20, sfreq=100.0)
+    per_sample = _export_abs_net(fwd, convdip.card, W)
+    windowed = _export_abs_net(fwd, convdip.card, W, window=window)
+    assert "input: windows of 20 samples at 100 Hz" in repr(windowed)
+    want, want_res = apply_deep_inverse(evoked, fwd, per_sample, return_residual=True,
+                                        amplitudes=amplitudes)
+    got, got_res = apply_deep_inverse(evoked, fwd, windowed, return_residual=True,
+                                      amplitudes=amplitudes)
+    scale = np.abs(want.data).max()
+    np.testing.assert_allclose(got.data, want.data, rtol=1e-3, atol=1e-4 * scale)
+    np.testing.assert_allclose(got_res.data, want_res.data, rtol=1e-3,
+                               atol=1e-4 * np.abs(evoked.data).max())
+    # raw in chunks smaller than a window, and an Epochs, give the same maps
+    raw = mne.io.RawArray(evoked.data, evoked.info, verbose=False)
+    stc_raw = apply_deep_inverse_raw(raw, fwd, windowed, buffer_size=7,
+                                     amplitudes=amplitudes)
+    np.testing.assert_allclose(stc_raw.data, got.data, rtol=1e-5, atol=1e-6 * scale)
+    # shorter than a window: padded by reflection, with a warning
+    short = evoked.copy().crop(0.0, 0.08)  # 9 samples
+    with pytest.warns(RuntimeWarning, match="9 time samples, fewer than the "
+                      "model's window of 20; it is padded by reflection"):
+        stc_short = apply_deep_inverse(short, fwd, windowed, amplitudes=amplitudes)
+    np.testing.assert_allclose(stc_short.data, want.crop(0.0, 0.08).data, rtol=1e-3,
+                               atol=1e-4 * scale)
+
+
+def test_window_model_paths_agree(convdip, fwd, window_data):
+    """A network that mixes the samples of its window: evoked, epochs and raw
+    (any chunk size, start and stop) share one window grid."""
+    evoked, W = window_data
+    window = dict(kind="window", n_times=20, sfreq=100.0)
+    model = _export_abs_net(fwd, convdip.card, W, window=window, temporal=True)
+    stc = apply_deep_inverse(evoked, fwd, model)
+    scale = np.abs(stc.data).max()
+    # the network's smoothing over time shows: not the per-sample result
+    per_sample = apply_deep_inverse(evoked, fwd, _export_abs_net(fwd, convdip.card, W))
+    assert not np.allclose(stc.data, per_sample.data, rtol=1e-2, atol=1e-2 * scale)
+    raw = mne.io.RawArray(evoked.data, evoked.info, verbose=False)
+    for buffer_size in (1, 7, 30, 10_000):
+        stc_raw = apply_deep_inverse_raw(raw, fwd, model, buffer_size=buffer_size)
+        np.testing.assert_allclose(stc_raw.data, stc.data, rtol=1e-5,
+                                   atol=1e-6 * scale)
+    part = apply_deep_inverse_raw(raw, fwd, model, start=10, stop=90, buffer_size=25)
+    cropped = mne.EvokedArray(evoked.data[:, 10:90], evoked.info, verbose=False)
+    np.testing.assert_allclose(part.data, apply_deep_inverse(cropped, fwd, model).data,
+                               rtol=1e-5, atol=1e-6 * scale)
+    epochs = mne.EpochsArray(np.stack([evoked.data, -evoked.data]), evoked.info,
+                             tmin=evoked.times[0], verbose=False)
+    stc_ep = apply_deep_inverse_epochs(epochs, fwd, model)
+    np.testing.assert_allclose(stc_ep[0].data, stc.data, rtol=1e-5, atol=1e-6 * scale)
+    np.testing.assert_allclose(stc_ep[1].data, -stc.data, rtol=1e-5,
+                               atol=1e-6 * scale)
+    # predict takes windows and returns maps per sample of each window
+    X = evoked.data[:, :40].T.reshape(2, 20, -1)
+    assert model.predict(X).shape == (2, 20, model.n_sources)
+    with pytest.raises(ValueError, match=r"X must have shape \(n_windows, 20, 31\)"):
+        model.predict(evoked.data.T)
+    # the model's sampling rate is required, with the fix
+    with pytest.raises(ValueError, match=r"windows of 20 samples at 100 Hz, but the "
+                       r"evoked is sampled at 200 Hz; resample it first, e\.g\. "
+                       r"evoked\.copy\(\)\.resample\(100\)"):
+        fast = mne.EvokedArray(evoked.data, mne.create_info(
+            evoked.ch_names, 200.0, "eeg"), verbose=False)
+        apply_deep_inverse(fast, fwd, model)

@@ -3,6 +3,7 @@
 # Copyright the mne-deepinverse contributors.
 
 import shutil
+from pathlib import Path
 
 import mne
 import numpy as np
@@ -14,6 +15,7 @@ from mne_deepinverse.datasets import (
     CONVDIP_CH_NAMES,
     _pretrained,
     fetch_pretrained_file,
+    make_template_info,
     pretrained_dir,
     read_pretrained_forward,
 )
@@ -104,3 +106,25 @@ def test_one_registry():
         read_pretrained_forward("nope")
     with pytest.raises(SystemExit):
         main(["benchmark", "--models", "nope"])
+
+
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
+def test_shipped_maps_unchanged(name, fwd):
+    """The shipped models give the maps they gave before the redesign.
+
+    ``data/shipped_maps.npz`` holds four EEG samples (single and multiple
+    dipoles of both signs with 5 % noise) and each shipped model's source
+    estimate, written by the code of commit 25de64d (before issue 11).
+    """
+    ref = np.load(Path(__file__).parent / "data" / "shipped_maps.npz")
+    info = make_template_info(list(ref["ch_names"]), sfreq=100.0)
+    evoked = mne.EvokedArray(ref["data"], info, tmin=0.0)
+    evoked.set_eeg_reference(projection=True, verbose=False)
+    stc = apply_deep_inverse(evoked, fwd, model=name)
+    want = ref[name]
+    # the magnitude maps (patterns and amplitudes) are unchanged ...
+    np.testing.assert_allclose(np.abs(stc.data), np.abs(want), rtol=1e-4,
+                               atol=1e-4 * np.abs(want).max())
+    # ... and so is the default single-scale sign
+    np.testing.assert_allclose(stc.data, want, rtol=1e-4,
+                               atol=1e-4 * np.abs(want).max())
