@@ -102,8 +102,20 @@ def test_bad_positions():
     # move Oz 5 cm away from the head
     with info._unlock():
         info["chs"][2]["loc"][:3] *= 1.6
-    with pytest.raises(ValueError, match=r"\['Oz'\] are more than 20 mm"):
+    with pytest.raises(ValueError, match=r"\['Oz'\] are more than 35 mm .* cannot "
+                       "be meant for the template head"):
         make_template_forward(info)
+    # positions in mm instead of m, and a spherical layout
+    mm = make_template_info(["Cz", "Pz", "Oz"])
+    with mm._unlock():
+        for ch in mm["chs"]:
+            ch["loc"][:3] *= 1e3
+    with pytest.raises(ValueError, match="must be in m, in head coordinates"):
+        make_template_forward(mm)
+    sphere = mne.channels.make_standard_montage("spherical_1020")
+    with pytest.raises(ValueError, match="spherical_\\* montages are not head"):
+        make_template_forward(mne.create_info(sphere.ch_names, 100.0, "eeg")
+                              .set_montage(sphere))
     with pytest.raises(ValueError, match="Invalid value for the 'spacing'"):
         make_template_forward(make_template_info(["Cz"]), spacing="ico5")
     with pytest.raises(ValueError, match="No 10-05 position"):
@@ -137,3 +149,29 @@ def test_fixed_must_be_bool():
         read_pretrained_forward("convdip", fixed="no")
     with pytest.raises(TypeError, match="fixed must be an instance of bool"):
         make_template_forward(make_template_info(["Cz"]), fixed="no")
+
+
+def test_standard_montages_on_the_template(no_network, caplog):
+    """MNE's standard caps are moved onto the template's scalp, with a note."""
+    from mne_deepinverse.datasets import check_scalp_positions, project_to_template_scalp
+
+    montage = mne.channels.make_standard_montage("biosemi64")
+    info = mne.create_info(montage.ch_names, 100.0, "eeg").set_montage(montage)
+    before = info["chs"][0]["loc"].copy()
+    dist = check_scalp_positions(info)
+    assert 20 < dist.max() < 25  # Fpz, 23 mm off: refused before (> 20 mm)
+    with caplog.at_level("INFO", logger="mne"):
+        moved_montage, moved = project_to_template_scalp(info, verbose=True)
+    np.testing.assert_allclose(moved, dist, atol=0.5)
+    assert "Projected 64 EEG electrodes onto the template's scalp" in caplog.text
+    assert "Fpz 23." in caplog.text
+    np.testing.assert_array_equal(info["chs"][0]["loc"], before)  # not modified
+    on_scalp = info.copy().set_montage(moved_montage)
+    assert check_scalp_positions(on_scalp).max() < 1.0
+    fwd = make_template_forward(info)
+    assert fwd["sol"]["data"].shape == (64, 5124)
+    # the forward holds the projected positions
+    fwd_pos = np.array([ch["loc"][:3] for ch in fwd["info"]["chs"]])
+    want = np.array([moved_montage.get_positions()["ch_pos"][ch]
+                     for ch in fwd["info"]["ch_names"]])
+    np.testing.assert_allclose(fwd_pos, want, atol=1e-6)

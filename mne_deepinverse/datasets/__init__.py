@@ -20,6 +20,7 @@ from ._template import (
     make_template_forward,
     make_template_info,
     make_template_montage,
+    project_to_template_scalp,
     setup_template_source_space,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "make_template_info",
     "make_template_montage",
     "pretrained_dir",
+    "project_to_template_scalp",
     "read_pretrained_forward",
     "setup_template_source_space",
 ]

@@ -16,8 +16,13 @@ from mne.utils import _check_option, _validate_type, logger, verbose
 TEMPLATE_SUBJECT = "fsaverage5"
 #: Default three-layer conductivities (brain, skull, scalp) in S/m.
 DEFAULT_CONDUCTIVITY = (0.3, 0.006, 0.3)
-#: Distance (mm) beyond which an electrode is not on the template's scalp.
-MAX_SCALP_DISTANCE_MM = 20.0
+#: Distance (mm) from the template's scalp beyond which an electrode cannot be
+#: meant for this head (MNE's standard caps reach 29 mm: EGI_256's face
+#: electrodes; spherical_1005 reaches 45 mm).
+MAX_SCALP_DISTANCE_MM = 35.0
+#: Median distance (mm) beyond which a montage cannot be meant for this head
+#: (MNE's standard caps: 2-7 mm; spherical montages: 13-15 mm).
+MAX_MEDIAN_SCALP_DISTANCE_MM = 10.0
 _SPACINGS = ("ico4", "oct6")
 
 
@@ -297,8 +302,62 @@ def _eeg_positions_mri(info, picks):
     return mne.transforms.apply_trans(trans, pos)
 
 
-def check_scalp_positions(info, max_distance=MAX_SCALP_DISTANCE_MM):
-    """Check that every EEG electrode sits on the template's scalp.
+def _template_scalp():
+    """The template's scalp surface (MRI coordinates, m), with its geometry."""
+    subjects_dir, subject = get_template()
+    scalp = mne.read_bem_surfaces(
+        subjects_dir / subject / "bem" / f"{subject}-head.fif", verbose=False
+    )[0]
+    return mne.surface.complete_surface_info(scalp, copy=True, verbose=False)
+
+
+def _scalp_projection(info):
+    """EEG picks, positions (head, m), their scalp projections (head, m), mm."""
+    from mne.surface import _project_onto_surface
+
+    picks = mne.pick_types(info, meg=False, eeg=True, exclude=())
+    if len(picks) == 0:
+        raise ValueError("The Info has no EEG channels.")
+    pos_mri = _eeg_positions_mri(info, picks)
+    on_scalp = _project_onto_surface(pos_mri, _template_scalp(), project_rrs=True)[2]
+    mri_head = mne.transforms.invert_transform(get_template_trans())
+    moved = np.linalg.norm(on_scalp - pos_mri, axis=1) * 1e3
+    pos = np.array([info["chs"][p]["loc"][:3] for p in picks])
+    return picks, pos, mne.transforms.apply_trans(mri_head, on_scalp), moved
+
+
+def _check_distances(names, dist, max_distance, max_median):
+    """Raise if electrodes are too far from the template's scalp to be meant for it."""
+    far = dist > max_distance
+    median = float(np.median(dist))
+    if far.any() or median > max_median:
+        what = (
+            f"Channel(s) {[n for n, f in zip(names, far, strict=True) if f]} are "
+            f"more than {max_distance:g} mm from the template's scalp (distances "
+            f"{np.round(dist[far], 1)} mm)" if far.any() else
+            f"The EEG electrodes are {median:.1f} mm from the template's scalp "
+            f"(median; more than {max_distance:g} mm: none), more than the "
+            f"{max_median:g} mm of a cap on this head"
+        )
+        raise ValueError(
+            f"{what}. These positions cannot be meant for the template head: "
+            "they must be in m, in head coordinates defined by the nasion and "
+            "preauricular points, as MNE's standard montages (e.g. "
+            "mne.channels.make_standard_montage('easycap-M1'); spherical_* "
+            "montages are not head shapes) or your own digitisation aligned "
+            "to fsaverage (e.g. with mne.coreg)."
+        )
+
+
+def check_scalp_positions(info, max_distance=MAX_SCALP_DISTANCE_MM,
+                          max_median=MAX_MEDIAN_SCALP_DISTANCE_MM):
+    """Check that the EEG electrodes can be meant for the template's scalp.
+
+    Standard caps sit a few mm off the template's scalp (up to ~29 mm at the
+    forehead and face, where caps and heads differ most);
+    :func:`make_template_forward` moves them onto it
+    (:func:`project_to_template_scalp`). Positions farther away cannot be
+    meant for this head (wrong unit or coordinate frame, a spherical layout).
 
     Parameters
     ----------
@@ -306,41 +365,70 @@ def check_scalp_positions(info, max_distance=MAX_SCALP_DISTANCE_MM):
         Measurement info with EEG positions in head coordinates.
     max_distance : float
         Largest allowed distance (mm) between an electrode and the scalp.
+    max_median : float
+        Largest allowed median distance (mm) over the electrodes.
 
     Returns
     -------
     distances : array, shape (n_eeg,)
         Distance (mm) of each EEG electrode to the template's scalp.
     """
-    from scipy.spatial import cKDTree
-
-    picks = mne.pick_types(info, meg=False, eeg=True, exclude=())
-    if len(picks) == 0:
-        raise ValueError("The Info has no EEG channels.")
-    pos = _eeg_positions_mri(info, picks)
-    subjects_dir, subject = get_template()
-    scalp = mne.read_bem_surfaces(
-        subjects_dir / subject / "bem" / f"{subject}-head.fif", verbose=False
-    )[0]
-    surf = mne.surface.complete_surface_info(scalp, copy=True, verbose=False)
-    # distance to the triangulated scalp: use a dense sampling of the triangles
-    tri_rr = surf["rr"][surf["tris"]]
-    w = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1], [4, 1, 1],
-                  [1, 4, 1], [1, 1, 4]], float)
-    w /= w.sum(axis=1, keepdims=True)
-    samples = np.einsum("kv,tvd->tkd", w, tri_rr).reshape(-1, 3)
-    dist = cKDTree(samples).query(pos)[0] * 1e3
-    far = [info["ch_names"][p] for p, d in zip(picks, dist, strict=True)
-           if d > max_distance]
-    if far:
-        raise ValueError(
-            f"Channel(s) {far} are more than {max_distance:g} mm from the "
-            f"template's scalp (distances {np.round(dist[dist > max_distance], 1)}"
-            " mm). Their positions must be in head coordinates defined by the "
-            "nasion and preauricular points of a standard montage or of your "
-            "own digitisation aligned to fsaverage (e.g. with mne.coreg)."
-        )
+    picks, _, _, dist = _scalp_projection(info)
+    _check_distances([info["ch_names"][p] for p in picks], dist, max_distance,
+                     max_median)
     return dist
+
+
+@verbose
+def project_to_template_scalp(info, *, verbose=None):
+    """Move EEG electrodes onto the template's scalp.
+
+    Each electrode goes to the nearest point of the template's scalp surface
+    (MNE's fsaverage head), that is along the surface normal there; how far
+    each one moved is logged. This is what :func:`make_template_forward`
+    does before computing a forward, so that MNE's standard montages (which
+    sit 2-29 mm off this scalp, e.g. biosemi64's Fp1, Fpz, Fp2 and AFz at
+    20-23 mm) work on the template. Positions that cannot be meant for this
+    head raise an error (:func:`check_scalp_positions`).
+
+    Parameters
+    ----------
+    info : instance of Info
+        Measurement info with EEG positions in head coordinates; it is not
+        modified.
+    %(verbose)s
+
+    Returns
+    -------
+    montage : instance of DigMontage
+        The EEG electrodes on the scalp (head coordinates) with the
+        fiducials of ``info``; apply it with ``inst.set_montage(montage)``.
+    distances : array, shape (n_eeg,)
+        How far (mm) each EEG electrode moved.
+    """
+    _validate_type(info, mne.Info, "info")
+    picks, _, on_scalp, moved = _scalp_projection(info)
+    names = [info["ch_names"][p] for p in picks]
+    _check_distances(names, moved, MAX_SCALP_DISTANCE_MM, MAX_MEDIAN_SCALP_DISTANCE_MM)
+    order = [i for i in np.argsort(moved)[::-1] if moved[i] > 10]
+    far = ", ".join(f"{names[i]} {moved[i]:.1f}" for i in order[:8])
+    if len(order) > 8:
+        far += f" and {len(order) - 8} more"
+    logger.info(
+        f"    Projected {len(names)} EEG electrodes onto the template's scalp: "
+        f"moved {np.median(moved):.1f} mm (median), {moved.max():.1f} mm (max)"
+        + (f"; more than 10 mm: {far} mm" if far else "")
+    )
+    fid = {}
+    for d in info["dig"] or []:
+        if d["kind"] == mne.io.constants.FIFF.FIFFV_POINT_CARDINAL:
+            key = {1: "lpa", 2: "nasion", 3: "rpa"}.get(d["ident"])
+            if key is not None:
+                fid[key] = d["r"].copy()
+    montage = mne.channels.make_dig_montage(
+        ch_pos=dict(zip(names, on_scalp, strict=True)), coord_frame="head", **fid
+    )
+    return montage, moved
 
 
 def _forward_key(info, spacing, conductivity):
@@ -350,7 +438,8 @@ def _forward_key(info, spacing, conductivity):
         ch = info["chs"][p]
         h.update(ch["ch_name"].encode())
         h.update(np.round(ch["loc"][:3], 7).tobytes())
-    h.update(f"{spacing}{conductivity}".encode())
+    # electrodes are projected onto the scalp before the forward is computed
+    h.update(f"{spacing}{conductivity}scalp-projected".encode())
     return h.hexdigest()[:16]
 
 
@@ -369,7 +458,10 @@ def make_template_forward(
     ----------
     info : instance of Info
         Measurement info with EEG positions in head coordinates (as set by a
-        standard montage); only EEG channels are used, bad ones included.
+        standard montage or a digitisation aligned to fsaverage); only EEG
+        channels are used, bad ones included. The electrodes are moved onto
+        the template's scalp first (:func:`project_to_template_scalp`; the
+        forward's info holds the moved positions, ``info`` is not modified).
     spacing : "ico4" | "oct6"
         Cortical source space (5124 or 8196 sources).
     conductivity : tuple of float
@@ -396,7 +488,7 @@ def make_template_forward(
     _check_spacing(spacing)
     _validate_type(fixed, bool, "fixed")
     conductivity = _check_conductivity(conductivity)
-    check_scalp_positions(info)
+    montage = project_to_template_scalp(info)[0]
     key = _forward_key(info, spacing, conductivity)
 
     def compute():
@@ -405,6 +497,7 @@ def make_template_forward(
         with info_eeg._unlock():
             info_eeg["bads"] = []
             info_eeg["projs"] = []
+        info_eeg.set_montage(montage)
         src = setup_template_source_space(spacing)
         bem = make_template_bem(conductivity)
         return mne.make_forward_solution(
