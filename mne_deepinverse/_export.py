@@ -22,12 +22,19 @@ from ._preprocessing import normalise_torch, onnx_nodes
 def make_onnx_model(layers, gain, card, *, fp16=True):
     """Write dense layers and the gain as an ONNX graph (bytes).
 
+    With ``gain=None`` the graph is an any-cap graph: the number of channels
+    is free, and besides ``eeg`` it takes ``interp`` (n_channels, n_pixels),
+    the cap's interpolation onto the model's grid, applied to the normalised
+    EEG before the first layer, and ``gain_t`` (n_sources, n_channels), the
+    transposed average-referenced gain of the user's forward.
+
     Parameters
     ----------
     layers : list of tuple
         ``(weight (n_in, n_out), bias (n_out,), relu)`` per layer.
-    gain : array, shape (n_channels, n_sources)
-        Average-referenced gain of the forward model.
+    gain : array, shape (n_channels, n_sources) | None
+        Average-referenced gain of the forward model; None for an any-cap
+        graph.
     card : dict
         The model card (JSON-serialisable), stored as metadata.
     fp16 : bool
@@ -60,6 +67,11 @@ def make_onnx_model(layers, gain, card, *, fp16=True):
     nodes += pre_nodes
     inits += pre_inits
     h = "h0"
+    any_cap = gain is None
+    n_src = layers[-1][0].shape[1]
+    if any_cap:
+        nodes.append(helper.make_node("MatMul", ["h0", "interp"], ["grid"]))
+        h = "grid"
     for ii, (w, b, relu) in enumerate(layers):
         nodes.append(helper.make_node("MatMul", [h, const(f"W{ii}", w)], [f"mm{ii}"]))
         out = "sources" if ii == len(layers) - 1 and not relu else f"z{ii}"
@@ -69,13 +81,24 @@ def make_onnx_model(layers, gain, card, *, fp16=True):
             nodes.append(helper.make_node("Relu", [out], [out_relu]))
             out = out_relu
         h = out
-    nodes.append(helper.make_node("MatMul", ["sources", const("gain_t", gain.T)],
-                                  ["projection"]))
-    n_ch, n_src = gain.shape
+    if any_cap:
+        n_ch = "n_channels"
+        inputs = [
+            helper.make_tensor_value_info("eeg", TensorProto.FLOAT, ["n", n_ch]),
+            helper.make_tensor_value_info("interp", TensorProto.FLOAT,
+                                          [n_ch, layers[0][0].shape[0]]),
+            helper.make_tensor_value_info("gain_t", TensorProto.FLOAT, [n_src, n_ch]),
+        ]
+        nodes.append(helper.make_node("MatMul", ["sources", "gain_t"], ["projection"]))
+    else:
+        n_ch = gain.shape[0]
+        inputs = [helper.make_tensor_value_info("eeg", TensorProto.FLOAT, ["n", n_ch])]
+        nodes.append(helper.make_node("MatMul", ["sources", const("gain_t", gain.T)],
+                                      ["projection"]))
     graph = helper.make_graph(
         nodes,
         "mne_deepinverse",
-        [helper.make_tensor_value_info("eeg", TensorProto.FLOAT, ["n", n_ch])],
+        inputs,
         [
             helper.make_tensor_value_info("eeg_ref", TensorProto.FLOAT, ["n", n_ch]),
             helper.make_tensor_value_info("sources", TensorProto.FLOAT, ["n", n_src]),

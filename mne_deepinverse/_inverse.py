@@ -121,8 +121,16 @@ class _Inverter:
                     f"{kind}.copy().resample({want:g})."
                 )
             self.window = (n_times, max(1, n_times // 2), _window_weights(n_times))
+        if model.any_cap and fwd is None:
+            raise ValueError(
+                f"This {model.backend} model accepts any EEG cap and reads your "
+                "cap through its forward model: pass fwd, e.g. fwd = mne_"
+                f"deepinverse.datasets.make_template_forward({kind}.info)."
+            )
+        # an any-cap model learns its channels from the forward: check it first
+        self.fwd = None if fwd is None else model.check_forward(
+            fwd, on_mismatch=on_mismatch)
         self.picks = model.check_info(info, on_mismatch=on_mismatch, kind=kind)
-        self.fwd = None if fwd is None else model.check_forward(fwd)
         self.kind = kind
         # pending projectors are applied to every block (never to the user's
         # object); active ones are already in the data

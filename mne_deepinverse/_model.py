@@ -69,6 +69,12 @@ class DeepInverseModel:
         self._session = OnnxModel(onnx)
         self.card = self._session.card
         self.input = _default_input(self.card)
+        self._cap = None  # any-cap models: the forward they are bound to
+
+    @property
+    def any_cap(self):
+        """Whether the model accepts any EEG cap on its source space (bool)."""
+        return "cap" in self.card
 
     # --- what the model is -------------------------------------------------
     @property
@@ -83,7 +89,18 @@ class DeepInverseModel:
 
     @property
     def ch_names(self):
-        """The EEG channels the model reads, in order (list of str)."""
+        """The EEG channels the model reads, in order (list of str).
+
+        For an any-cap model, the channels of the forward it was last checked
+        against (:meth:`check_forward`).
+        """
+        if self.any_cap:
+            if self._cap is None:
+                raise RuntimeError(
+                    "This any-cap model reads the channels of your forward: call "
+                    "model.check_forward(fwd) first (apply_deep_inverse does)."
+                )
+            return list(self._cap["ch_names"])
         return list(self.card["ch_names"])
 
     @property
@@ -96,9 +113,14 @@ class DeepInverseModel:
                f"windows of {self.input['n_times']} samples at "
                f"{self.input['sfreq']:g} Hz")
         trained = self.card.get("training", {}).get("date", "unknown date")
+        if self.any_cap:
+            low, high = self.card["cap"]["n_channels"]
+            chans = f"any cap of {low}-{high} EEG channels"
+        else:
+            chans = f"{len(self.ch_names)} EEG channels"
         return (
-            f"<DeepInverseModel | {self.backend}, {len(self.ch_names)} EEG "
-            f"channels, {self.n_sources} sources ({self.card['src_kind']}, "
+            f"<DeepInverseModel | {self.backend}, {chans}, "
+            f"{self.n_sources} sources ({self.card['src_kind']}, "
             f"subject {self.card['subject']}), input: {inp}, trained {trained}>"
         )
 
@@ -109,13 +131,23 @@ class DeepInverseModel:
         self.__init__(state["onnx"])
 
     # --- checks ------------------------------------------------------------
-    def check_forward(self, fwd):
-        """Raise if ``fwd`` is not the forward the model was trained on.
+    def check_forward(self, fwd, *, on_mismatch="raise"):
+        """Raise if ``fwd`` is not a forward the model can be applied with.
+
+        A model for one cap needs the forward it was trained on (same
+        channels, sources and gain). An any-cap model needs a forward on its
+        source space for a cap within the range it was trained for (channel
+        count, coverage of the head); it then reads that forward's channels,
+        interpolated onto its grid (the interpolation is computed here, once
+        per forward).
 
         Parameters
         ----------
         fwd : instance of Forward
             The forward model (free orientations are converted to fixed).
+        on_mismatch : "raise" | "warn" | "ignore"
+            For an any-cap model, what to do when the cap is outside the
+            trained range.
 
         Returns
         -------
@@ -129,6 +161,8 @@ class DeepInverseModel:
         )
         fwd = _check_fixed_forward(fwd)
         gain, ch_names = _eeg_gain(fwd)
+        if self.any_cap:
+            return self._bind(fwd, gain, ch_names, on_mismatch)
         if ch_names != card["ch_names"]:
             raise ValueError(
                 f"The forward's EEG channels {ch_names} differ from the model's "
@@ -150,6 +184,33 @@ class DeepInverseModel:
                 "positions)." + remedy + " (e.g. mne_deepinverse.datasets."
                 "read_pretrained_forward for pretrained models)."
             )
+        return fwd
+
+    def _bind(self, fwd, gain, ch_names, on_mismatch):
+        """Check a forward for an any-cap model; compute its graph inputs."""
+        from ._caps import cap_interpolation, check_cap
+
+        card = self.card
+        vertices = [s["vertno"].tolist() for s in fwd["src"]]
+        if gain.shape[1] != card["n_sources"] or vertices != card["vertices"]:
+            raise ValueError(
+                f"The forward has {gain.shape[1]} sources but this any-cap model "
+                f"works on the template's {card['n_sources']} ({card['subject']}, "
+                "other vertices). Build the forward on the template: "
+                "mne_deepinverse.datasets.make_template_forward(inst.info)."
+            )
+        key = id(fwd["sol"]["data"])
+        if self._cap is not None and self._cap["key"] == key:
+            return fwd
+        pos = np.array([ch["loc"][:3] for ch in fwd["info"]["chs"]
+                        if ch["ch_name"] in ch_names])
+        check_cap(ch_names, pos, card["cap"], on_mismatch)
+        self._cap = dict(
+            key=key, ch_names=ch_names,
+            feeds=dict(interp=cap_interpolation(pos, card["cap"]),
+                       gain_t=np.ascontiguousarray(_reference(gain).T,
+                                                   dtype=np.float32)),
+        )
         return fwd
 
     def check_info(self, info, *, on_mismatch="raise", kind="data"):
@@ -198,7 +259,8 @@ class DeepInverseModel:
                 f"them first, e.g. {kind}.interpolate_bads()."
             )
         _check_reference(info, kind)
-        _check_positions(info, self.card, on_mismatch)
+        if not self.any_cap:  # any cap: the forward's positions are used
+            _check_positions(info, self.card, on_mismatch)
         return np.array([info["ch_names"].index(ch) for ch in names], int)
 
     def _check_X(self, X):
@@ -238,7 +300,14 @@ class DeepInverseModel:
         projection : array, shape like X_ref
             Forward projection of the patterns (average-referenced gain).
         """
-        return self._session.run(self._check_X(X))
+        return self._session.run(self._check_X(X), **self._feeds())
+
+    def _feeds(self):
+        """Further graph inputs: an any-cap model's interpolation and gain."""
+        if not self.any_cap:
+            return {}
+        self.ch_names  # noqa: B018 (raises when no forward is bound)
+        return self._cap["feeds"]
 
     def predict(self, X):
         """Predict source maps (Am) from EEG samples (or windows).
@@ -261,7 +330,7 @@ class DeepInverseModel:
 
     def _rows(self, X):
         """Run checked ``X``; return its outputs with one time sample per row."""
-        X_ref, shapes, proj = self._session.run(X)
+        X_ref, shapes, proj = self._session.run(X, **self._feeds())
         n_ch = len(self.ch_names)
         return (X_ref.reshape(-1, n_ch), shapes.reshape(-1, self.n_sources),
                 proj.reshape(-1, n_ch))

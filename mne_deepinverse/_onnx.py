@@ -46,6 +46,14 @@ def _check_card(text):
     missing = [key for key in CARD_KEYS if key not in card]
     if missing:
         raise RuntimeError(f"The model card lacks the keys {missing}" + _CORRUPT)
+    if "cap" in card:
+        from ._caps import CAP_KEYS
+
+        cap = card["cap"]
+        missing = [key for key in CAP_KEYS if not isinstance(cap, dict) or key not in cap]
+        if missing or cap["kind"] != "any":
+            raise RuntimeError(f"The model card's cap entry is invalid (lacks "
+                               f"{missing} or is not kind 'any')" + _CORRUPT)
     return card
 
 
@@ -89,7 +97,11 @@ class OnnxModel:
                 f"the network takes {n_ch}" + _CORRUPT
             )
 
-    def run(self, X):
-        """Return average-referenced EEG, source shapes and their projection."""
+    def run(self, X, **feeds):
+        """Return average-referenced EEG, source shapes and their projection.
+
+        ``feeds`` are further graph inputs (an any-cap graph's ``interp`` and
+        ``gain_t``).
+        """
         X = np.ascontiguousarray(X, dtype=np.float32)
-        return self.session.run(None, {"eeg": X})
+        return self.session.run(None, {"eeg": X, **feeds})

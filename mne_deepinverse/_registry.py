@@ -19,6 +19,7 @@ BACKENDS = {
     "convdip": "convdip",
     "unet": "unet",
     "vnet": "vnet",
+    "anycap": "anycap",
 }
 
 #: Shipped pretrained models: name -> backend, model file, the forward it was

@@ -342,6 +342,13 @@ class DeepInverse(BaseEstimator):
         if self.fwd is None:
             raise ValueError("DeepInverse needs a forward model (fwd) to be trained.")
         _check_option("model", self.model, sorted(BACKENDS))
+        if self.model == "anycap":
+            raise NotImplementedError(
+                "DeepInverse trains a network for one forward's channels; any-cap "
+                "networks are trained over many caps by tools/train_anycap.py. "
+                "Use model='convdip' for your cap, or apply a pretrained any-cap "
+                "model with apply_deep_inverse."
+            )
         _check_option("loss", self.loss, _LOSSES)
         for name in ("n_epochs", "samples_per_epoch", "batch_size", "patience",
                      "n_val"):

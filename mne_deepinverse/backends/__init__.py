@@ -36,6 +36,6 @@ def export_onnx(backend, net, gain_ref, card, *, fp16=True):
     """Export a trained network of ``backend`` as an ONNX model (bytes)."""
     from .._export import export_torch_model, make_onnx_model
 
-    if hasattr(backend, "fold"):
+    if hasattr(backend, "fold"):  # gain_ref None: an any-cap graph
         return make_onnx_model(backend.fold(net), gain_ref, card, fp16=fp16)
     return export_torch_model(net, gain_ref, card, fp16=fp16)

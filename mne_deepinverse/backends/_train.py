@@ -39,6 +39,7 @@ def train_network(
     source_pos,
     seed,
     progress=True,
+    normalise_input=True,
 ):
     """Train ``net`` with Adam, a plateau schedule and early stopping.
 
@@ -68,6 +69,9 @@ def train_network(
         Seed of torch's generator.
     progress : bool
         Show a progress bar.
+    normalise_input : bool
+        Apply the input pre-processing to ``X`` (False when ``draw`` returns
+        network inputs already, e.g. an any-cap model's grid images).
 
     Returns
     -------
@@ -80,7 +84,8 @@ def train_network(
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=0.5, patience=max(1, patience // 2)
     )
-    Xv = normalise_eeg(torch.as_tensor(X_val, dtype=torch.float32))
+    prepare = normalise_eeg if normalise_input else (lambda x: x)
+    Xv = prepare(torch.as_tensor(X_val, dtype=torch.float32))
     Yv = normalise_sources(torch.as_tensor(Y_val, dtype=torch.float32))
     best, best_state, bad_epochs = np.inf, None, 0
     history = dict(train_loss=[], val_loss=[], lr=[])
@@ -92,7 +97,7 @@ def train_network(
         total = 0.0
         for _ in range(steps_per_epoch):
             X, Y = draw(batch_size)
-            x = normalise_eeg(torch.as_tensor(X, dtype=torch.float32))
+            x = prepare(torch.as_tensor(X, dtype=torch.float32))
             y = normalise_sources(torch.as_tensor(Y, dtype=torch.float32))
             opt.zero_grad(set_to_none=True)
             batch_loss = loss_fn(net(x), y)

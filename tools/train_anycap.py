@@ -1,0 +1,358 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""Train the shipped any-cap model (``anycap``) over many EEG caps.
+
+One forward on the template (ico4, 5124 sources) is computed for a bank of
+electrode positions: the union of MNE's standard caps (10-05, BioSemi,
+EasyCap, EGI HydroCel), moved onto the template's scalp. Every training batch
+draws one cap from a set of caps made from that bank:
+
+- a standard cap (19-channel 10-20, BioSemi 16-128, EasyCap M1/M10,
+  HydroCel 32-256), with up to 15 % of its channels missing (bad), or
+- an even random subset of 16-128 positions of the 10-05 system or the
+  HydroCel-256 net;
+
+its electrodes' positions are jittered (sd 3 mm) for the interpolation, as
+the positions a user gives differ from the true ones. The EEG of the batch
+is simulated on the cap's true bank positions (patches, noise at random SNR,
+average reference), normalised as in every model, interpolated onto the
+model's grid with the cap's spherical-spline matrix and fed to the network.
+
+``python tools/train_anycap.py`` writes ``mne_deepinverse/pretrained/
+anycap.onnx`` (model card in its metadata), ``anycap.md`` and the sha256
+registry entry. ``--minutes`` bounds the training time.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import mne
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Standard caps drawn during training (name -> channels, None: all).
+C1020 = "Fp1 Fp2 F7 F3 Fz F4 F8 T7 C3 Cz C4 T8 P7 P3 Pz P4 P8 O1 O2".split()
+STANDARD_CAPS = {
+    "standard_1020": C1020,
+    "biosemi16": None, "biosemi32": None, "biosemi64": None, "biosemi128": None,
+    "easycap-M1": None, "easycap-M10": None,
+    "GSN-HydroCel-32": None, "GSN-HydroCel-64_1.0": None,
+    "GSN-HydroCel-128": None, "GSN-HydroCel-256": None,
+}
+#: Caps held out of training for validation (never drawn).
+VAL_CAPS = {"biosemi64": None, "standard_1020": C1020, "GSN-HydroCel-128": None}
+CONFIG = dict(
+    n_patches=(1, 10), extent=(1, 6), amplitude=(5.0, 10.0), snr_db=(0.0, 15.0),
+    noise=["brain", "white"], jitter_mm=3.0, max_missing=0.15,
+    n_channels=(16, 256), max_gap_deg=40.0, n_caps=400, batch_size=512,
+    learning_rate=1e-3, loss="cosine_wmse", n_val=3000, random_state=42,
+)
+
+
+def _standard_positions(kind, names):
+    """Positions (head, m) of a standard cap, on the template's scalp."""
+    from mne_deepinverse.datasets import project_to_template_scalp
+
+    montage = mne.channels.make_standard_montage(kind)
+    names = montage.ch_names if names is None else names
+    info = mne.create_info(names, 100.0, "eeg").set_montage(montage)
+    moved = project_to_template_scalp(info, verbose=False)[0]
+    pos = moved.get_positions()["ch_pos"]
+    return np.array([pos[ch] for ch in names])
+
+
+def make_bank():
+    """Electrode bank: positions (head, m) and the cap index lists into it."""
+    from scipy.spatial import cKDTree
+
+    groups = {kind: _standard_positions(kind, names)
+              for kind, names in {**STANDARD_CAPS, "fsaverage_1005": None,
+                                  "EGI_256": None}.items()}
+    bank = np.zeros((0, 3))
+    index = {}
+    for kind, pos in groups.items():
+        idx = []
+        for rr in pos:
+            if len(bank):
+                dist, near = cKDTree(bank).query(rr)
+                if dist < 2e-3:  # the same position in another cap
+                    idx.append(int(near))
+                    continue
+            bank = np.vstack([bank, rr])
+            idx.append(len(bank) - 1)
+        index[kind] = np.array(idx)
+    return bank, index
+
+
+def bank_forward(bank):
+    """Compute the template forward (ico4, fixed) for every bank electrode."""
+    from mne_deepinverse.datasets import make_template_forward
+
+    names = [f"B{ii:03d}" for ii in range(len(bank))]
+    info = mne.create_info(names, 100.0, "eeg")
+    montage = mne.channels.make_dig_montage(
+        dict(zip(names, bank, strict=True)), coord_frame="head")
+    info.set_montage(montage)
+    return make_template_forward(info, "ico4", verbose=True)
+
+
+def _even_subset(pos, n, rng):
+    """``n`` positions spread evenly (farthest-point sampling from a random one)."""
+    chosen = [int(rng.integers(len(pos)))]
+    dist = np.linalg.norm(pos - pos[chosen[0]], axis=1)
+    for _ in range(n - 1):
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.linalg.norm(pos - pos[nxt], axis=1))
+    return np.array(chosen)
+
+
+def make_caps(bank, index, cap, n_caps, rng, *, exclude=()):
+    """Draw ``n_caps`` training caps: (bank indices, interpolation matrix)."""
+    from mne_deepinverse._caps import cap_interpolation, coverage_gap
+
+    kinds = [k for k in STANDARD_CAPS if k not in exclude]
+    caps = []
+    while len(caps) < n_caps:
+        if rng.random() < 0.5:
+            idx = index[kinds[rng.integers(len(kinds))]]
+            n_drop = rng.integers(0, int(CONFIG["max_missing"] * len(idx)) + 1)
+            keep = np.sort(rng.permutation(len(idx))[:len(idx) - n_drop])
+            idx = idx[keep]
+        else:
+            pool = index["fsaverage_1005" if rng.random() < 0.5 else "EGI_256"]
+            n = int(rng.integers(16, 129))
+            idx = np.sort(pool[_even_subset(bank[pool], n, rng)])
+        low, high = CONFIG["n_channels"]
+        if not low <= len(idx) <= high:
+            continue
+        pos = bank[idx] + rng.normal(0, CONFIG["jitter_mm"] * 1e-3, (len(idx), 3))
+        if coverage_gap(pos, cap) > CONFIG["max_gap_deg"] - 5:
+            continue  # keep a margin to the limit the model checks
+        caps.append((idx, cap_interpolation(pos, cap)))
+    return caps
+
+
+class CapBatches:
+    """Draw batches ``(grid images, source maps)``, one cap per batch."""
+
+    def __init__(self, fwd, caps, rng):
+        from mne_deepinverse.simulation import SourceSimulator
+
+        self.sim = SourceSimulator(
+            fwd, **{k: CONFIG[k] for k in ("n_patches", "extent", "amplitude",
+                                           "snr_db", "noise")})
+        self.caps = caps
+        self.rng = rng
+
+    def __call__(self, n, cap=None):
+        """Return ``n`` grid images and source maps (a random cap unless given)."""
+        from mne_deepinverse._preprocessing import normalise_numpy
+
+        rng = self.rng
+        idx, interp = self.caps[rng.integers(len(self.caps))] if cap is None else cap
+        Y, X = self.sim._clean(n, rng)
+        X = X[:, idx]
+        noise = (rng.standard_normal((n, self.sim.noise_sqrt.shape[0]))
+                 @ self.sim.noise_sqrt.T)[:, idx]
+        X -= X.mean(axis=1, keepdims=True)
+        noise -= noise.mean(axis=1, keepdims=True)
+        snr = rng.uniform(*CONFIG["snr_db"], n)
+        scale = np.sqrt(np.mean(X**2, axis=1)
+                        / (np.mean(noise**2, axis=1) * 10 ** (snr / 10)))
+        X += noise * scale[:, None]
+        return (normalise_numpy(X) @ interp).astype(np.float32), Y
+
+
+def _card(fwd, cap, record, val):
+    from mne_deepinverse._onnx import FORMAT_VERSION
+    from mne_deepinverse._preprocessing import DESCRIPTION
+    from mne_deepinverse.backends import anycap
+    from mne_deepinverse.estimator import _forward_meta
+
+    meta = _forward_meta(fwd)
+    meta.update(ch_names=[], ch_pos=[], ch_pos2d=[], gain_fingerprint=[])
+    import torch
+
+    return dict(
+        format="mne-deepinverse", format_version=FORMAT_VERSION, backend="anycap",
+        hyper_params=dict(anycap.DEFAULTS), input=dict(kind="sample"), cap=cap,
+        preprocessing=dict(DESCRIPTION, grid="spherical-spline interpolation of "
+                           "the normalised EEG onto the cap grid",
+                           rescaling="least squares (closed form, Brent-checked)"),
+        **meta,
+        simulation={k: CONFIG[k] for k in ("n_patches", "extent", "amplitude",
+                                           "snr_db", "noise")},
+        training=dict(
+            data="simulated on the fly, one cap per batch (tools/train_anycap.py)",
+            caps=dict(standard=sorted(STANDARD_CAPS), held_out=sorted(VAL_CAPS),
+                      n_caps=CONFIG["n_caps"], jitter_mm=CONFIG["jitter_mm"],
+                      max_missing=CONFIG["max_missing"]),
+            loss=CONFIG["loss"], batch_size=CONFIG["batch_size"],
+            learning_rate=CONFIG["learning_rate"],
+            random_state=CONFIG["random_state"], epochs=record["epochs"],
+            samples_seen=record["samples_seen"],
+            train_time_s=round(record["train_time_s"], 1),
+            best_val_loss=record["best_val_loss"],
+            val_loss=record["history"]["val_loss"],
+            machine=f"{platform.machine()} ({os.cpu_count()} cores), "
+                    f"torch {torch.__version__}",
+            date=datetime.date.today().isoformat(),
+        ),
+        validation=val,
+    )
+
+
+def main():
+    """Train the any-cap model and write its files."""
+    import torch
+    from make_pretrained_forward import update_registry
+
+    from mne_deepinverse._caps import coverage_gap
+    from mne_deepinverse._model import DeepInverseModel
+    from mne_deepinverse.backends import anycap, export_onnx
+    from mne_deepinverse.backends._train import train_network
+    from mne_deepinverse.metrics import evaluate
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--epoch-samples", type=int, default=25_600)
+    parser.add_argument("--out", type=Path,
+                        default=ROOT / "mne_deepinverse" / "pretrained")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    mne.set_log_level("INFO")
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(CONFIG["random_state"])
+    bank, index = make_bank()
+    print(f"Electrode bank: {len(bank)} positions")
+    fwd = bank_forward(bank)
+    origin = _head_origin()
+    cap = dict(kind="any", origin=np.round(origin, 6).tolist(),
+               grid_shape=list(anycap.DEFAULTS["grid_shape"]),
+               theta_max_deg=anycap.DEFAULTS["theta_max_deg"], alpha=1e-5,
+               n_channels=list(CONFIG["n_channels"]),
+               max_gap_deg=CONFIG["max_gap_deg"])
+    caps = make_caps(bank, index, cap, CONFIG["n_caps"], rng,
+                     exclude=("biosemi64", "GSN-HydroCel-128"))
+    print(f"{len(caps)} training caps, {time.perf_counter() - t0:.0f} s")
+    draw = CapBatches(fwd, caps, rng)
+    # validation: the held-out caps, each with its exact positions
+    from mne_deepinverse._caps import cap_interpolation
+
+    val_caps = {k: (index[k], cap_interpolation(bank[index[k]], cap))
+                for k in VAL_CAPS}
+    for k, (idx, _) in val_caps.items():
+        print(f"  held-out {k}: {len(idx)} channels, coverage gap "
+              f"{coverage_gap(bank[idx], cap):.0f} deg")
+    n_each = CONFIG["n_val"] // len(val_caps)
+    Xv, Yv = zip(*(draw(n_each, c) for c in val_caps.values()), strict=True)
+    X_val, Y_val = np.concatenate(Xv), np.concatenate(Yv)
+    meta = dict(n_sources=fwd["nsource"], cap=cap)
+    net = anycap.build(meta, {})
+    # epochs as long as the time budget allows (the first one is timed)
+    steps = max(1, args.epoch_samples // CONFIG["batch_size"])
+    budget_s = args.minutes * 60
+    torch.manual_seed(CONFIG["random_state"])
+    t_train = time.perf_counter()
+    record = train_network(
+        net, draw, X_val, Y_val, n_epochs=1, steps_per_epoch=steps,
+        batch_size=CONFIG["batch_size"], learning_rate=CONFIG["learning_rate"],
+        loss=CONFIG["loss"], patience=10**6, source_pos=fwd["source_rr"],
+        seed=CONFIG["random_state"], normalise_input=False,
+    )
+    per_epoch = time.perf_counter() - t_train
+    n_more = max(0, int(budget_s / per_epoch) - 1)
+    print(f"First epoch {per_epoch:.0f} s; {n_more} more in {args.minutes:g} min")
+    if n_more:
+        more = train_network(
+            net, draw, X_val, Y_val, n_epochs=n_more, steps_per_epoch=steps,
+            batch_size=CONFIG["batch_size"], learning_rate=CONFIG["learning_rate"],
+            loss=CONFIG["loss"], patience=8, source_pos=fwd["source_rr"],
+            seed=CONFIG["random_state"] + 1, normalise_input=False,
+        )
+        record = dict(
+            epochs=1 + more["epochs"],
+            samples_seen=record["samples_seen"] + more["samples_seen"],
+            train_time_s=time.perf_counter() - t_train,
+            best_val_loss=more["best_val_loss"],
+            history=dict(val_loss=record["history"]["val_loss"]
+                         + more["history"]["val_loss"]),
+        )
+    # export, then validate the exported model per held-out cap
+    card = _card(fwd, cap, record, {})
+    model = DeepInverseModel(export_onnx(anycap, net, None, card))
+    gain = fwd["sol"]["data"]
+    val = {}
+    for k, (idx, _) in val_caps.items():
+        sub = mne.pick_channels_forward(fwd, [fwd["info"]["ch_names"][i] for i in idx],
+                                        ordered=True, verbose=False)
+        model.check_forward(sub)
+        rng_v = np.random.default_rng(7)
+        Y, X = draw.sim._clean(500, rng_v)
+        X = X[:, idx] + rng_v.normal(0, 0.1 * np.abs(X[:, idx]).std(), (500, len(idx)))
+        pred = model.predict(X)
+        scores = evaluate(Y, pred, fwd["source_rr"], metrics=("auc", "mle"))
+        val[k] = {m: float(np.median(v)) for m, v in scores.items()}
+        print(f"  validation {k}: {val[k]}")
+    del gain
+    card = _card(fwd, cap, record, dict(held_out_caps=val, n_samples=500))
+    onnx = export_onnx(anycap, net, None, card)
+    fname = args.out / "anycap.onnx"
+    fname.write_bytes(onnx)
+    update_registry(fname)
+    wall = time.perf_counter() - t0
+    (args.out / "anycap.md").write_text(_markdown(card, wall))
+    print(json.dumps(val, indent=1))
+    print(f"Wrote {fname} ({fname.stat().st_size / 1e6:.1f} MB) in {wall / 60:.1f} min")
+
+
+def _head_origin():
+    """Centre (head coordinates, m) of the sphere fitted to the 10-05 positions."""
+    montage = mne.channels.make_standard_montage("fsaverage_1005")
+    info = mne.create_info(montage.ch_names, 100.0, "eeg").set_montage(montage)
+    return mne.bem.fit_sphere_to_headshape(info, dig_kinds=("eeg",), units="m",
+                                           verbose=False)[1]
+
+
+def _markdown(card, wall):
+    tr = card["training"]
+    val = card["validation"]["held_out_caps"]
+    lines = [
+        "# Model card: anycap",
+        "",
+        "A ConvDip on a fixed grid of virtual electrodes: any EEG cap of "
+        f"{card['cap']['n_channels'][0]}-{card['cap']['n_channels'][1]} channels "
+        "on the template (fsaverage5, ico4, 5124 sources), interpolated onto the "
+        f"{card['cap']['grid_shape']} grid with spherical splines.",
+        "",
+        f"- backend: `anycap`, hyper-parameters: `{card['hyper_params']}`",
+        f"- cap entry: `{json.dumps(card['cap'])}`",
+        f"- simulation: `{json.dumps(card['simulation'])}`",
+        f"- caps: `{json.dumps(tr['caps'])}`",
+        f"- training: loss `{tr['loss']}`, batch {tr['batch_size']}, Adam "
+        f"{tr['learning_rate']}, seed {tr['random_state']}; samples seen "
+        f"{tr['samples_seen']:,}; epochs {tr['epochs']}; training time "
+        f"{tr['train_time_s'] / 60:.1f} min (script {wall / 60:.1f} min) on "
+        f"{tr['machine']}, {tr['date']}",
+        "- validation on held-out caps (simulated, medians): "
+        + "; ".join(f"{k}: AUC {v['auc']:.3f}, MLE {v['mle']:.1f} mm"
+                    for k, v in val.items()),
+        "",
+        "Inverse-crime-free accuracy against MNE's solvers: "
+        "`mne-deepinverse benchmark --models anycap --montage biosemi64`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
