@@ -50,7 +50,8 @@ def _check_card(text):
         from ._caps import CAP_KEYS
 
         cap = card["cap"]
-        missing = [key for key in CAP_KEYS if not isinstance(cap, dict) or key not in cap]
+        missing = [key for key in CAP_KEYS
+                   if not isinstance(cap, dict) or key not in cap]
         if missing or cap["kind"] != "any":
             raise RuntimeError(f"The model card's cap entry is invalid (lacks "
                                f"{missing} or is not kind 'any')" + _CORRUPT)
