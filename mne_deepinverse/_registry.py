@@ -23,7 +23,7 @@ BACKENDS = {
 }
 
 #: Shipped pretrained models: name -> backend, model file, the forward it was
-#: trained on and its human-readable model card, all in
+#: trained on (None: any cap) and its human-readable model card, all in
 #: ``mne_deepinverse/pretrained/``.
 PRETRAINED = {
     name: dict(
@@ -34,3 +34,5 @@ PRETRAINED = {
     )
     for name in ("convdip", "unet", "vnet")
 }
+# A pretrained any-cap model (backend "anycap", tools/train_anycap.py) will be
+# registered with forward=None: it is applied with the user's template forward.

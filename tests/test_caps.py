@@ -72,7 +72,6 @@ def anycap_model(fwd):
     """A small untrained any-cap network, exported, and its torch form."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from mne_deepinverse._registry import PRETRAINED  # noqa: F401
     from mne_deepinverse.backends import anycap, export_onnx
     from mne_deepinverse.estimator import _forward_meta
 

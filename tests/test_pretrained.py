@@ -15,6 +15,7 @@ from mne_deepinverse.datasets import (
     CONVDIP_CH_NAMES,
     _pretrained,
     fetch_pretrained_file,
+    make_template_forward,
     make_template_info,
     pretrained_dir,
     read_pretrained_forward,
@@ -27,12 +28,15 @@ def fresh_cache(monkeypatch):
     monkeypatch.setattr(_inverse, "_PRETRAINED_CACHE", {})
 
 
+#: Pretrained models for the 31-channel layout (the others accept any cap).
+FIXED_CAP = sorted(n for n, e in PRETRAINED.items() if e["forward"] is not None)
+
+
 @pytest.mark.parametrize("name", sorted(PRETRAINED))
 def test_pretrained_card(name, no_network, fresh_cache):
     model = _inverse._load_model(name)
     card = model.card
     assert card["backend"] == name
-    assert card["ch_names"] == CONVDIP_CH_NAMES
     assert card["n_sources"] == 5124
     training = card["training"]
     for key in ("samples_seen", "epochs", "train_time_s", "machine", "date"):
@@ -41,14 +45,30 @@ def test_pretrained_card(name, no_network, fresh_cache):
     assert training["train_time_s"] < 3600  # < 60 min on 2 cores
     # simulated validation on the training distribution (1-10 patches); the
     # inverse-crime-free accuracy is measured by `mne-deepinverse benchmark`
-    assert card["validation"]["auc"] > 0.7
+    if name in FIXED_CAP:
+        assert card["ch_names"] == CONVDIP_CH_NAMES
+        assert card["validation"]["auc"] > 0.7
+    else:  # validated on caps held out of training
+        assert model.any_cap and card["ch_names"] == []
+        assert card["cap"]["n_channels"] == [16, 256]
+        for scores in card["validation"]["held_out_caps"].values():
+            assert scores["auc"] > 0.7
     assert (pretrained_dir() / f"{name}.md").is_file()
 
 
+@pytest.fixture(scope="module")
+def biosemi64_fwd():
+    montage = mne.channels.make_standard_montage("biosemi64")
+    info = mne.create_info(montage.ch_names, 100.0, "eeg").set_montage(montage)
+    return make_template_forward(info)
+
+
 @pytest.mark.parametrize("name", sorted(PRETRAINED))
-def test_pretrained_apply(name, no_network, fresh_cache):
-    """The shipped models localise single high-SNR patches on the template."""
-    fwd = read_pretrained_forward(name)
+def test_pretrained_apply(name, no_network, fresh_cache, request):
+    """The shipped models localise single high-SNR patches on the template
+    (the any-cap model on a 64-channel BioSemi cap)."""
+    fwd = (read_pretrained_forward(name) if name in FIXED_CAP
+           else request.getfixturevalue("biosemi64_fwd"))
     pos = fwd["source_rr"]
     errors = []
     for seed in range(8):
@@ -93,11 +113,16 @@ def test_one_registry():
     for entry in PRETRAINED.values():
         assert entry["backend"] in BACKENDS
         for key in ("model", "forward", "card"):
-            assert (pretrained_dir() / entry[key]).is_file()
-        assert entry["model"] in hashes and entry["forward"] in hashes
+            assert entry[key] is None or (pretrained_dir() / entry[key]).is_file()
+        assert entry["model"] in hashes
+        assert entry["forward"] is None or entry["forward"] in hashes
     # every hashed file belongs to a registry entry
     shipped = {e[k] for e in PRETRAINED.values() for k in ("model", "forward")}
-    assert set(hashes) == shipped
+    assert set(hashes) == shipped - {None}
+    any_cap = [n for n, e in PRETRAINED.items() if e["forward"] is None]
+    for name in any_cap:
+        with pytest.raises(ValueError, match="accepts any EEG cap and has no forward"):
+            read_pretrained_forward(name)
     # the package data is found through importlib.resources
     assert pretrained_dir().parent.name == "mne_deepinverse"
     with pytest.raises(ValueError, match="Allowed values are.*convdip.*unet.*vnet"):
@@ -108,7 +133,7 @@ def test_one_registry():
         main(["benchmark", "--models", "nope"])
 
 
-@pytest.mark.parametrize("name", sorted(PRETRAINED))
+@pytest.mark.parametrize("name", ["convdip", "unet", "vnet"])
 def test_shipped_maps_unchanged(name, fwd):
     """The shipped models give the maps they gave before the redesign.
 

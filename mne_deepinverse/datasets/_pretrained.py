@@ -103,6 +103,12 @@ def read_pretrained_forward(model="convdip", *, fixed=True, verbose=None):
     _validate_type(model, str, "model")
     _check_option("model", model, sorted(PRETRAINED))
     _validate_type(fixed, bool, "fixed")
+    if PRETRAINED[model]["forward"] is None:
+        raise ValueError(
+            f"The pretrained model {model!r} accepts any EEG cap and has no forward "
+            "of its own: apply it with the template forward of your cap, "
+            "make_template_forward(inst.info)."
+        )
     fname = fetch_pretrained_file(PRETRAINED[model]["forward"])
     fwd = mne.read_forward_solution(fname, verbose=False)
     if fixed:
