@@ -153,7 +153,10 @@ def test_fixed_must_be_bool():
 
 def test_standard_montages_on_the_template(no_network, caplog):
     """MNE's standard caps are moved onto the template's scalp, with a note."""
-    from mne_deepinverse.datasets import check_scalp_positions, project_to_template_scalp
+    from mne_deepinverse.datasets import (
+        check_scalp_positions,
+        project_to_template_scalp,
+    )
 
     montage = mne.channels.make_standard_montage("biosemi64")
     info = mne.create_info(montage.ch_names, 100.0, "eeg").set_montage(montage)

@@ -303,7 +303,7 @@ def _eeg_positions_mri(info, picks):
 
 
 def _template_scalp():
-    """The template's scalp surface (MRI coordinates, m), with its geometry."""
+    """Read the template's scalp surface (MRI coordinates, m), with its geometry."""
     subjects_dir, subject = get_template()
     scalp = mne.read_bem_surfaces(
         subjects_dir / subject / "bem" / f"{subject}-head.fif", verbose=False
