@@ -177,7 +177,9 @@ class DeepInverseModel:
             )
         fp = np.asarray(_gain_fingerprint(_reference(gain)))
         ref = np.asarray(card["gain_fingerprint"])
-        if np.abs(fp - ref).max() > 1e-3 * np.abs(ref).max():
+        # 5e-3: the same head and positions, moved onto the scalp in float
+        # arithmetic, differ by ~1e-3; another head or conductivities by far more
+        if np.abs(fp - ref).max() > 5e-3 * np.abs(ref).max():
             raise ValueError(
                 "The forward's gain matrix differs from the one the model was "
                 "trained on (other head model, conductivities or electrode "

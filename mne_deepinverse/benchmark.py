@@ -15,6 +15,15 @@ minimum-norm solvers get a noise covariance from the pre-stimulus baseline,
 LCMV a data covariance from the post-stimulus window (0-100 ms) of the single
 trials (unit-noise-gain weights, fixed orientations), which is what makes it
 localise a clean source. Deep models see the peak sample only.
+
+By default the cap is the ConvDip paper's 31 channels, the layout of the
+shipped models. ``montage=`` runs the benchmark on one of MNE's built-in
+montages instead: the AGM test data and the MNE solvers then use that cap's
+channels (AGM: its positions moved by N(0, 2 mm); solvers: the template
+forward made for it), and every deep model runs on its own channels, picked
+from the cap, if the cap has them all and the model's forward check passes
+on the cap's forward; otherwise the model is reported as not applicable,
+with the reason.
 """
 
 import json
@@ -27,13 +36,29 @@ from mne.utils import _check_option, _validate_type, logger, verbose
 from tqdm.auto import tqdm
 
 from ._registry import PRETRAINED
-from .agm import make_agm_forward, map_to_sources
+from ._utils import _check_random_state
+from .agm import AGM_CONDUCTIVITY, make_agm_forward, map_to_sources
 from .baselines import apply_baseline, make_baseline_operator
+from .datasets import check_scalp_positions, make_template_forward
 from .metrics import evaluate, summarise
 
 BASELINES = ("eLORETA", "dSPM", "sLORETA", "LCMV")
-METRICS = ("auc", "mle", "nmse", "found", "n_ghost", "time_ms")
+METRICS = ("auc", "mle", "nmse", "f1", "found", "n_ghost", "time_ms")
 SETS = ("single", "multi")
+#: Metrics of the paired tests, per set (the detection F1 is a multi-source
+#: metric: one source is found or not).
+STAT_METRICS = dict(single=("auc", "mle", "nmse"), multi=("auc", "mle", "nmse", "f1"))
+#: The 19 channels of the classic (clinical) 10-20 system. MNE's ``*_1020``
+#: montages hold more positions (94 in ``standard_1020``, with old names such
+#: as T3 next to T7); a benchmark on a 10-20 montage uses these 19.
+CLASSIC_1020 = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz",
+                "C4", "T8", "P7", "P3", "Pz", "P4", "P8", "O1", "O2")
+#: Standard deviation (mm) of the AGM's electrode displacements.
+_AGM_JITTER_MM = 2.0
+#: Samples per trial in each covariance window (-100-0 ms and 0-100 ms at
+#: 100 Hz, the test evokeds' defaults).
+_COV_SAMPLES_PER_TRIAL = 11
+_DEFAULT_CAP = "the ConvDip paper's 31 channels"
 
 
 def _sample_plan(kind, n_samples, rng):
@@ -136,7 +161,10 @@ class BenchmarkResult:
     records : list of dict
         One record per (set, sample, method) with the metrics and covariates.
     config : dict
-        The settings of the run.
+        The settings of the run: among them the cap (``montage``,
+        ``n_channels``, ``cap``), the deep models that ran (``deep``) and
+        those not applicable on the cap, with the reason
+        (``not_applicable``).
     examples : dict
         Example maps for figures: truth and estimates of a few samples.
     """
@@ -161,7 +189,8 @@ class BenchmarkResult:
         method : str
             A deep model or a baseline (see :attr:`methods`).
         metric : str
-            One of ``"auc"``, ``"mle"``, ``"nmse"``, ``"found"``,
+            One of ``"auc"``, ``"mle"``, ``"nmse"``, ``"f1"`` (detection F1,
+            :func:`~mne_deepinverse.metrics.detection_f1`), ``"found"``,
             ``"n_ghost"``, ``"time_ms"``.
 
         Returns
@@ -220,8 +249,10 @@ class BenchmarkResult:
         Returns
         -------
         stats : dict
-            Per set, the two methods and, per metric, the mean difference,
-            the p-value and Cohen's d.
+            Per set, the two methods and, per metric (AUC, MLE, nMSE; on
+            1-10 sources also the detection F1), the mean difference, the
+            p-value and Cohen's d. Empty for a set without a deep model or
+            without a baseline.
         """
         rng = np.random.default_rng(0)
         out = {}
@@ -230,7 +261,7 @@ class BenchmarkResult:
             if deep is None or base is None:
                 continue
             out[kind] = dict(deep=deep, baseline=base)
-            for met in ("auc", "mle", "nmse"):
+            for met in STAT_METRICS[kind]:
                 out[kind][met] = _paired_stats(
                     self.values(kind, deep, met), self.values(kind, base, met),
                     n_permutations, rng,
@@ -243,24 +274,25 @@ class BenchmarkResult:
         Returns
         -------
         table : str
-            One line per set and method.
+            A title with the cap, then one line per set and method; deep
+            models that are not applicable on the cap get a line with the
+            reason.
         """
-        lines = []
-        cols = ("auc", "mle", "nmse", "found", "n_ghost", "time_ms")
-        head = f"{'set':<7}{'method':<10}" + "".join(f"{c:>22}" for c in cols)
+        cfg = self.config
+        lines = [
+            f"Benchmark on {cfg.get('cap', _DEFAULT_CAP)}: AGM test data, "
+            f"{cfg['n_samples']} samples per set, median [IQR]"
+        ]
+        head = f"{'set':<7}{'method':<10}" + "".join(f"{c:>24}" for c in METRICS)
         lines.append(head)
         summ = self.summary()
+        na = cfg.get("not_applicable", {})
         for kind in SETS:
             for m in self.methods:
-                cells = []
-                for c in cols:
-                    s = summ[kind][m][c]
-                    fmt = ".3f" if c in ("auc", "nmse", "found") else ".1f"
-                    cells.append(
-                        f"{s['median']:{fmt}} [{s['q25']:{fmt}}-{s['q75']:{fmt}}]"
-                        if s["n"] else "-"
-                    )
-                lines.append(f"{kind:<7}{m:<10}" + "".join(f"{c:>22}" for c in cells))
+                cells = [_cell(summ[kind][m][c], c) for c in METRICS]
+                lines.append(f"{kind:<7}{m:<10}" + "".join(f"{c:>24}" for c in cells))
+            for m, reason in na.items():
+                lines.append(f"{kind:<7}{m:<10}  not applicable: {reason}")
         return "\n".join(lines)
 
     def save(self, out_dir):
@@ -309,16 +341,37 @@ class BenchmarkResult:
         return plot_benchmark(self, Path(out_dir))
 
 
+def _cell(s, metric):
+    """One table cell: median [q25-q75] of a summary, or '-'."""
+    fmt = ".3f" if metric in ("auc", "nmse", "f1", "found") else ".1f"
+    if not s["n"]:
+        return "-"
+    return f"{s['median']:{fmt}} [{s['q25']:{fmt}}-{s['q75']:{fmt}}]"
+
+
+def _n_trials_for(n_channels):
+    """Trials per evoked by default: 20, or more for MNE's covariances.
+
+    MNE asks for at least ``5 (n_channels + 1)`` samples for a reliable
+    covariance (and warns otherwise); with 11 samples per trial and window
+    20 trials suffice up to 43 channels.
+    """
+    need = 5 * (n_channels + 1)
+    return max(20, -(-need // _COV_SAMPLES_PER_TRIAL))
+
+
 def _check_positive_int(value, name):
     _validate_type(value, "int", name)
     if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value}.")
 
 
-def _load_deep_models(models):
+def _load_deep_models(models, *, check=True):
     """Load the deep models and check them against the pretrained forward.
 
-    Returns a dict {name: DeepInverse} and the (fixed) pretrained forward.
+    Returns a dict {name: DeepInverseModel} and the (fixed) pretrained
+    forward. With ``check=False`` (a benchmark on another cap) the models are
+    only loaded: they are checked against the cap's forward instead.
     """
     from ._inverse import _load_model
     from .datasets import read_pretrained_forward
@@ -330,7 +383,8 @@ def _load_deep_models(models):
     deep = {}
     for model in models:
         est = _load_model(model)
-        est.check_forward(fwd)
+        if check:
+            est.check_forward(fwd)
         name = model if str(model) in PRETRAINED else est.backend
         base, k = name, 1
         while name in deep:  # two models of one backend: keep both
@@ -340,14 +394,132 @@ def _load_deep_models(models):
     return deep, fwd
 
 
+def _check_montage(montage):
+    """Return the name MNE reads a benchmark montage by (None: the default cap).
+
+    MNE's deprecated names (``standard_1020`` is ``colin27_1020`` since MNE
+    1.13) are read by their new names, without MNE's FutureWarning.
+    """
+    from mne.channels import montage as mne_montage
+
+    _validate_type(montage, (str, None), "montage")
+    if montage is None:
+        return None
+    builtin = mne.channels.get_builtin_montages()
+    deprecated = getattr(mne_montage, "_DEPRECATED_STANDARD_MONTAGES", {})
+    aliases = {old: new for old, new in deprecated.items()
+               if old not in builtin and new in builtin}
+    if montage not in builtin and montage not in aliases:
+        raise ValueError(
+            "Invalid value for the 'montage' parameter. Allowed values are None "
+            f"({_DEFAULT_CAP}) or the name of one of MNE's built-in montages "
+            f"({', '.join(builtin)}; list them with "
+            f"mne.channels.get_builtin_montages()), but got {montage!r} instead."
+        )
+    return aliases.get(montage, montage)
+
+
+def _montage_info(montage):
+    """Info (EEG, 100 Hz) of a built-in montage, checked against the template.
+
+    A 10-20 montage (``*_1020``) keeps only the 19 channels of
+    :data:`CLASSIC_1020`. Returns the info and a description of the cap.
+    """
+    kind = _check_montage(montage)
+    dig = mne.channels.make_standard_montage(kind)
+    ch_names = dig.ch_names
+    note = []
+    if kind != montage:
+        note.append(f"MNE's {kind}")
+    if kind.endswith("_1020"):
+        ch_names = [ch for ch in CLASSIC_1020 if ch in dig.ch_names]
+        note.append("the classic 10-20 channels")
+    info = mne.create_info(ch_names, 100.0, "eeg")
+    info.set_montage(dig)
+    check_scalp_positions(info)  # positions that cannot be on the template
+    cap = f"{montage}, {len(ch_names)} channels"
+    return info, cap + (f" ({'; '.join(note)})" if note else "")
+
+
+def _agm_forward_for(info, random_state):
+    """Make the AGM's forward for a cap: electrodes moved by N(0, 2 mm), oct6.
+
+    The same model as :func:`~mne_deepinverse.agm.make_agm_forward`, which
+    makes it for 10-05 channel names on the template's positions; this one
+    starts from the positions of ``info``.
+    """
+    info = info.copy()
+    rng = _check_random_state(random_state)
+    shift = rng.normal(0.0, _AGM_JITTER_MM * 1e-3, (len(info["chs"]), 3))
+    with info._unlock():
+        for ch, dr in zip(info["chs"], shift, strict=True):
+            ch["loc"][:3] += dr
+    return make_template_forward(info, "oct6", AGM_CONDUCTIVITY, fixed=True)
+
+
+def _first_sentence(text):
+    return text.split(". ")[0].rstrip(".")
+
+
+def _deep_on_cap(deep, fwd_cap, cap):
+    """Pick the channels of the deep models that run on a cap; say why not others.
+
+    A model for one layout runs when the cap has all its channels and its
+    forward check passes on the cap's forward restricted to them; a model for
+    any cap runs on all the cap's channels when its check of the cap's
+    forward passes.
+    """
+    cap_names = fwd_cap["info"]["ch_names"]
+    picks, not_applicable = {}, {}
+    for name, est in deep.items():
+        if getattr(est, "any_cap", False):
+            try:
+                est.check_forward(fwd_cap)
+            except ValueError as exc:
+                detail = str(exc)
+                reason = ("its check of the cap's forward fails: "
+                          + _first_sentence(detail))
+            else:
+                picks[name] = np.arange(len(cap_names))
+                continue
+        elif missing := [ch for ch in est.ch_names if ch not in cap_names]:
+            shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+            reason = (f"the cap lacks {len(missing)} of its {len(est.ch_names)} "
+                      f"channels ({shown})")
+            detail = f"missing channels {missing}"
+        else:
+            fwd_model = mne.pick_channels_forward(fwd_cap, est.ch_names,
+                                                  ordered=True, verbose=False)
+            try:
+                est.check_forward(fwd_model)
+            except ValueError as exc:
+                detail = str(exc)
+                reason = ("its forward check fails on the cap's forward: "
+                          + _first_sentence(detail))
+            else:
+                picks[name] = np.array([cap_names.index(ch) for ch in est.ch_names])
+                continue
+        not_applicable[name] = reason
+        logger.warning(f"{name} is not applicable on {cap}: {detail.rstrip('.')}. "
+                       "It is reported as not applicable; the MNE solvers still "
+                       "run.")
+    return picks, not_applicable
+
+
+def _same_sources(fwd_a, fwd_b):
+    return all(np.array_equal(a["vertno"], b["vertno"])
+               for a, b in zip(fwd_a["src"], fwd_b["src"], strict=True))
+
+
 @verbose
 def run_benchmark(
     models=None,
     *,
     baselines=BASELINES,
+    montage=None,
     n_samples=1000,
     snr_db=(6.0, 9.0),
-    n_trials=20,
+    n_trials=None,
     quick=False,
     random_state=0,
     progress=True,
@@ -357,19 +529,38 @@ def run_benchmark(
 
     Parameters
     ----------
-    models : tuple of str | tuple of DeepInverse | None
-        Deep models (pretrained names, saved model files or fitted models)
-        for the template's pretrained forward (checked before any work).
-        None: every shipped pretrained model.
+    models : tuple of str | tuple of DeepInverseModel | None
+        Deep models (pretrained names, saved model files or fitted models).
+        Without ``montage`` they must be for the template's pretrained
+        forward (checked before any work). None: every shipped pretrained
+        model.
     baselines : tuple of str
         Any of ``"eLORETA"``, ``"dSPM"``, ``"sLORETA"``, ``"LCMV"``.
+    montage : str | None
+        The EEG cap: None for the ConvDip paper's 31 channels (the layout of
+        the shipped models), or the name of one of MNE's built-in montages
+        (:func:`mne.channels.get_builtin_montages`, e.g. ``"biosemi64"``,
+        ``"easycap-M1"``, ``"GSN-HydroCel-128"``; MNE's deprecated
+        ``"standard_1020"`` is read as ``"colin27_1020"``). A 10-20 montage
+        (a name ending in ``_1020``) uses the 19 channels of the classic
+        10-20 system (:data:`CLASSIC_1020`), not all of its positions. The
+        test data (AGM) and the MNE solvers use the cap's channels and a
+        template forward made for it
+        (:func:`~mne_deepinverse.datasets.make_template_forward`). A deep
+        model runs on its own channels, picked from the cap, when the cap has
+        them all and its forward check passes on the cap's forward; else it
+        is reported as not applicable (``result.config["not_applicable"]``,
+        the table and the log).
     n_samples : int
         Samples per set (single source, 1-10 sources), at least 1.
     snr_db : tuple of float
         SNR range of the averaged evokeds in dB.
-    n_trials : int
+    n_trials : int | None
         Trials per evoked (for the covariances of the MNE solvers), at
-        least 1.
+        least 1. None: 20, or on caps of more than 43 channels as many as
+        give the covariances the ``5 (n_channels + 1)`` samples MNE asks for
+        (11 samples per trial and window: 30 trials for 64 channels, 59 for
+        128); fewer handicap the MNE solvers on large caps.
     quick : bool
         A small run (30 samples per set) for a first look and for CI.
     random_state : int
@@ -381,7 +572,8 @@ def run_benchmark(
     Returns
     -------
     result : BenchmarkResult
-        Scores per sample, with ``summary()``, ``table()``, ``statistics()``,
+        Scores per sample (AUC, MLE, nMSE, detection F1, found and ghost
+        sources, time), with ``summary()``, ``table()``, ``statistics()``,
         ``save()`` and ``plot()``.
     """
     from .datasets import read_pretrained_forward
@@ -389,21 +581,48 @@ def run_benchmark(
     _validate_type(baselines, (list, tuple), "baselines")
     for b in baselines:
         _check_option("baselines", b, BASELINES)
-    for name, n in (("n_samples", n_samples), ("n_trials", n_trials)):
-        _check_positive_int(n, name)
+    _check_positive_int(n_samples, "n_samples")
+    if n_trials is not None:
+        _check_positive_int(n_trials, "n_trials")
     _validate_type(quick, bool, "quick")
     if quick:
         n_samples = 30
-    deep, fwd = _load_deep_models(models)
-    fwd_free = read_pretrained_forward("convdip", fixed=False)
-    ch_names = fwd["info"]["ch_names"]
-    logger.info("Building the AGM forward (cached after the first run)")
-    fwd_agm = make_agm_forward(ch_names, random_state=random_state)
+    info_cap, cap = (None, _DEFAULT_CAP) if montage is None else _montage_info(montage)
+    deep, fwd = _load_deep_models(models, check=montage is None)
+    names = list(deep)
+    if montage is None:
+        fwd_free = read_pretrained_forward("convdip", fixed=False)
+        ch_names = fwd["info"]["ch_names"]
+        logger.info("Building the AGM forward (cached after the first run)")
+        fwd_agm = make_agm_forward(ch_names, electrode_jitter=_AGM_JITTER_MM,
+                                   random_state=random_state)
+        picks = {name: np.arange(len(ch_names)) for name in deep}
+        not_applicable = {}
+        forward = f"template ico4, {cap} (read_pretrained_forward('convdip'))"
+    else:
+        logger.info(f"Building the template and AGM forwards for {cap} (cached "
+                    "after the first run)")
+        fwd_free = make_template_forward(info_cap, "ico4", fixed=False)
+        fwd_cap = mne.convert_forward_solution(
+            fwd_free, surf_ori=True, force_fixed=True, use_cps=True, verbose=False
+        )
+        if not _same_sources(fwd_cap, fwd):  # the figures plot on these sources
+            raise RuntimeError("The cap's template forward has other sources than "
+                               "the pretrained forward; please report this.")
+        fwd = fwd_cap
+        ch_names = fwd["info"]["ch_names"]
+        fwd_agm = _agm_forward_for(info_cap, random_state)
+        picks, not_applicable = _deep_on_cap(deep, fwd, cap)
+        deep = {name: est for name, est in deep.items() if name in picks}
+        forward = f"template ico4, {cap} (make_template_forward)"
+    if n_trials is None:
+        n_trials = _n_trials_for(len(ch_names))
     pos, pos_agm = fwd["source_rr"], fwd_agm["source_rr"]
     centre = pos.mean(axis=0)
     base = _Baselines(fwd_free, fwd, tuple(baselines))
     rng = np.random.default_rng(random_state)
     records, examples = [], {}
+    metrics = ("auc", "mle", "nmse", "f1", "found", "n_ghost", "mle_multi")
     for kind in SETS:
         plan = _sample_plan(kind, n_samples, rng)
         for ii, (n_patches, extent) in enumerate(
@@ -413,15 +632,14 @@ def run_benchmark(
                 fwd_agm, pos_agm, pos, n_patches, extent, snr_db, n_trials, rng
             )
             maps, times = {}, {}
-            x = evoked.data[:, t_peak][None]
+            x = evoked.data[:, t_peak]
             for name, est in deep.items():
                 t0 = time.perf_counter()
-                maps[name] = est.predict(x)[0]
+                maps[name] = est.predict(x[picks[name]][None])[0]
                 times[name] = time.perf_counter() - t0
             bl_maps, bl_times = base.apply(evoked, epochs, t_peak)
             maps.update(bl_maps)
             times.update(bl_times)
-            metrics = ("auc", "mle", "nmse", "found", "n_ghost", "mle_multi")
             for name, est_map in maps.items():
                 scores = evaluate(truth[None], np.abs(est_map)[None], pos,
                                   metrics=metrics)
@@ -433,6 +651,7 @@ def run_benchmark(
                     auc=float(scores["auc"][0]),
                     mle=float(scores["mle" if kind == "single" else "mle_multi"][0]),
                     nmse=float(scores["nmse"][0]),
+                    f1=float(scores["f1"][0]),
                     found=float(scores["found"][0]),
                     n_ghost=float(scores["n_ghost"][0]),
                     time_ms=1e3 * times[name],
@@ -443,10 +662,12 @@ def run_benchmark(
                     **{k: np.abs(v).tolist() for k, v in maps.items()},
                 )
     config = dict(
-        models=list(deep), deep=list(deep), baselines=list(baselines),
+        models=names, deep=list(deep),
+        not_applicable=not_applicable, baselines=list(baselines),
+        montage=montage, n_channels=len(ch_names), ch_names=list(ch_names), cap=cap,
         n_samples=n_samples, snr_db=list(snr_db), n_trials=n_trials,
         random_state=random_state, quick=quick,
-        forward="template ico4, 31 channels (read_pretrained_forward('convdip'))",
+        forward=forward,
         agm="oct6, conductivities (0.332, 0.0113, 0.332) S/m, electrodes moved "
             "by N(0, 2 mm), truth mapped by 5-NN averaging",
         mne_version=mne.__version__,
@@ -455,27 +676,37 @@ def run_benchmark(
 
 
 def write_results_page(json_fname, rst_fname, *, figures=()):
-    """Write a reStructuredText results page from a benchmark's JSON.
+    """Write a reStructuredText results page from benchmark JSON files.
 
     Parameters
     ----------
-    json_fname : path-like
-        ``benchmark.json`` written by :meth:`BenchmarkResult.save`.
+    json_fname : path-like | list of path-like
+        ``benchmark.json`` written by :meth:`BenchmarkResult.save`, or one
+        per cap (e.g. runs with different ``montage``): the page gets a
+        section per run, titled by its cap.
     rst_fname : path-like
         The page to write.
-    figures : list of path-like
-        Figures to include (paths relative to the page).
+    figures : list of path-like | list of list of path-like
+        Figures to include (paths relative to the page); with several JSON
+        files, one list per file (placed in its section).
 
     Returns
     -------
     rst_fname : pathlib.Path
         The page.
     """
-    with open(json_fname) as fid:
-        data = json.load(fid)
-    cfg, summ, stats = data["config"], data["summary"], data["statistics"]
-    cols = ("auc", "mle", "nmse", "found", "n_ghost", "time_ms")
-    heads = ("AUC", "MLE (mm)", "nMSE", "found", "ghost sources", "time/sample (ms)")
+    several = isinstance(json_fname, list | tuple)
+    runs = list(json_fname) if several else [json_fname]
+    figures = list(figures)
+    if several:
+        if figures and len(figures) != len(runs):
+            raise ValueError(
+                f"figures must hold one list per JSON file ({len(runs)}), got "
+                f"{len(figures)} lists."
+            )
+        figures = figures or [[] for _ in runs]
+    else:
+        figures = [figures]
     lines = [
         "Benchmark results",
         "=================",
@@ -483,42 +714,73 @@ def write_results_page(json_fname, rst_fname, *, figures=()):
         "Generated by ``mne_deepinverse.benchmark.write_results_page`` from the "
         "JSON of ``mne-deepinverse benchmark`` (do not edit by hand).",
         "",
+        "Median [25th-75th percentile]; MLE is the distance of the maxima for "
+        "single sources and the mean distance from each true source to the "
+        "nearest estimated maximum for 1-10 sources. F1 is the detection F1: "
+        "recall is the share of true sources with an estimated maximum within "
+        "30 mm (found), precision the share of estimated maxima (>= 20 % of "
+        "the peak, 30 mm apart) that are not ghosts "
+        "(:func:`~mne_deepinverse.metrics.detection_f1`).",
+        "",
+    ]
+    for fname, figs in zip(runs, figures, strict=True):
+        with open(fname) as fid:
+            data = json.load(fid)
+        lines += _results_section(data, figs, per_cap=several)
+    rst_fname = Path(rst_fname)
+    rst_fname.write_text("\n".join(lines) + "\n")
+    return rst_fname
+
+
+def _results_section(data, figures, per_cap):
+    """Lines of one run's part of the results page."""
+    cfg, summ, stats = data["config"], data["summary"], data["statistics"]
+    cap = cfg.get("cap", _DEFAULT_CAP)
+    heads = ("AUC", "MLE (mm)", "nMSE", "F1", "found", "ghost sources",
+             "time/sample (ms)")
+    na = cfg.get("not_applicable", {})
+    lines = []
+    if per_cap:  # a section per cap, the sets below it
+        title = f"Cap: {cap}"
+        lines += [title, "-" * len(title), ""]
+    lines += [
+        f"- cap: {cap}",
         f"- samples per set: {cfg['n_samples']}; SNR {cfg['snr_db']} dB; "
         f"{cfg['n_trials']} trials per evoked; seed {cfg['random_state']}",
         f"- inversion forward: {cfg['forward']}",
         f"- test data (AGM): {cfg['agm']}",
         f"- MNE {cfg['mne_version']}",
-        "",
-        "Median [25th-75th percentile]; MLE is the distance of the maxima for "
-        "single sources and the mean distance from each true source to the "
-        "nearest estimated maximum for 1-10 sources.",
-        "",
     ]
+    lines += [f"- not applicable on this cap: **{m}** ({reason})"
+              for m, reason in na.items()]
+    lines.append("")
     for kind, label in (("single", "Single source"), ("multi", "1-10 sources")):
-        lines += [label, "-" * len(label), "", ".. list-table::", "   :header-rows: 1",
-                  "", "   * - method"]
+        if per_cap:
+            label = f"{label} ({cap})"
+        lines += [label, ("~" if per_cap else "-") * len(label), "", ".. list-table::",
+                  "   :header-rows: 1", "", "   * - method"]
         lines += [f"     - {h}" for h in heads]
         for method, mets in summ[kind].items():
             lines.append(f"   * - {method}")
-            for c in cols:
-                s = mets[c]
-                fmt = ".3f" if c in ("auc", "nmse", "found") else ".1f"
-                cell = (f"{s['median']:{fmt}} [{s['q25']:{fmt}}-{s['q75']:{fmt}}]"
-                        if s["n"] else "-")
-                lines.append(f"     - {cell}")
+            # files of older runs have no F1
+            lines += [f"     - {_cell(mets[c], c) if c in mets else '-'}"
+                      for c in METRICS]
+        for method in na:
+            lines.append(f"   * - {method}")
+            lines += ["     - not applicable"] + ["     -"] * (len(METRICS) - 1)
         lines.append("")
         if kind in stats:
             st = stats[kind]
             lines.append(f"Best deep model **{st['deep']}** vs best baseline "
                          f"**{st['baseline']}** (paired permutation test, Cohen's d):")
             lines.append("")
-            for met in ("auc", "mle", "nmse"):
-                s = stats[kind][met]
+            for met in STAT_METRICS[kind]:
+                if met not in st:
+                    continue
+                s = st[met]
                 lines.append(f"- {met}: mean difference {s['mean_diff']:.4g}, "
                              f"p = {s['p_value']:.3g}, d = {s['cohens_d']:.2f}")
             lines.append("")
     for fig in figures:
         lines += [f".. image:: {fig}", "   :width: 100%", ""]
-    rst_fname = Path(rst_fname)
-    rst_fname.write_text("\n".join(lines) + "\n")
-    return rst_fname
+    return lines

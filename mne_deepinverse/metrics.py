@@ -13,7 +13,8 @@ better than a real estimate: distances (MLE, DLE, SD, multi-source MLE) are
 constant estimate), found sources, F1 and overall amplitude 0.
 
 The definitions follow the ConvDip paper :footcite:`HeckerEtAl2021` (AUC with
-close and far negatives, MLE, nMSE, found and ghost sources), Hauk et al.
+close and far negatives, MLE, nMSE, found and ghost sources, and the detection
+F1 that combines them), Hauk et al.
 :footcite:`HaukEtAl2011` (spatial dispersion, overall amplitude) and the 3-D CNN
 report :footcite:`CNN3D2023` (F1 over a radius sweep).
 """
@@ -250,6 +251,10 @@ def multi_source_errors(
         true sources with an estimated maximum within ``radius``;
         ``n_ghost``: estimated maxima farther than ``radius`` from every true
         source; ``n_true`` and ``n_estimated``: the numbers of sources.
+
+    See Also
+    --------
+    detection_f1
     """
     _check_mm(radius, "radius")
     d = _maxima_distances(y_true, y_pred, pos, true_idx, rel_threshold, radius)
@@ -263,6 +268,75 @@ def multi_source_errors(
         n_true=d.shape[0],
         n_estimated=d.shape[1],
     )
+
+
+@fill_doc
+def detection_f1(
+    y_true, y_pred, pos, *, true_idx=None, radius=30.0, rel_threshold=0.2,
+    return_parts=False,
+):
+    """Score the detection of several sources by their maxima (F1).
+
+    The estimated maxima are those of :func:`find_maxima` (sources at or
+    above ``rel_threshold`` times the peak, ``radius`` mm suppression), as in
+    :func:`multi_source_errors`. Recall is the fraction of true sources with
+    an estimated maximum within ``radius`` mm (``found``); precision the
+    fraction of estimated maxima that are not ghosts (within ``radius`` mm of
+    a true source); F1 is their harmonic mean ``2 P R / (P + R)``.
+
+    Parameters
+    ----------
+    %(maps)s
+    %(pos)s
+    %(true_idx)s
+    radius : float
+        Distance (mm) within which an estimated maximum finds a true source,
+        and the suppression radius of the estimated maxima.
+    rel_threshold : float
+        Relative threshold of the estimated (and true) maxima.
+    return_parts : bool
+        Also return the precision and the recall.
+
+    Returns
+    -------
+    f1 : float
+        The F1 score, from 0 to 1.
+    precision, recall : float
+        Only if ``return_parts``.
+
+    See Also
+    --------
+    multi_source_errors
+    f1_radius
+
+    Notes
+    -----
+    A maximum counts as found or ghost by its distance alone: two estimated
+    maxima near one true source both count as correct for the precision (the
+    suppression keeps them at least ``radius`` apart), and true sources
+    closer than ``radius`` to each other count once when ``true_idx`` is
+    None (they are one maximum of ``y_true``).
+
+    Degenerate cases: an estimate without maxima (all zero) has no precision;
+    it finds nothing, so its F1 (and, by convention, its precision) is 0,
+    never better than a real estimate. Precision and recall are 0 together
+    (a maximum that is not a ghost finds a true source), and then F1 is 0.
+    A ``y_true`` without active sources is an error, as for every metric.
+    """
+    err = multi_source_errors(y_true, y_pred, pos, true_idx=true_idx,
+                              radius=radius, rel_threshold=rel_threshold)
+    return _f1_from_errors(err, return_parts)
+
+
+def _f1_from_errors(err, return_parts=False):
+    """F1 (and precision, recall) from :func:`multi_source_errors`' output."""
+    recall = err["found"]
+    n_est = err["n_estimated"]
+    precision = (n_est - err["n_ghost"]) / n_est if n_est else 0.0
+    denom = precision + recall
+    f1 = 2 * precision * recall / denom if denom > 0 else 0.0
+    f1, precision, recall = float(f1), float(precision), float(recall)
+    return (f1, precision, recall) if return_parts else f1
 
 
 def nmse(y_true, y_pred):
@@ -412,7 +486,7 @@ def f1_radius(y_true, y_pred, pos, *, radii=None, rel_threshold=0.5):
     return np.where(denom > 0, 2 * precision * recall / np.maximum(denom, _EPS), 0.0)
 
 
-_ALL = ("auc", "mle", "nmse", "found", "n_ghost", "dle", "sd", "oa")
+_ALL = ("auc", "mle", "nmse", "found", "n_ghost", "f1", "dle", "sd", "oa")
 
 
 @fill_doc
@@ -460,7 +534,8 @@ def evaluate(Y_true, Y_pred, pos, *, metrics=_ALL, progress=False):
     %(pos)s
     metrics : str | tuple of str
         One or more of ``"auc"``, ``"mle"`` (maxima distance, single source),
-        ``"mle_multi"``, ``"found"``, ``"n_ghost"`` (multi source), ``"nmse"``,
+        ``"mle_multi"``, ``"found"``, ``"n_ghost"``, ``"f1"`` (multi source,
+        :func:`multi_source_errors` and :func:`detection_f1`), ``"nmse"``,
         ``"dle"``, ``"sd"``, ``"oa"``.
     progress : bool
         Show a progress bar.
@@ -497,7 +572,7 @@ def evaluate(Y_true, Y_pred, pos, *, metrics=_ALL, progress=False):
             "metrics are undefined there. Drop those samples."
         )
     out = {m: np.empty(len(Y_true)) for m in metrics}
-    multi = {"mle_multi", "found", "n_ghost"} & set(metrics)
+    multi = {"mle_multi", "found", "n_ghost", "f1"} & set(metrics)
     it = range(len(Y_true))
     if progress:
         it = ProgressBar(it, mesg="Scoring")
@@ -509,6 +584,8 @@ def evaluate(Y_true, Y_pred, pos, *, metrics=_ALL, progress=False):
                               ("n_ghost", "n_ghost")):
                 if name in out:
                     out[name][ii] = err[key]
+            if "f1" in out:
+                out["f1"][ii] = _f1_from_errors(err)
         if "auc" in out:
             out["auc"][ii] = auc_close_far(yt, yp, pos)
         if "mle" in out:

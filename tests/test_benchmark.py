@@ -9,6 +9,10 @@ import pytest
 
 from mne_deepinverse.__main__ import main
 from mne_deepinverse.benchmark import (
+    CLASSIC_1020,
+    _check_montage,
+    _deep_on_cap,
+    _montage_info,
     _paired_stats,
     _summary,
     run_benchmark,
@@ -35,17 +39,35 @@ def test_run_benchmark(result, tmp_path):
     single = [r for r in result.records if r["set"] == "single"]
     assert {r["n_patches"] for r in single} == {1}
     assert all(2 <= r["extent"] <= 7 for r in single)
+    # the detection F1 is recorded next to found and ghosts, and agrees with them
+    for r in result.records:
+        assert 0 <= r["f1"] <= 1
+        assert (r["f1"] == 0) == (r["found"] == 0)
+    assert summ["multi"]["convdip"]["f1"]["n"] == 3
     table = result.table()
-    assert "convdip" in table and "LCMV" in table
+    assert table.splitlines()[0].startswith(
+        "Benchmark on the ConvDip paper's 31 channels: AGM test data, 3 samples")
+    assert "convdip" in table and "LCMV" in table and "f1" in table.splitlines()[1]
+    assert "not applicable" not in table
+    stats = result.statistics()
+    assert set(stats["multi"]) == {"deep", "baseline", "auc", "mle", "nmse", "f1"}
+    assert "f1" not in stats["single"]
     js, csv = result.save(tmp_path)
     data = json.loads(js.read_text())
-    assert data["config"]["n_samples"] == 3
-    assert csv.read_text().count("\n") == len(result.records) + 1
+    cfg = data["config"]
+    assert cfg["n_samples"] == 3
+    assert cfg["montage"] is None and cfg["n_channels"] == 31
+    assert cfg["n_trials"] == 20
+    assert cfg["not_applicable"] == {} and cfg["deep"] == methods[:-4]
+    assert data["summary"]["multi"]["unet"]["f1"]["n"] == 3
+    assert csv.read_text().splitlines()[0].count(",f1,") == 1
     figs = result.plot(tmp_path)
     assert len(figs) >= 4 and all(f.is_file() for f in figs)
     page = write_results_page(js, tmp_path / "results.rst", figures=["a.png"])
     text = page.read_text()
     assert "Single source" in text and "convdip" in text and ".. image:: a.png" in text
+    assert "     - F1" in text and "- f1: mean difference" in text
+    assert "the ConvDip paper's 31 channels" in text
 
 
 def test_paired_stats():
@@ -91,15 +113,23 @@ def test_cli_benchmark(tmp_path, capsys):
     (dict(baselines=("MUSIC",)), ValueError, "Invalid value for the 'baselines'"),
     (dict(models="convdip"), TypeError, "models must be an instance of list"),
     (dict(models=("nope",)), ValueError, "Invalid value for the 'model'"),
+    (dict(montage=64), TypeError, "montage must be an instance of str or None"),
+    (dict(montage="biosemi65"), ValueError,
+     r"Invalid value for the 'montage' parameter.*biosemi64.*"
+     r"mne.channels.get_builtin_montages\(\)\), but got 'biosemi65' instead"),
+    (dict(montage="spherical_1020"), ValueError, "cannot be meant for the template"),
+    (dict(montage="biosemi64", models=("nope",)), ValueError,
+     "Invalid value for the 'model'"),
 ])
 def test_run_benchmark_errors(kwargs, err, match, monkeypatch):
-    """Bad arguments fail before the AGM forward is built."""
+    """Bad arguments fail before any forward is built."""
     from mne_deepinverse import benchmark
 
     def fail(*args, **kwargs):
         raise AssertionError("bad input reached the slow part")
 
     monkeypatch.setattr(benchmark, "make_agm_forward", fail)
+    monkeypatch.setattr(benchmark, "make_template_forward", fail)
     with pytest.raises(err, match=match):
         run_benchmark(**kwargs)
 
@@ -111,3 +141,176 @@ def test_load_deep_models_twice():
     deep, fwd = _load_deep_models(("convdip", "convdip"))
     assert list(deep) == ["convdip", "convdip-2"]
     assert fwd["nsource"] == 5124
+
+
+def test_n_trials_for_covariances():
+    """Default trials: 20, more where MNE's covariances need more samples."""
+    from mne_deepinverse.benchmark import _n_trials_for
+
+    assert [_n_trials_for(n) for n in (19, 31, 42, 43, 64, 128)] == [
+        20, 20, 20, 20, 30, 59]
+    for n in (64, 128, 256):  # MNE's minimum: 5 (n_channels + 1) samples
+        assert _n_trials_for(n) * 11 >= 5 * (n + 1) > (_n_trials_for(n) - 1) * 11
+
+
+def test_montage_caps():
+    """Montage names: MNE's built-ins, 10-20 as its 19 classic channels."""
+    info, cap = _montage_info("GSN-HydroCel-128")
+    assert len(info["ch_names"]) == 128 and cap == "GSN-HydroCel-128, 128 channels"
+    info, cap = _montage_info("fsaverage_1020")
+    assert info["ch_names"] == list(CLASSIC_1020) and len(CLASSIC_1020) == 19
+    assert cap == "fsaverage_1020, 19 channels (the classic 10-20 channels)"
+    assert _check_montage(None) is None
+    assert _check_montage("biosemi64") == "biosemi64"
+    # MNE >= 1.13 reads its deprecated standard_1020 as colin27_1020: no warning
+    new = _check_montage("standard_1020")
+    assert new in ("standard_1020", "colin27_1020")
+    info, cap = _montage_info("standard_1020")
+    assert info["ch_names"] == list(CLASSIC_1020)
+    assert cap.startswith("standard_1020, 19 channels (")
+
+
+class _AnyCap:
+    """A stand-in for a model that accepts any cap."""
+
+    any_cap = True
+
+    def __init__(self, ok):
+        self.ok = ok
+
+    def check_forward(self, fwd):
+        if not self.ok:
+            raise ValueError("The cap has 19 EEG channels, fewer than the 32 this "
+                             "model was trained for. Use a cap with more.")
+        return fwd
+
+
+def test_deep_on_cap(fwd, caplog):
+    """Which deep models run on a cap, on which channels, and why not."""
+    import mne
+
+    from mne_deepinverse._inverse import _load_model
+
+    model = _load_model("convdip")
+    names = model.ch_names
+    # a cap with the model's channels in another order: it runs, picking them
+    cap_fwd = mne.pick_channels_forward(fwd, names[::-1], ordered=True,
+                                        verbose=False)
+    picks, na = _deep_on_cap(dict(convdip=model), cap_fwd, "reversed")
+    assert na == {} and list(picks) == ["convdip"]
+    assert [cap_fwd["info"]["ch_names"][p] for p in picks["convdip"]] == names
+    x = np.random.default_rng(0).normal(size=(1, 31)) * 1e-6
+    x_cap = x[:, ::-1]
+    np.testing.assert_allclose(model.predict(x_cap[:, picks["convdip"]]),
+                               model.predict(x), rtol=1e-6)
+    # a cap that lacks channels; a cap whose forward differs
+    small = mne.pick_channels_forward(fwd, names[:20], ordered=True, verbose=False)
+    other = fwd.copy()
+    other["sol"] = dict(other["sol"], data=other["sol"]["data"] * 1.5)
+    other["sol"]["data"][0] *= 2
+    deep = dict(convdip=model, anycap=_AnyCap(True), anycap_small=_AnyCap(False))
+    with caplog.at_level("WARNING", logger="mne"):
+        picks, na = _deep_on_cap(deep, small, "small cap")
+    assert list(picks) == ["anycap"]
+    np.testing.assert_array_equal(picks["anycap"], np.arange(20))
+    assert na["convdip"] == (
+        "the cap lacks 11 of its 31 channels (CP6, CP2, Cz, C4, T8, ...)")
+    assert na["anycap_small"] == (
+        "its check of the cap's forward fails: The cap has 19 EEG channels, "
+        "fewer than the 32 this model was trained for")
+    assert "convdip is not applicable on small cap: missing channels" in caplog.text
+    assert "the MNE solvers still run" in caplog.text
+    picks, na = _deep_on_cap(dict(convdip=model), other, "other")
+    assert picks == {}
+    assert na["convdip"].startswith(
+        "its forward check fails on the cap's forward: The forward's gain matrix "
+        "differs from the one the model was trained on")
+
+
+@pytest.fixture(scope="module")
+def cap_result():
+    """A benchmark on 10-20: no shipped model has its channels there."""
+    return run_benchmark(montage="fsaverage_1020", n_samples=2, progress=False,
+                         random_state=1, baselines=("eLORETA", "LCMV"),
+                         models=("convdip", "unet", "vnet"))
+
+
+def test_run_benchmark_montage(cap_result, result, tmp_path):
+    res = cap_result
+    assert res.methods == ["eLORETA", "LCMV"]
+    cfg = res.config
+    assert cfg["montage"] == "fsaverage_1020" and cfg["n_channels"] == 19
+    assert cfg["ch_names"] == list(CLASSIC_1020)
+    assert cfg["models"] == ["convdip", "unet", "vnet"] and cfg["deep"] == []
+    assert set(cfg["not_applicable"]) == {"convdip", "unet", "vnet"}
+    assert cfg["not_applicable"]["unet"].startswith("the cap lacks 13 of its 31")
+    assert "fsaverage_1020, 19 channels" in cfg["forward"]
+    assert len(res.records) == 2 * 2 * 2
+    assert all(0 <= r["f1"] <= 1 for r in res.records)
+    table = res.table()
+    assert table.splitlines()[0].startswith(
+        "Benchmark on fsaverage_1020, 19 channels (the classic 10-20 channels)")
+    assert "multi  vnet        not applicable: the cap lacks 13" in table
+    assert res.statistics() == {}  # no deep model to test
+    js, _ = res.save(tmp_path / "cap")
+    data = json.loads(js.read_text())
+    assert data["config"]["not_applicable"] == cfg["not_applicable"]
+    assert set(data["summary"]["multi"]) == {"eLORETA", "LCMV"}
+    # one page for two caps: a section per cap, not-applicable models listed
+    js31, _ = result.save(tmp_path / "c31")
+    page = write_results_page([js31, js], tmp_path / "results.rst",
+                              figures=[["a.png"], []])
+    text = page.read_text()
+    assert "Cap: the ConvDip paper's 31 channels\n---" in text
+    assert "Cap: fsaverage_1020, 19 channels" in text
+    assert "1-10 sources (fsaverage_1020, 19 channels" in text
+    assert "- not applicable on this cap: **convdip** (the cap lacks 13" in text
+    assert text.count("     - not applicable") == 2 * 3
+    assert text.count(".. image:: a.png") == 1
+    with pytest.raises(ValueError, match="one list per JSON file"):
+        write_results_page([js31, js], tmp_path / "r.rst", figures=[["a.png"]])
+
+
+def test_run_benchmark_montage_models_run(monkeypatch):
+    """On a cap with the models' channels and forward, the models run."""
+    from mne_deepinverse import benchmark
+    from mne_deepinverse.datasets import (
+        CONVDIP_CH_NAMES,
+        make_template_info,
+        read_pretrained_forward,
+    )
+
+    real = benchmark.make_template_forward
+
+    def cap_info(montage):  # the shipped models' cap, as a montage
+        return make_template_info(CONVDIP_CH_NAMES), "test cap, 31 channels"
+
+    def template_forward(info, spacing="ico4", *args, **kwargs):
+        if spacing == "oct6":  # the AGM's forward
+            return real(info, spacing, *args, **kwargs)
+        return read_pretrained_forward("convdip", fixed=False)
+
+    monkeypatch.setattr(benchmark, "_montage_info", cap_info)
+    monkeypatch.setattr(benchmark, "make_template_forward", template_forward)
+    res = run_benchmark(montage="test", models=("convdip",), n_samples=1,
+                        baselines=("sLORETA",), progress=False, random_state=1)
+    assert res.methods == ["convdip", "sLORETA"]
+    assert res.config["deep"] == ["convdip"] and res.config["not_applicable"] == {}
+    assert res.config["n_channels"] == 31
+    assert res.config["cap"] == "test cap, 31 channels"
+    assert "not applicable" not in res.table()
+    assert set(res.statistics()["multi"]) == {"deep", "baseline", "auc", "mle",
+                                              "nmse", "f1"}
+
+
+def test_cli_benchmark_montage(cap_result, tmp_path, capsys):
+    """The CLI takes --montage; the run reports the models it could not run."""
+    assert main(["benchmark", "--montage", "fsaverage_1020", "--n-samples", "1",
+                 "--models", "convdip", "--out-dir", str(tmp_path),
+                 "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Benchmark on fsaverage_1020, 19 channels" in out
+    assert "convdip     not applicable: the cap lacks 13 of its 31" in out
+    assert "No deep model ran on this cap" in out
+    cfg = json.loads((tmp_path / "benchmark.json").read_text())["config"]
+    assert cfg["montage"] == "fsaverage_1020" and cfg["n_channels"] == 19

@@ -74,3 +74,38 @@ def test_cli_bad_model(no_run, capsys, tmp_path):
     assert "error: Invalid value for the 'model' parameter" in err
     err = _error(["benchmark", "--models", str(tmp_path / "x.onnx")], capsys)
     assert "error: Model file does not exist" in err
+
+
+def test_cli_bad_montage(no_run, capsys, tmp_path):
+    err = _error(["benchmark", "--montage", "biosemi65", "--out-dir", str(tmp_path)],
+                 capsys)
+    assert err.startswith("mne-deepinverse benchmark: error: Invalid value for the "
+                          "'montage' parameter. Allowed values are None")
+    assert "mne.channels.get_builtin_montages()" in err
+    assert "but got 'biosemi65' instead" in err
+    # a montage that cannot be on the template fails before the run, too
+    err = _error(["benchmark", "--montage", "spherical_1020"], capsys)
+    assert "These positions cannot be meant for the template head" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_montage_passed_on(monkeypatch, tmp_path):
+    """--montage reaches run_benchmark; models are checked on that cap there."""
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def run(**kwargs):
+        calls.append(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(benchmark, "run_benchmark", run)
+    with pytest.raises(Stop):
+        main(["benchmark", "--montage", "GSN-HydroCel-128", "--models", "unet",
+              "--n-samples", "2", "--out-dir", str(tmp_path)])
+    assert calls[0]["montage"] == "GSN-HydroCel-128"
+    assert calls[0]["models"] == ("unet",) and calls[0]["n_samples"] == 2
+    with pytest.raises(Stop):
+        main(["benchmark", "--models", "convdip", "--out-dir", str(tmp_path)])
+    assert calls[1]["montage"] is None

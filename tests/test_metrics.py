@@ -82,6 +82,66 @@ def test_multi_source(grid):
     np.testing.assert_array_equal(sorted(idx), [12, 50])
 
 
+def test_detection_f1(grid):
+    """Hand-made maps with known found and ghost counts."""
+    # 3 true sources; maxima at 12 (10 mm from 10: found), 50 (found) and 70
+    # (100 mm from every true source: a ghost); 90 is missed
+    y = _patch(10) + _patch(50) + _patch(90)
+    est = _patch(12) + _patch(50) + _patch(70, amp=0.5)
+    f1, precision, recall = metrics.detection_f1(y, est, grid, return_parts=True)
+    assert (precision, recall) == pytest.approx((2 / 3, 2 / 3))
+    assert f1 == pytest.approx(2 / 3)
+    assert metrics.detection_f1(y, est, grid) == pytest.approx(2 / 3)
+    # 2 true sources (10, 90); maxima at 8 and 14 (30 mm apart, both within
+    # 30 mm of 10: neither is a ghost) and a ghost at 50; 90 is missed
+    y = _patch(10) + _patch(90)
+    est = _patch(8) + _patch(14) + _patch(50, amp=0.5)
+    err = metrics.multi_source_errors(y, est, grid)
+    assert err["n_estimated"] == 3 and err["n_ghost"] == 1
+    assert err["found"] == 0.5
+    f1, precision, recall = metrics.detection_f1(y, est, grid, return_parts=True)
+    assert precision == pytest.approx(2 / 3) and recall == 0.5
+    assert f1 == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))  # 4 / 7
+    # many ghosts cost precision, not recall: a spread estimate loses to a
+    # sparse one that finds as many sources
+    spread = _patch(10) + _patch(90) + sum(_patch(c, amp=0.5) for c in (30, 50, 70))
+    sparse = _patch(10) + _patch(90)
+    assert metrics.detection_f1(y, spread, grid, return_parts=True)[1:] == (
+        pytest.approx(0.4), 1.0)
+    assert metrics.detection_f1(y, spread, grid) == pytest.approx(2 * 0.4 / 1.4)
+    assert metrics.detection_f1(y, sparse, grid) == 1.0
+    # explicit true sources; a radius that finds the shifted maximum or not
+    y1, est1 = _patch(30), _patch(34)  # 20 mm apart
+    assert metrics.detection_f1(y1, est1, grid, true_idx=[30]) == 1.0
+    assert metrics.detection_f1(y1, est1, grid, radius=15.0) == 0.0
+
+
+def test_detection_f1_degenerate(grid):
+    y = _patch(30)
+    assert metrics.detection_f1(y, y, grid, return_parts=True) == (1.0, 1.0, 1.0)
+    # no maxima at all (all zero): F1, precision and recall 0
+    assert metrics.detection_f1(y, np.zeros(100), grid, return_parts=True) == (
+        0.0, 0.0, 0.0)
+    # only ghosts: precision and recall 0 together, F1 0 (no division by 0)
+    assert metrics.detection_f1(y, _patch(80), grid, return_parts=True) == (
+        0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="no active source"):
+        metrics.detection_f1(np.zeros(100), y, grid)
+    with pytest.raises(ValueError, match="radius must be finite distances >= 0"):
+        metrics.detection_f1(y, y, grid, radius=-1)
+    with pytest.raises(ValueError, match=r"rel_threshold must be a fraction in \["):
+        metrics.detection_f1(y, y, grid, rel_threshold=2)
+    # evaluate computes the same values
+    Y = np.array([_patch(10) + _patch(50) + _patch(90), y, y])
+    P = np.array([_patch(12) + _patch(50) + _patch(70, amp=0.5), _patch(80),
+                  np.zeros(100)])
+    out = metrics.evaluate(Y, P, grid, metrics=("f1", "found"))
+    np.testing.assert_allclose(out["f1"], [2 / 3, 0.0, 0.0])
+    expect = [metrics.detection_f1(a, b, grid) for a, b in zip(Y, P, strict=True)]
+    np.testing.assert_allclose(out["f1"], expect)
+    assert "f1" in metrics.evaluate(Y[:1], Y[:1], grid)  # in the default set
+
+
 def test_nmse_and_oa():
     y = np.array([0.0, 1.0, 2.0, 0.0])
     est = np.array([0.0, 2.0, 2.0, 0.0])
@@ -126,6 +186,7 @@ def test_all_zero_estimate(grid):
     assert metrics.auc_close_far(y, np.full(100, 3.0), grid) == 0.5
     assert metrics.overall_amplitude(y, zero) == 0.0
     np.testing.assert_array_equal(metrics.f1_radius(y, zero, grid), 0.0)
+    assert metrics.detection_f1(y, zero, grid) == 0.0
     err = metrics.multi_source_errors(y, zero, grid)
     assert err == dict(mle=np.inf, found=0.0, n_ghost=0, n_true=1, n_estimated=0)
     # a poor but real estimate (peak 150 mm away) beats nothing on every median
@@ -135,7 +196,8 @@ def test_all_zero_estimate(grid):
     out_zero = metrics.evaluate(Y, np.array([zero] * 3), grid)
     for m in ("mle", "dle", "sd", "nmse"):
         assert np.median(out_zero[m]) > np.median(out_far[m]), m
-    assert np.median(out_zero["found"]) <= np.median(out_far["found"])
+    for m in ("found", "f1"):
+        assert np.median(out_zero[m]) <= np.median(out_far[m]), m
 
 
 @pytest.mark.parametrize("where", ["y_true", "y_pred"])

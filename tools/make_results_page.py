@@ -1,13 +1,18 @@
 # Authors: The mne-deepinverse developers
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
-"""Make the documentation's benchmark page from a full benchmark run.
+"""Make the documentation's benchmark page from full benchmark runs.
 
-1. ``mne-deepinverse benchmark --n-samples 1000 --out-dir benchmarks/results/full``
-2. ``python tools/make_results_page.py benchmarks/results/full``
+1. One run per cap, e.g.
+   ``mne-deepinverse benchmark --n-samples 1000 --out-dir benchmarks/results/c31``
+   and ``... --montage standard_1020 --out-dir benchmarks/results/standard_1020``
+   (likewise ``biosemi64``, ``GSN-HydroCel-128``)
+2. ``python tools/make_results_page.py benchmarks/results/c31
+   benchmarks/results/standard_1020 ...``
 
-copies the JSON and figures to ``doc/_static/benchmark/`` and writes
-``doc/benchmark_results.rst`` from the JSON.
+copies the JSON and figures of each run to ``doc/_static/benchmark/`` (one
+folder per run when there are several) and writes ``doc/benchmark_results.rst``
+from the JSON: one section per cap.
 """
 
 import argparse
@@ -20,19 +25,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main():
-    """Copy a benchmark run into the docs and write the results page."""
+    """Copy benchmark runs into the docs and write the results page."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", type=Path, help="folder of a benchmark run")
+    parser.add_argument("results", type=Path, nargs="+",
+                        help="folder(s) of benchmark runs, one per cap")
     args = parser.parse_args()
+    several = len(args.results) > 1
     static = ROOT / "doc" / "_static" / "benchmark"
-    static.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.results / "benchmark.json", static / "benchmark.json")
-    figures = []
-    for fig in sorted(args.results.glob("benchmark_*.png")):
-        shutil.copyfile(fig, static / fig.name)
-        figures.append(f"_static/benchmark/{fig.name}")
-    page = write_results_page(static / "benchmark.json",
-                              ROOT / "doc" / "benchmark_results.rst", figures=figures)
+    jsons, figures = [], []
+    for results in args.results:
+        dest = static / results.name if several else static
+        rel = f"_static/benchmark/{results.name}/" if several else "_static/benchmark/"
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(results / "benchmark.json", dest / "benchmark.json")
+        jsons.append(dest / "benchmark.json")
+        figs = []
+        for fig in sorted(results.glob("benchmark_*.png")):
+            shutil.copyfile(fig, dest / fig.name)
+            figs.append(rel + fig.name)
+        figures.append(figs)
+    page = write_results_page(jsons if several else jsons[0],
+                              ROOT / "doc" / "benchmark_results.rst",
+                              figures=figures if several else figures[0])
     print(f"Wrote {page}")
 
 
