@@ -30,8 +30,11 @@ def _eeg_names(fwd):
 
 
 def _make_agm_info(ch_names, electrode_jitter, random_state):
-    """Template Info with every electrode moved by N(0, electrode_jitter mm)."""
-    info = make_template_info(ch_names)
+    """Info (template positions for names) with electrodes moved by N(0, jitter mm)."""
+    if isinstance(ch_names, mne.Info):
+        info = ch_names.copy()
+    else:
+        info = make_template_info(ch_names)
     rng = _check_random_state(random_state)
     shift = rng.normal(0.0, electrode_jitter * 1e-3, (len(info["chs"]), 3))
     with info._unlock():
@@ -58,8 +61,11 @@ def make_agm_forward(
 
     Parameters
     ----------
-    ch_names : list of str
-        EEG channel names of the 10-05 system (e.g. the model's channels).
+    ch_names : list of str | instance of Info
+        EEG channel names of the 10-05 system (e.g. the model's channels),
+        placed at the template's 10-05 positions, or an Info whose electrode
+        positions (e.g. a standard cap's) are used instead; it is not
+        modified.
     conductivity : tuple of float
         Brain, skull and scalp conductivities in S/m.
     spacing : "ico4" | "oct6"

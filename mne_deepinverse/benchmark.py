@@ -36,8 +36,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose
 from tqdm.auto import tqdm
 
 from ._registry import PRETRAINED
-from ._utils import _check_random_state
-from .agm import AGM_CONDUCTIVITY, make_agm_forward, map_to_sources
+from .agm import make_agm_forward, map_to_sources
 from .baselines import apply_baseline, make_baseline_operator
 from .datasets import check_scalp_positions, make_template_forward
 from .metrics import evaluate, summarise
@@ -441,22 +440,6 @@ def _montage_info(montage):
     return info, cap + (f" ({'; '.join(note)})" if note else "")
 
 
-def _agm_forward_for(info, random_state):
-    """Make the AGM's forward for a cap: electrodes moved by N(0, 2 mm), oct6.
-
-    The same model as :func:`~mne_deepinverse.agm.make_agm_forward`, which
-    makes it for 10-05 channel names on the template's positions; this one
-    starts from the positions of ``info``.
-    """
-    info = info.copy()
-    rng = _check_random_state(random_state)
-    shift = rng.normal(0.0, _AGM_JITTER_MM * 1e-3, (len(info["chs"]), 3))
-    with info._unlock():
-        for ch, dr in zip(info["chs"], shift, strict=True):
-            ch["loc"][:3] += dr
-    return make_template_forward(info, "oct6", AGM_CONDUCTIVITY, fixed=True)
-
-
 def _first_sentence(text):
     return text.split(". ")[0].rstrip(".")
 
@@ -472,32 +455,25 @@ def _deep_on_cap(deep, fwd_cap, cap):
     cap_names = fwd_cap["info"]["ch_names"]
     picks, not_applicable = {}, {}
     for name, est in deep.items():
-        if getattr(est, "any_cap", False):
-            try:
-                est.check_forward(fwd_cap)
-            except ValueError as exc:
-                detail = str(exc)
-                reason = ("its check of the cap's forward fails: "
-                          + _first_sentence(detail))
-            else:
-                picks[name] = np.arange(len(cap_names))
-                continue
-        elif missing := [ch for ch in est.ch_names if ch not in cap_names]:
+        any_cap = getattr(est, "any_cap", False)
+        names = cap_names if any_cap else est.ch_names
+        if missing := [ch for ch in names if ch not in cap_names]:
             shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
             reason = (f"the cap lacks {len(missing)} of its {len(est.ch_names)} "
                       f"channels ({shown})")
             detail = f"missing channels {missing}"
         else:
-            fwd_model = mne.pick_channels_forward(fwd_cap, est.ch_names,
-                                                  ordered=True, verbose=False)
+            fwd_model = fwd_cap if any_cap else mne.pick_channels_forward(
+                fwd_cap, names, ordered=True, verbose=False)
             try:
                 est.check_forward(fwd_model)
             except ValueError as exc:
                 detail = str(exc)
-                reason = ("its forward check fails on the cap's forward: "
-                          + _first_sentence(detail))
+                reason = ("its check of the cap's forward fails: " if any_cap else
+                          "its forward check fails on the cap's forward: "
+                          ) + _first_sentence(detail)
             else:
-                picks[name] = np.array([cap_names.index(ch) for ch in est.ch_names])
+                picks[name] = np.array([cap_names.index(ch) for ch in names])
                 continue
         not_applicable[name] = reason
         logger.warning(f"{name} is not applicable on {cap}: {detail.rstrip('.')}. "
@@ -611,7 +587,8 @@ def run_benchmark(
                                "the pretrained forward; please report this.")
         fwd = fwd_cap
         ch_names = fwd["info"]["ch_names"]
-        fwd_agm = _agm_forward_for(info_cap, random_state)
+        fwd_agm = make_agm_forward(info_cap, electrode_jitter=_AGM_JITTER_MM,
+                                   random_state=random_state)
         picks, not_applicable = _deep_on_cap(deep, fwd, cap)
         deep = {name: est for name, est in deep.items() if name in picks}
         forward = f"template ico4, {cap} (make_template_forward)"

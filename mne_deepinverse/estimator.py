@@ -3,10 +3,7 @@
 # Copyright the mne-deepinverse contributors.
 """The scikit-learn style estimator :class:`DeepInverse`."""
 
-import datetime
 import numbers
-import os
-import platform
 
 import mne
 import numpy as np
@@ -246,7 +243,7 @@ class DeepInverse(BaseEstimator):
         from ._backend_inputs import backend_inputs
         from ._export import set_card as _set_card
         from .backends import export_onnx, get_backend
-        from .backends._train import train_network
+        from .backends._train import card_training_record, train_network
         from .simulation import SourceSimulator
 
         backend = get_backend(self.model)
@@ -318,13 +315,7 @@ class DeepInverse(BaseEstimator):
                 learning_rate=float(self.learning_rate),
                 random_state=None if self.random_state is None
                 else int(self.random_state),
-                epochs=record["epochs"], samples_seen=record["samples_seen"],
-                train_time_s=round(record["train_time_s"], 1),
-                best_val_loss=record["best_val_loss"],
-                val_loss=record["history"]["val_loss"],
-                machine=f"{platform.machine()} ({os.cpu_count()} cores), "
-                        f"torch {torch.__version__}",
-                date=datetime.date.today().isoformat(),
+                **card_training_record(record),
             ),
         )
         # export, score the exported model on the validation set, then store

@@ -285,11 +285,7 @@ class SourceSimulator:
         Y, X = self._clean(n_samples, rng)
         noise = rng.standard_normal((n_samples, len(self.ch_names))) @ self.noise_sqrt.T
         snr = rng.uniform(*self.snr_db, n_samples)
-        X, noise = self._reference(X), self._reference(noise)
-        p_sig = np.mean(X**2, axis=1)
-        p_noise = np.mean(noise**2, axis=1)
-        scale = np.sqrt(p_sig / (np.maximum(p_noise, 1e-300) * 10 ** (snr / 10)))
-        X += noise * scale[:, None]
+        X = _add_noise_at_snr(self._reference(X), self._reference(noise), snr)
         return X.astype(self.dtype, copy=False), Y.astype(self.dtype, copy=False)
 
     def _reference(self, X):
@@ -349,6 +345,15 @@ def simulate_samples(
     )
     rng = _check_random_state(random_state)
     return sim.simulate(n_samples, rng)
+
+
+def _add_noise_at_snr(X, noise, snr_db):
+    """Add ``noise`` to the samples ``X`` (in place) at the SNR (dB) of each."""
+    p_sig = np.mean(X**2, axis=1)
+    p_noise = np.mean(noise**2, axis=1)
+    scale = np.sqrt(p_sig / (np.maximum(p_noise, 1e-300) * 10 ** (snr_db / 10)))
+    X += noise * scale[:, None]
+    return X
 
 
 def _pink_noise(rng, n_series, n_times):

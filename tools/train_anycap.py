@@ -25,10 +25,7 @@ registry entry. ``--minutes`` bounds the training time.
 """
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -154,20 +151,16 @@ class CapBatches:
 
     def __call__(self, n, cap=None):
         """Return ``n`` grid images and source maps (a random cap unless given)."""
-        from mne_deepinverse._preprocessing import normalise_numpy
+        from mne_deepinverse._preprocessing import normalise_numpy, reference_numpy
+        from mne_deepinverse.simulation import _add_noise_at_snr
 
         rng = self.rng
         idx, interp = self.caps[rng.integers(len(self.caps))] if cap is None else cap
         Y, X = self.sim._clean(n, rng)
-        X = X[:, idx]
         noise = (rng.standard_normal((n, self.sim.noise_sqrt.shape[0]))
                  @ self.sim.noise_sqrt.T)[:, idx]
-        X -= X.mean(axis=1, keepdims=True)
-        noise -= noise.mean(axis=1, keepdims=True)
         snr = rng.uniform(*CONFIG["snr_db"], n)
-        scale = np.sqrt(np.mean(X**2, axis=1)
-                        / (np.mean(noise**2, axis=1) * 10 ** (snr / 10)))
-        X += noise * scale[:, None]
+        X = _add_noise_at_snr(reference_numpy(X[:, idx]), reference_numpy(noise), snr)
         return (normalise_numpy(X) @ interp).astype(np.float32), Y
 
 
@@ -175,12 +168,11 @@ def _card(fwd, cap, record, val):
     from mne_deepinverse._onnx import FORMAT_VERSION
     from mne_deepinverse._preprocessing import DESCRIPTION
     from mne_deepinverse.backends import anycap
+    from mne_deepinverse.backends._train import card_training_record
     from mne_deepinverse.estimator import _forward_meta
 
     meta = _forward_meta(fwd)
     meta.update(ch_names=[], ch_pos=[], ch_pos2d=[], gain_fingerprint=[])
-    import torch
-
     return dict(
         format="mne-deepinverse", format_version=FORMAT_VERSION, backend="anycap",
         hyper_params=dict(anycap.DEFAULTS), input=dict(kind="sample"), cap=cap,
@@ -197,14 +189,7 @@ def _card(fwd, cap, record, val):
                       max_missing=CONFIG["max_missing"]),
             loss=CONFIG["loss"], batch_size=CONFIG["batch_size"],
             learning_rate=CONFIG["learning_rate"],
-            random_state=CONFIG["random_state"], epochs=record["epochs"],
-            samples_seen=record["samples_seen"],
-            train_time_s=round(record["train_time_s"], 1),
-            best_val_loss=record["best_val_loss"],
-            val_loss=record["history"]["val_loss"],
-            machine=f"{platform.machine()} ({os.cpu_count()} cores), "
-                    f"torch {torch.__version__}",
-            date=datetime.date.today().isoformat(),
+            random_state=CONFIG["random_state"], **card_training_record(record),
         ),
         validation=val,
     )
@@ -291,7 +276,6 @@ def main():
     # export, then validate the exported model per held-out cap
     card = _card(fwd, cap, record, {})
     model = DeepInverseModel(export_onnx(anycap, net, None, card))
-    gain = fwd["sol"]["data"]
     val = {}
     for k, (idx, _) in val_caps.items():
         sub = mne.pick_channels_forward(fwd, [fwd["info"]["ch_names"][i] for i in idx],
@@ -304,7 +288,6 @@ def main():
         scores = evaluate(Y, pred, fwd["source_rr"], metrics=("auc", "mle"))
         val[k] = {m: float(np.median(v)) for m, v in scores.items()}
         print(f"  validation {k}: {val[k]}")
-    del gain
     card = _card(fwd, cap, record, dict(held_out_caps=val, n_samples=500))
     onnx = export_onnx(anycap, net, None, card)
     fname = args.out / "anycap.onnx"

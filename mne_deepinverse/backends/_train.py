@@ -4,6 +4,9 @@
 """The training loop shared by all backends (torch)."""
 
 import copy
+import datetime
+import os
+import platform
 import time
 
 import numpy as np
@@ -132,4 +135,21 @@ def train_network(
         train_time_s=time.perf_counter() - t0,
         best_val_loss=best,
         history=history,
+    )
+
+
+def card_training_record(record):
+    """Return the model card's entries for a training ``record`` of train_network.
+
+    Epochs, samples seen, time, best and per-epoch validation losses, the
+    machine and torch version, and the date.
+    """
+    return dict(
+        epochs=record["epochs"], samples_seen=record["samples_seen"],
+        train_time_s=round(record["train_time_s"], 1),
+        best_val_loss=record["best_val_loss"],
+        val_loss=record["history"]["val_loss"],
+        machine=f"{platform.machine()} ({os.cpu_count()} cores), "
+                f"torch {torch.__version__}",
+        date=datetime.date.today().isoformat(),
     )

@@ -312,7 +312,7 @@ def _template_scalp():
 
 
 def _scalp_projection(info):
-    """EEG picks, positions (head, m), their scalp projections (head, m), mm."""
+    """EEG picks, their projections onto the scalp (head, m), distances (mm)."""
     from mne.surface import _project_onto_surface
 
     picks = mne.pick_types(info, meg=False, eeg=True, exclude=())
@@ -322,8 +322,7 @@ def _scalp_projection(info):
     on_scalp = _project_onto_surface(pos_mri, _template_scalp(), project_rrs=True)[2]
     mri_head = mne.transforms.invert_transform(get_template_trans())
     moved = np.linalg.norm(on_scalp - pos_mri, axis=1) * 1e3
-    pos = np.array([info["chs"][p]["loc"][:3] for p in picks])
-    return picks, pos, mne.transforms.apply_trans(mri_head, on_scalp), moved
+    return picks, mne.transforms.apply_trans(mri_head, on_scalp), moved
 
 
 def _check_distances(names, dist, max_distance, max_median):
@@ -373,7 +372,7 @@ def check_scalp_positions(info, max_distance=MAX_SCALP_DISTANCE_MM,
     distances : array, shape (n_eeg,)
         Distance (mm) of each EEG electrode to the template's scalp.
     """
-    picks, _, _, dist = _scalp_projection(info)
+    picks, _, dist = _scalp_projection(info)
     _check_distances([info["ch_names"][p] for p in picks], dist, max_distance,
                      max_median)
     return dist
@@ -407,7 +406,7 @@ def project_to_template_scalp(info, *, verbose=None):
         How far (mm) each EEG electrode moved.
     """
     _validate_type(info, mne.Info, "info")
-    picks, _, on_scalp, moved = _scalp_projection(info)
+    picks, on_scalp, moved = _scalp_projection(info)
     names = [info["ch_names"][p] for p in picks]
     _check_distances(names, moved, MAX_SCALP_DISTANCE_MM, MAX_MEDIAN_SCALP_DISTANCE_MM)
     order = [i for i in np.argsort(moved)[::-1] if moved[i] > 10]
@@ -419,12 +418,9 @@ def project_to_template_scalp(info, *, verbose=None):
         f"moved {np.median(moved):.1f} mm (median), {moved.max():.1f} mm (max)"
         + (f"; more than 10 mm: {far} mm" if far else "")
     )
-    fid = {}
-    for d in info["dig"] or []:
-        if d["kind"] == mne.io.constants.FIFF.FIFFV_POINT_CARDINAL:
-            key = {1: "lpa", 2: "nasion", 3: "rpa"}.get(d["ident"])
-            if key is not None:
-                fid[key] = d["r"].copy()
+    montage = info.get_montage()
+    fid = {} if montage is None else {
+        key: montage.get_positions()[key] for key in ("nasion", "lpa", "rpa")}
     montage = mne.channels.make_dig_montage(
         ch_pos=dict(zip(names, on_scalp, strict=True)), coord_frame="head", **fid
     )
