@@ -348,11 +348,14 @@ def simulate_samples(
 
 
 def _add_noise_at_snr(X, noise, snr_db):
-    """Add ``noise`` to the samples ``X`` (in place) at the SNR (dB) of each."""
-    p_sig = np.mean(X**2, axis=1)
-    p_noise = np.mean(noise**2, axis=1)
-    scale = np.sqrt(p_sig / (np.maximum(p_noise, 1e-300) * 10 ** (snr_db / 10)))
-    X += noise * scale[:, None]
+    """Add ``noise`` to the samples ``X`` (in place) at the SNR (dB) of each.
+
+    Numpy arrays or torch tensors (the any-cap training simulates on a GPU).
+    """
+    p_sig = (X**2).mean(1)
+    p_noise = (noise**2).mean(1)
+    p_noise = p_noise + (p_noise == 0)  # all-zero noise adds nothing
+    X += noise * ((p_sig / (p_noise * 10 ** (snr_db / 10))) ** 0.5)[:, None]
     return X
 
 

@@ -19,14 +19,29 @@ is simulated on the cap's true bank positions (patches, noise at random SNR,
 average reference), normalised as in every model, interpolated onto the
 model's grid with the cap's spherical-spline matrix and fed to the network.
 
+The simulation runs in torch on the training device (a GPU when one is
+given with ``--device cuda``: the patch bank and its EEG sit on the device
+and a batch is a few gathers and matrix products).
+
 ``python tools/train_anycap.py`` writes ``mne_deepinverse/pretrained/
 anycap.onnx`` (model card in its metadata), ``anycap.md`` and the sha256
 registry entry. ``--minutes`` bounds the training time.
+
+On a GPU machine without MNE's data (the shipped model was trained so):
+
+1. here: ``python train_anycap.py --prepare DIR`` writes the electrode bank
+   and its forward (fixed orientation) to ``DIR``;
+2. there: ``python train_anycap.py --prepared DIR --device cuda --state-out
+   state.pt`` trains and writes the weights and the training record;
+3. here: ``python train_anycap.py --finish state.pt`` exports,
+   validates on the held-out caps and writes the model files.
 """
 
 import argparse
 import json
+import multiprocessing
 import time
+from functools import partial
 from pathlib import Path
 
 import mne
@@ -111,13 +126,13 @@ def _even_subset(pos, n, rng):
     return np.array(chosen)
 
 
-def make_caps(bank, index, cap, n_caps, rng, *, exclude=()):
-    """Draw ``n_caps`` training caps: (bank indices, interpolation matrix)."""
+def _draw_cap(i, bank, index, cap, seed, kinds):
+    """Draw training cap ``i`` (its own seed): bank indices, interpolation matrix."""
     from mne_deepinverse._caps import cap_interpolation, coverage_gap
 
-    kinds = [k for k in STANDARD_CAPS if k not in exclude]
-    caps = []
-    while len(caps) < n_caps:
+    rng = np.random.default_rng([seed, i])
+    low, high = CONFIG["n_channels"]
+    while True:
         if rng.random() < 0.5:
             idx = index[kinds[rng.integers(len(kinds))]]
             n_drop = rng.integers(0, int(CONFIG["max_missing"] * len(idx)) + 1)
@@ -127,41 +142,91 @@ def make_caps(bank, index, cap, n_caps, rng, *, exclude=()):
             pool = index["fsaverage_1005" if rng.random() < 0.5 else "EGI_256"]
             n = int(rng.integers(16, 129))
             idx = np.sort(pool[_even_subset(bank[pool], n, rng)])
-        low, high = CONFIG["n_channels"]
         if not low <= len(idx) <= high:
             continue
         pos = bank[idx] + rng.normal(0, CONFIG["jitter_mm"] * 1e-3, (len(idx), 3))
         if coverage_gap(pos, cap) > CONFIG["max_gap_deg"] - 5:
             continue  # keep a margin to the limit the model checks
-        caps.append((idx, cap_interpolation(pos, cap)))
-    return caps
+        return idx, cap_interpolation(pos, cap).astype(np.float32)
+
+
+def make_caps(bank, index, cap, n_caps, seed, *, exclude=(), n_jobs=1):
+    """Draw ``n_caps`` training caps: (bank indices, interpolation matrix).
+
+    Cap ``i`` is drawn with the seed ``(seed, i)``, so the caps do not depend
+    on ``n_jobs``.
+    """
+    kinds = [k for k in STANDARD_CAPS if k not in exclude]
+    draw = partial(_draw_cap, bank=bank, index=index, cap=cap, seed=seed,
+                   kinds=kinds)
+    if n_jobs == 1:
+        return [draw(i) for i in range(n_caps)]
+    with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
+        return pool.map(draw, range(n_caps), chunksize=8)
 
 
 class CapBatches:
-    """Draw batches ``(grid images, source maps)``, one cap per batch."""
+    """Draw batches ``(grid images, source maps)``, one cap per batch (torch).
 
-    def __init__(self, fwd, caps, rng):
+    The patches are drawn as in :class:`~mne_deepinverse.simulation.
+    SourceSimulator` (its patch bank and the bank's EEG, moved to ``device``);
+    amplitudes in nAm (the inputs are normalised, the targets max-scaled).
+    """
+
+    def __init__(self, fwd, caps, seed, device="cpu"):
+        import torch
+
         from mne_deepinverse.simulation import SourceSimulator
 
-        self.sim = SourceSimulator(
+        self.sim = sim = SourceSimulator(
             fwd, **{k: CONFIG[k] for k in ("n_patches", "extent", "amplitude",
                                            "snr_db", "noise")})
-        self.caps = caps
-        self.rng = rng
+
+        def tensor(a):
+            return torch.as_tensor(np.asarray(a, np.float32), device=device)
+
+        self.bank = tensor(sim._bank.toarray())  # (n_patches, n_sources)
+        self.bank_eeg = tensor(sim._bank_proj)  # (n_patches, n_bank_channels)
+        self.noise_sqrt = tensor(sim.noise_sqrt)
+        self.caps = [self.to_device(c, device) for c in caps]
+        self.device = device
+        self.rng = np.random.default_rng(seed)
+        self.gen = torch.Generator(device).manual_seed(seed)
+
+    @staticmethod
+    def to_device(cap, device):
+        """Move a cap ``(bank indices, interpolation matrix)`` to ``device``."""
+        import torch
+
+        idx, interp = cap
+        return (torch.as_tensor(np.asarray(idx), device=device),
+                torch.as_tensor(np.asarray(interp, np.float32), device=device))
 
     def __call__(self, n, cap=None):
         """Return ``n`` grid images and source maps (a random cap unless given)."""
-        from mne_deepinverse._preprocessing import normalise_numpy, reference_numpy
+        import torch
+
+        from mne_deepinverse._preprocessing import normalise_torch
         from mne_deepinverse.simulation import _add_noise_at_snr
 
-        rng = self.rng
+        rng, dev, sim = self.rng, self.device, self.sim
         idx, interp = self.caps[rng.integers(len(self.caps))] if cap is None else cap
-        Y, X = self.sim._clean(n, rng)
-        noise = (rng.standard_normal((n, self.sim.noise_sqrt.shape[0]))
-                 @ self.sim.noise_sqrt.T)[:, idx]
-        snr = rng.uniform(*CONFIG["snr_db"], n)
-        X = _add_noise_at_snr(reference_numpy(X[:, idx]), reference_numpy(noise), snr)
-        return (normalise_numpy(X) @ interp).astype(np.float32), Y
+        sample_idx, seeds, orders, amps = sim._draw_patches(n, rng)
+        n_orders = sim.extent[1] - sim.extent[0] + 1
+        rows = torch.as_tensor(seeds * n_orders + (orders - sim.extent[0]), device=dev)
+        samples = torch.as_tensor(sample_idx, device=dev)
+        amps = torch.as_tensor(amps * 1e9, dtype=torch.float32, device=dev)[:, None]
+        Y = torch.zeros(n, self.bank.shape[1], device=dev)
+        Y.index_add_(0, samples, self.bank[rows] * amps)
+        X = torch.zeros(n, len(idx), device=dev)
+        X.index_add_(0, samples, self.bank_eeg[rows[:, None], idx[None]] * amps)
+        noise = torch.randn(n, self.noise_sqrt.shape[1], generator=self.gen,
+                            device=dev) @ self.noise_sqrt[idx].T
+        low, high = CONFIG["snr_db"]
+        snr = low + (high - low) * torch.rand(n, generator=self.gen, device=dev)
+        X = _add_noise_at_snr(X - X.mean(1, keepdim=True),
+                              noise - noise.mean(1, keepdim=True), snr)
+        return normalise_torch(X) @ interp, Y
 
 
 def _card(fwd, cap, record, val):
@@ -195,85 +260,140 @@ def _card(fwd, cap, record, val):
     )
 
 
+def save_prepared(folder, bank, index, fwd):
+    """Write the electrode bank and its forward to ``folder``.
+
+    The forward goes as a pickle of its fixed-orientation form with a float32
+    gain (a FIF file would hold the free-orientation solution, three times as
+    large), read back by :func:`load_prepared` with the same MNE.
+    """
+    import pickle
+
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "bank.npz", bank=bank,
+             **{f"index_{k}": v for k, v in index.items()})
+    fwd = mne.convert_forward_solution(fwd, force_fixed=True, use_cps=True,
+                                       verbose=False)
+    for key in ("_orig_sol", "_orig_sol_grad"):
+        fwd.pop(key, None)
+    fwd["sol"]["data"] = fwd["sol"]["data"].astype(np.float32)
+    with open(folder / "bank-fwd.pkl", "wb") as f:
+        pickle.dump(fwd, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_prepared(folder):
+    """Read what :func:`save_prepared` wrote."""
+    import pickle
+
+    with np.load(folder / "bank.npz") as f:
+        bank = f["bank"]
+        index = {k[6:]: f[k] for k in f.files if k.startswith("index_")}
+    with open(folder / "bank-fwd.pkl", "rb") as f:
+        fwd = pickle.load(f)  # our own file, written by save_prepared
+    fwd["sol"]["data"] = fwd["sol"]["data"].astype(np.float64)
+    return bank, index, fwd
+
+
+def cap_entry():
+    """Return the model card's ``cap``: the grid and the caps the model accepts."""
+    from mne_deepinverse.backends import anycap
+
+    return dict(kind="any", origin=np.round(_head_origin(), 6).tolist(),
+                grid_shape=list(anycap.DEFAULTS["grid_shape"]),
+                theta_max_deg=anycap.DEFAULTS["theta_max_deg"], alpha=1e-5,
+                n_channels=list(CONFIG["n_channels"]),
+                max_gap_deg=CONFIG["max_gap_deg"])
+
+
 def main():
     """Train the any-cap model and write its files."""
     import torch
-    from make_pretrained_forward import update_registry
 
-    from mne_deepinverse._caps import coverage_gap
-    from mne_deepinverse._model import DeepInverseModel
-    from mne_deepinverse.backends import anycap, export_onnx
+    from mne_deepinverse._caps import cap_interpolation, coverage_gap
+    from mne_deepinverse.backends import anycap
     from mne_deepinverse.backends._train import train_network
-    from mne_deepinverse.metrics import evaluate
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--minutes", type=float, default=30.0,
+                        help="training time budget")
     parser.add_argument("--epoch-samples", type=int, default=25_600)
+    parser.add_argument("--n-caps", type=int, default=CONFIG["n_caps"])
     parser.add_argument("--out", type=Path,
                         default=ROOT / "mne_deepinverse" / "pretrained")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="processes drawing the training caps")
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    parser.add_argument("--prepare", type=Path, default=None,
+                        help="only write the electrode bank and its forward here")
+    parser.add_argument("--prepared", type=Path, default=None,
+                        help="read the bank and forward written by --prepare")
+    parser.add_argument("--state-out", type=Path, default=None,
+                        help="write the trained weights and record here and stop")
+    parser.add_argument("--finish", type=Path, default=None,
+                        help="export and validate weights written by --state-out")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     mne.set_log_level("INFO")
     t0 = time.perf_counter()
-    rng = np.random.default_rng(CONFIG["random_state"])
-    bank, index = make_bank()
-    print(f"Electrode bank: {len(bank)} positions")
-    fwd = bank_forward(bank)
-    origin = _head_origin()
-    cap = dict(kind="any", origin=np.round(origin, 6).tolist(),
-               grid_shape=list(anycap.DEFAULTS["grid_shape"]),
-               theta_max_deg=anycap.DEFAULTS["theta_max_deg"], alpha=1e-5,
-               n_channels=list(CONFIG["n_channels"]),
-               max_gap_deg=CONFIG["max_gap_deg"])
-    caps = make_caps(bank, index, cap, CONFIG["n_caps"], rng,
-                     exclude=("biosemi64", "GSN-HydroCel-128"))
+    if args.prepared:
+        bank, index, fwd = load_prepared(args.prepared)
+    else:
+        bank, index = make_bank()
+        fwd = bank_forward(bank)
+    print(f"Electrode bank: {len(bank)} positions ({time.perf_counter() - t0:.0f} s)")
+    if args.prepare:
+        save_prepared(args.prepare, bank, index, fwd)
+        return
+    cap = cap_entry()
+    seed = CONFIG["random_state"]
+    caps = [] if args.finish else make_caps(
+        bank, index, cap, args.n_caps, seed,
+        exclude=("biosemi64", "GSN-HydroCel-128"), n_jobs=args.jobs)
     print(f"{len(caps)} training caps, {time.perf_counter() - t0:.0f} s")
-    draw = CapBatches(fwd, caps, rng)
+    draw = CapBatches(fwd, caps, seed, args.device)
     # validation: the held-out caps, each with its exact positions
-    from mne_deepinverse._caps import cap_interpolation
-
     val_caps = {k: (index[k], cap_interpolation(bank[index[k]], cap))
                 for k in VAL_CAPS}
     for k, (idx, _) in val_caps.items():
         print(f"  held-out {k}: {len(idx)} channels, coverage gap "
               f"{coverage_gap(bank[idx], cap):.0f} deg")
     n_each = CONFIG["n_val"] // len(val_caps)
-    Xv, Yv = zip(*(draw(n_each, c) for c in val_caps.values()), strict=True)
-    X_val, Y_val = np.concatenate(Xv), np.concatenate(Yv)
-    meta = dict(n_sources=fwd["nsource"], cap=cap)
-    net = anycap.build(meta, {})
-    # epochs as long as the time budget allows (the first one is timed)
-    steps = max(1, args.epoch_samples // CONFIG["batch_size"])
-    budget_s = args.minutes * 60
-    torch.manual_seed(CONFIG["random_state"])
-    t_train = time.perf_counter()
-    record = train_network(
-        net, draw, X_val, Y_val, n_epochs=1, steps_per_epoch=steps,
-        batch_size=CONFIG["batch_size"], learning_rate=CONFIG["learning_rate"],
-        loss=CONFIG["loss"], patience=10**6, source_pos=fwd["source_rr"],
-        seed=CONFIG["random_state"], normalise_input=False,
-    )
-    per_epoch = time.perf_counter() - t_train
-    n_more = max(0, int(budget_s / per_epoch) - 1)
-    print(f"First epoch {per_epoch:.0f} s; {n_more} more in {args.minutes:g} min")
-    if n_more:
-        more = train_network(
-            net, draw, X_val, Y_val, n_epochs=n_more, steps_per_epoch=steps,
+    Xv, Yv = zip(*(draw(n_each, draw.to_device(c, args.device))
+                   for c in val_caps.values()), strict=True)
+    X_val, Y_val = torch.cat(Xv), torch.cat(Yv)
+    net = anycap.build(dict(n_sources=fwd["nsource"], cap=cap), {}).to(args.device)
+    print(f"Set-up {time.perf_counter() - t0:.0f} s")
+    if args.finish:
+        net.load_state_dict(torch.load(args.finish, map_location="cpu"))
+        record = json.loads(args.finish.with_suffix(".json").read_text())
+    else:
+        torch.manual_seed(seed)
+        record = train_network(
+            net, draw, X_val, Y_val, n_epochs=10**6,
+            steps_per_epoch=max(1, args.epoch_samples // CONFIG["batch_size"]),
             batch_size=CONFIG["batch_size"], learning_rate=CONFIG["learning_rate"],
-            loss=CONFIG["loss"], patience=8, source_pos=fwd["source_rr"],
-            seed=CONFIG["random_state"] + 1, normalise_input=False,
+            loss=CONFIG["loss"], patience=8, source_pos=fwd["source_rr"], seed=seed,
+            normalise_input=False, max_time_s=args.minutes * 60,
         )
-        record = dict(
-            epochs=1 + more["epochs"],
-            samples_seen=record["samples_seen"] + more["samples_seen"],
-            train_time_s=time.perf_counter() - t_train,
-            best_val_loss=more["best_val_loss"],
-            history=dict(val_loss=record["history"]["val_loss"]
-                         + more["history"]["val_loss"]),
-        )
-    # export, then validate the exported model per held-out cap
+    if args.state_out:
+        torch.save(net.state_dict(), args.state_out)
+        args.state_out.with_suffix(".json").write_text(json.dumps(record))
+        print(f"Wrote {args.state_out}: {record['samples_seen']:,} samples, "
+              f"{record['epochs']} epochs, {record['train_time_s']:.0f} s")
+        return
+    write_model(net.cpu().eval(), fwd, cap, record, val_caps, draw.sim, args.out, t0)
+
+
+def write_model(net, fwd, cap, record, val_caps, sim, out, t0):
+    """Export the network, validate it per held-out cap and write its files."""
+    from make_pretrained_forward import update_registry
+
+    from mne_deepinverse._model import DeepInverseModel
+    from mne_deepinverse.backends import anycap, export_onnx
+    from mne_deepinverse.metrics import evaluate
+
     card = _card(fwd, cap, record, {})
     model = DeepInverseModel(export_onnx(anycap, net, None, card))
     val = {}
@@ -282,7 +402,7 @@ def main():
                                         ordered=True, verbose=False)
         model.check_forward(sub)
         rng_v = np.random.default_rng(7)
-        Y, X = draw.sim._clean(500, rng_v)
+        Y, X = sim._clean(500, rng_v)
         X = X[:, idx] + rng_v.normal(0, 0.1 * np.abs(X[:, idx]).std(), (500, len(idx)))
         pred = model.predict(X)
         scores = evaluate(Y, pred, fwd["source_rr"], metrics=("auc", "mle"))
@@ -290,11 +410,11 @@ def main():
         print(f"  validation {k}: {val[k]}")
     card = _card(fwd, cap, record, dict(held_out_caps=val, n_samples=500))
     onnx = export_onnx(anycap, net, None, card)
-    fname = args.out / "anycap.onnx"
+    fname = out / "anycap.onnx"
     fname.write_bytes(onnx)
     update_registry(fname)
     wall = time.perf_counter() - t0
-    (args.out / "anycap.md").write_text(_markdown(card, wall))
+    (out / "anycap.md").write_text(_markdown(card))
     print(json.dumps(val, indent=1))
     print(f"Wrote {fname} ({fname.stat().st_size / 1e6:.1f} MB) in {wall / 60:.1f} min")
 
@@ -307,7 +427,7 @@ def _head_origin():
                                            verbose=False)[1]
 
 
-def _markdown(card, wall):
+def _markdown(card):
     tr = card["training"]
     val = card["validation"]["held_out_caps"]
     lines = [
@@ -325,7 +445,7 @@ def _markdown(card, wall):
         f"- training: loss `{tr['loss']}`, batch {tr['batch_size']}, Adam "
         f"{tr['learning_rate']}, seed {tr['random_state']}; samples seen "
         f"{tr['samples_seen']:,}; epochs {tr['epochs']}; training time "
-        f"{tr['train_time_s'] / 60:.1f} min (script {wall / 60:.1f} min) on "
+        f"{tr['train_time_s'] / 60:.1f} min on "
         f"{tr['machine']}, {tr['date']}",
         "- validation on held-out caps (simulated, medians): "
         + "; ".join(f"{k}: AUC {v['auc']:.3f}, MLE {v['mle']:.1f} mm"

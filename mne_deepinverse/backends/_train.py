@@ -43,6 +43,7 @@ def train_network(
     seed,
     progress=True,
     normalise_input=True,
+    max_time_s=None,
 ):
     """Train ``net`` with Adam, a plateau schedule and early stopping.
 
@@ -75,11 +76,15 @@ def train_network(
     normalise_input : bool
         Apply the input pre-processing to ``X`` (False when ``draw`` returns
         network inputs already, e.g. an any-cap model's grid images).
+    max_time_s : float | None
+        Wall-clock budget: no epoch is started that would, at the mean epoch
+        time so far, end after it.
 
     Returns
     -------
     record : dict
-        Training record: epochs, samples seen, time, losses per epoch.
+        Training record: epochs, samples seen, time, losses per epoch, the
+        machine (and GPU) it ran on and the date.
     """
     torch.manual_seed(seed)
     loss_fn = get_loss(loss, source_pos)
@@ -87,9 +92,14 @@ def train_network(
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=0.5, patience=max(1, patience // 2)
     )
+    device = next(net.parameters()).device
     prepare = normalise_eeg if normalise_input else (lambda x: x)
-    Xv = prepare(torch.as_tensor(X_val, dtype=torch.float32))
-    Yv = normalise_sources(torch.as_tensor(Y_val, dtype=torch.float32))
+
+    def tensor(a):
+        return torch.as_tensor(a, dtype=torch.float32).to(device)
+
+    Xv = prepare(tensor(X_val))
+    Yv = normalise_sources(tensor(Y_val))
     best, best_state, bad_epochs = np.inf, None, 0
     history = dict(train_loss=[], val_loss=[], lr=[])
     n_seen = 0
@@ -100,8 +110,8 @@ def train_network(
         total = 0.0
         for _ in range(steps_per_epoch):
             X, Y = draw(batch_size)
-            x = prepare(torch.as_tensor(X, dtype=torch.float32))
-            y = normalise_sources(torch.as_tensor(Y, dtype=torch.float32))
+            x = prepare(tensor(X))
+            y = normalise_sources(tensor(Y))
             opt.zero_grad(set_to_none=True)
             batch_loss = loss_fn(net(x), y)
             batch_loss.backward()
@@ -125,6 +135,10 @@ def train_network(
             if bad_epochs >= patience:
                 logger.info(f"    Early stopping after epoch {epoch + 1}")
                 break
+        elapsed = time.perf_counter() - t0
+        if max_time_s is not None and elapsed * (epoch + 2) / (epoch + 1) > max_time_s:
+            logger.info(f"    Time budget reached after epoch {epoch + 1}")
+            break
     bar.close()
     if best_state is not None:
         net.load_state_dict(best_state)
@@ -135,21 +149,28 @@ def train_network(
         train_time_s=time.perf_counter() - t0,
         best_val_loss=best,
         history=history,
+        machine=_machine(device),
+        date=datetime.date.today().isoformat(),
     )
+
+
+def _machine(device):
+    cpu = f"{platform.machine()} ({os.cpu_count()} cores)"
+    if device.type == "cuda":
+        cpu += f", GPU {torch.cuda.get_device_name(device)}"
+    return f"{cpu}, torch {torch.__version__}"
 
 
 def card_training_record(record):
     """Return the model card's entries for a training ``record`` of train_network.
 
     Epochs, samples seen, time, best and per-epoch validation losses, the
-    machine and torch version, and the date.
+    machine (and GPU) and torch version, and the date of the training.
     """
     return dict(
         epochs=record["epochs"], samples_seen=record["samples_seen"],
         train_time_s=round(record["train_time_s"], 1),
         best_val_loss=record["best_val_loss"],
         val_loss=record["history"]["val_loss"],
-        machine=f"{platform.machine()} ({os.cpu_count()} cores), "
-                f"torch {torch.__version__}",
-        date=datetime.date.today().isoformat(),
+        machine=record["machine"], date=record["date"],
     )
