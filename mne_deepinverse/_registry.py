@@ -34,5 +34,7 @@ PRETRAINED = {
     )
     for name in ("convdip", "unet", "vnet")
 }
-# A pretrained any-cap model (backend "anycap", tools/train_anycap.py) will be
-# registered with forward=None: it is applied with the user's template forward.
+# The any-cap model (tools/train_anycap.py) has no forward of its own: it is
+# applied with the user's template forward, for any cap on the template.
+PRETRAINED["anycap"] = dict(backend="anycap", model="anycap.onnx", forward=None,
+                            card="anycap.md")

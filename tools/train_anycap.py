@@ -46,6 +46,7 @@ from pathlib import Path
 
 import mne
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,12 +59,14 @@ STANDARD_CAPS = {
     "GSN-HydroCel-32": None, "GSN-HydroCel-64_1.0": None,
     "GSN-HydroCel-128": None, "GSN-HydroCel-256": None,
 }
-#: Caps held out of training for validation (never drawn).
+#: Standard caps never drawn in training.
+HELD_OUT = ("biosemi64", "GSN-HydroCel-128")
+#: Caps the model is validated on: the held-out ones and the smallest cap.
 VAL_CAPS = {"biosemi64": None, "standard_1020": C1020, "GSN-HydroCel-128": None}
 CONFIG = dict(
     n_patches=(1, 10), extent=(1, 6), amplitude=(5.0, 10.0), snr_db=(0.0, 15.0),
     noise=["brain", "white"], jitter_mm=3.0, max_missing=0.15,
-    n_channels=(16, 256), max_gap_deg=40.0, n_caps=400, batch_size=512,
+    n_channels=(16, 256), max_gap_deg=40.0, n_caps=2000, batch_size=512,
     learning_rate=1e-3, loss="cosine_wmse", n_val=3000, random_state=42,
 )
 
@@ -161,7 +164,8 @@ def make_caps(bank, index, cap, n_caps, seed, *, exclude=(), n_jobs=1):
                    kinds=kinds)
     if n_jobs == 1:
         return [draw(i) for i in range(n_caps)]
-    with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
+    with multiprocessing.get_context("fork").Pool(
+            n_jobs, initializer=threadpool_limits, initargs=(1,)) as pool:
         return pool.map(draw, range(n_caps), chunksize=8)
 
 
@@ -249,8 +253,9 @@ def _card(fwd, cap, record, val):
                                            "snr_db", "noise")},
         training=dict(
             data="simulated on the fly, one cap per batch (tools/train_anycap.py)",
-            caps=dict(standard=sorted(STANDARD_CAPS), held_out=sorted(VAL_CAPS),
-                      n_caps=CONFIG["n_caps"], jitter_mm=CONFIG["jitter_mm"],
+            caps=dict(standard=sorted(set(STANDARD_CAPS) - set(HELD_OUT)),
+                      held_out=sorted(HELD_OUT), validated=sorted(VAL_CAPS),
+                      n_caps=record["n_caps"], jitter_mm=CONFIG["jitter_mm"],
                       max_missing=CONFIG["max_missing"]),
             loss=CONFIG["loss"], batch_size=CONFIG["batch_size"],
             learning_rate=CONFIG["learning_rate"],
@@ -350,10 +355,10 @@ def main():
     seed = CONFIG["random_state"]
     caps = [] if args.finish else make_caps(
         bank, index, cap, args.n_caps, seed,
-        exclude=("biosemi64", "GSN-HydroCel-128"), n_jobs=args.jobs)
+        exclude=HELD_OUT, n_jobs=args.jobs)
     print(f"{len(caps)} training caps, {time.perf_counter() - t0:.0f} s")
     draw = CapBatches(fwd, caps, seed, args.device)
-    # validation: the held-out caps, each with its exact positions
+    # validation caps (two never seen in training), with their exact positions
     val_caps = {k: (index[k], cap_interpolation(bank[index[k]], cap))
                 for k in VAL_CAPS}
     for k, (idx, _) in val_caps.items():
@@ -377,6 +382,7 @@ def main():
             loss=CONFIG["loss"], patience=8, source_pos=fwd["source_rr"], seed=seed,
             normalise_input=False, max_time_s=args.minutes * 60,
         )
+        record["n_caps"] = len(caps)
     if args.state_out:
         torch.save(net.state_dict(), args.state_out)
         args.state_out.with_suffix(".json").write_text(json.dumps(record))
@@ -408,7 +414,9 @@ def write_model(net, fwd, cap, record, val_caps, sim, out, t0):
         scores = evaluate(Y, pred, fwd["source_rr"], metrics=("auc", "mle"))
         val[k] = {m: float(np.median(v)) for m, v in scores.items()}
         print(f"  validation {k}: {val[k]}")
-    card = _card(fwd, cap, record, dict(held_out_caps=val, n_samples=500))
+    card = _card(fwd, cap, record, dict(
+        caps=val, n_samples=500, sources="1-10 patches",
+        noise="white, sd 10 % of the EEG's"))
     onnx = export_onnx(anycap, net, None, card)
     fname = out / "anycap.onnx"
     fname.write_bytes(onnx)
@@ -429,7 +437,7 @@ def _head_origin():
 
 def _markdown(card):
     tr = card["training"]
-    val = card["validation"]["held_out_caps"]
+    val = card["validation"]["caps"]
     lines = [
         "# Model card: anycap",
         "",
@@ -447,7 +455,8 @@ def _markdown(card):
         f"{tr['samples_seen']:,}; epochs {tr['epochs']}; training time "
         f"{tr['train_time_s'] / 60:.1f} min on "
         f"{tr['machine']}, {tr['date']}",
-        "- validation on held-out caps (simulated, medians): "
+        "- validation (simulated, 1-10 patches, medians; "
+        f"{' and '.join(tr['caps']['held_out'])} never seen in training): "
         + "; ".join(f"{k}: AUC {v['auc']:.3f}, MLE {v['mle']:.1f} mm"
                     for k, v in val.items()),
         "",
