@@ -117,6 +117,41 @@ def make_onnx_model(layers, gain, card, *, fp16=True):
     return model.SerializeToString()
 
 
+def read_dense_layers(onnx_bytes):
+    """Read the dense layers of a graph written by :func:`make_onnx_model`.
+
+    Parameters
+    ----------
+    onnx_bytes : bytes
+        A serialised ONNX model.
+
+    Returns
+    -------
+    layers : list of tuple | None
+        ``(weight (n_in, n_out), bias (n_out,), relu)`` per layer (float32),
+        as :func:`make_onnx_model` took them; None for other graphs (the
+        U-Net's and VNet's convolutions).
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(onnx_bytes)
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    relu_inputs = {n.input[0] for n in model.graph.node if n.op_type == "Relu"}
+
+    def value(name):
+        if name in inits:
+            return inits[name].astype(np.float32)
+        return inits[name + "_h"].astype(np.float32)  # stored in float16
+
+    layers = []
+    while f"W{len(layers)}" in inits or f"W{len(layers)}_h" in inits:
+        ii = len(layers)
+        relu = f"z{ii}" in relu_inputs
+        layers.append((value(f"W{ii}"), value(f"b{ii}"), relu))
+    return layers or None
+
+
 def _finish(model, card, fp16):
     """Weights to float16 (with casts), the card as metadata; checked bytes."""
     import onnx

@@ -147,6 +147,19 @@ class DeepInverse(BaseEstimator):
         (0 = no normalisation), ``kernel``, ``lambda2``, ``k``.
     fp16 : bool
         Store the weights of the exported model in float16.
+    warm_start : None | bool | str | path-like | DeepInverseModel | DeepInverse
+        Fine-tune: start from a trained ConvDip-type model instead of random
+        weights: a pretrained name (``"anycap"`` for any cap on the template,
+        ``"convdip"`` for its 31 channels), a saved model, a fitted
+        estimator, or True for this estimator's last fit (None or False:
+        random weights). Needs ``model="convdip"``. The model's cap is carried over
+        to the forward's channels (an any-cap model's spherical-spline
+        interpolation is folded into its first layer) and, on another source
+        space (an individual MRI), each source starts from the model's nearest
+        one. A learning rate ~10 times smaller (e.g. ``1e-4``) keeps what the
+        model learnt.
+
+        .. versionadded:: 0.1
     random_state : None | int
         Seed of everything random (simulation, initialisation, batches).
     progress : bool
@@ -192,6 +205,7 @@ class DeepInverse(BaseEstimator):
         simulation=None,
         hyper_params=None,
         fp16=True,
+        warm_start=None,
         random_state=None,
         progress=True,
     ):
@@ -207,6 +221,7 @@ class DeepInverse(BaseEstimator):
         self.simulation = simulation
         self.hyper_params = hyper_params
         self.fp16 = fp16
+        self.warm_start = warm_start
         self.random_state = random_state
         self.progress = progress
 
@@ -286,7 +301,20 @@ class DeepInverse(BaseEstimator):
         torch.manual_seed(int(seeds[0]))
         hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
         loss = backend.LOSS if self.loss == "auto" else self.loss
-        net = backend.build(meta, hyper, **backend_inputs(self.model, self.fwd, hyper))
+        warm = None
+        if self.warm_start is None or self.warm_start is False:
+            net = backend.build(meta, hyper,
+                                **backend_inputs(self.model, self.fwd, hyper))
+        else:
+            from ._warm_start import warm_start_layers
+
+            start = self._warm_model()
+            layers, warm = warm_start_layers(start, meta)
+            net = backend.DenseChain(layers)
+            hyper = dict(layers=[int(w.shape[1]) for w, _, _ in layers])
+            if self.loss == "auto" and warm["loss"]:
+                loss = warm["loss"]  # the loss the model was trained with
+            logger.info(f"Fine-tuning {warm['model']} ({warm['backend']})")
         for key in getattr(backend, "RUNTIME_KEYS", ()):
             hyper.pop(key, None)  # machine-specific, not part of the model
         logger.info(f"Training {self.model} on {source} ({meta['n_sources']} "
@@ -316,6 +344,7 @@ class DeepInverse(BaseEstimator):
                 random_state=None if self.random_state is None
                 else int(self.random_state),
                 **card_training_record(record),
+                **({} if warm is None else dict(warm_start=warm)),
             ),
         )
         # export, score the exported model on the validation set, then store
@@ -327,6 +356,18 @@ class DeepInverse(BaseEstimator):
         card["validation"] = self._validation_metrics(Y_val, val_pred, meta)
         self.model_ = DeepInverseModel(_set_card(model.onnx, card))
         return self
+
+    def _warm_model(self):
+        """Return the model to start from (``warm_start=True``: the last fit's)."""
+        if self.warm_start is not True:
+            return self.warm_start
+        if not hasattr(self, "model_"):
+            raise ValueError(
+                "warm_start=True continues the last fit, but this estimator is "
+                "not fitted yet. Fit it first, or pass the model to start from "
+                "(e.g. warm_start='anycap')."
+            )
+        return self.model_
 
     def _check_params(self):
         """Validate the parameters, before anything is built."""
@@ -340,6 +381,21 @@ class DeepInverse(BaseEstimator):
                 "Use model='convdip' for your cap, or apply a pretrained any-cap "
                 "model with apply_deep_inverse."
             )
+        _validate_type(self.warm_start, (None, bool, str, "path-like",
+                                         DeepInverseModel, BaseEstimator),
+                       "warm_start")
+        if self.warm_start is not None and self.warm_start is not False:
+            if self.model != "convdip":
+                raise ValueError(
+                    f"warm_start fine-tunes a ConvDip-type model, so it needs "
+                    f"model='convdip', got model={self.model!r}."
+                )
+            if self.hyper_params:
+                raise ValueError(
+                    f"hyper_params={self.hyper_params} cannot apply with "
+                    "warm_start: the network is the warm-start model's. Drop "
+                    "hyper_params, or train from scratch (warm_start=None)."
+                )
         _check_option("loss", self.loss, _LOSSES)
         for name in ("n_epochs", "samples_per_epoch", "batch_size", "patience",
                      "n_val"):

@@ -56,6 +56,16 @@ def fwd(fwd_free):
 
 
 @pytest.fixture(scope="session")
+def biosemi64_fwd():
+    """The template forward (ico4) for MNE's 64-channel BioSemi cap."""
+    from mne_deepinverse.datasets import make_template_forward
+
+    montage = mne.channels.make_standard_montage("biosemi64")
+    info = mne.create_info(montage.ch_names, 100.0, "eeg").set_montage(montage)
+    return make_template_forward(info)
+
+
+@pytest.fixture(scope="session")
 def sphere_fwd():
     """A fast fixed-orientation forward on a discrete source space."""
     from mne_deepinverse.datasets import CONVDIP_CH_NAMES, make_template_info

@@ -15,7 +15,6 @@ from mne_deepinverse.datasets import (
     CONVDIP_CH_NAMES,
     _pretrained,
     fetch_pretrained_file,
-    make_template_forward,
     make_template_info,
     pretrained_dir,
     read_pretrained_forward,
@@ -54,13 +53,6 @@ def test_pretrained_card(name, no_network, fresh_cache):
         for scores in card["validation"]["caps"].values():
             assert scores["auc"] > 0.7
     assert (pretrained_dir() / f"{name}.md").is_file()
-
-
-@pytest.fixture(scope="module")
-def biosemi64_fwd():
-    montage = mne.channels.make_standard_montage("biosemi64")
-    info = mne.create_info(montage.ch_names, 100.0, "eeg").set_montage(montage)
-    return make_template_forward(info)
 
 
 @pytest.mark.parametrize("name", sorted(PRETRAINED))

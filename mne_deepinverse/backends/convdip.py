@@ -95,14 +95,49 @@ def _bn_affine(bn):
     return scale, bn.bias - bn.running_mean * scale
 
 
+class DenseChain(nn.Module):
+    """A folded ConvDip: dense layers (ReLU where flagged) on normalised EEG.
+
+    What :func:`fold` makes of a trained ConvDip, as a network again: the
+    form a pretrained model is fine-tuned in (``DeepInverse(warm_start=)``).
+
+    Parameters
+    ----------
+    layers : list of tuple
+        ``(weight (n_in, n_out), bias (n_out,), relu)`` per layer.
+    """
+
+    def __init__(self, layers):
+        super().__init__()
+        self.dense = nn.ModuleList()
+        self.relu = [bool(relu) for _, _, relu in layers]
+        for w, b, _ in layers:
+            lin = nn.Linear(*np.shape(w))
+            with torch.no_grad():
+                lin.weight.copy_(torch.as_tensor(np.asarray(w).T))
+                lin.bias.copy_(torch.as_tensor(np.asarray(b)))
+            self.dense.append(lin)
+
+    def forward(self, x):
+        """Map normalised EEG (n, n_channels) to a source-map shape."""
+        for lin, relu in zip(self.dense, self.relu, strict=True):
+            x = lin(x)
+            x = torch.relu(x) if relu else x
+        return x
+
+
 @torch.no_grad()
 def fold(net):
     """Fold interpolation, convolution and BatchNorm into three dense layers.
 
     In eval mode, ``BN(relu(z)) = a * relu(z) + c`` per unit, which folds into
     the next dense layer, and interpolation + convolution is one linear map.
+    A :class:`DenseChain` is folded already.
     """
     net = net.eval()
+    if isinstance(net, DenseChain):
+        return [(lin.weight.T.numpy().copy(), lin.bias.numpy().copy(), relu)
+                for lin, relu in zip(net.dense, net.relu, strict=True)]
     n_ch = net.interp.shape[0]
     bias1 = net.first_layer(torch.zeros(1, n_ch))[0]
     w1 = net.first_layer(torch.eye(n_ch)) - bias1
