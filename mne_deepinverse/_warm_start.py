@@ -39,7 +39,8 @@ def warm_start_layers(warm, meta):
         forward's channels and sources.
     info : dict
         What the model card records of the start: the model, its backend,
-        its training date and how its sources were mapped.
+        its training date, loss and simulation, and how its sources were
+        mapped.
     """
     from ._export import read_dense_layers
     from ._inverse import _load_model
@@ -88,7 +89,11 @@ def warm_start_layers(warm, meta):
                    f"{1e3 * np.median(dist):.1f} mm away)")
         logger.info(f"    The forward's {len(new)} sources start from the "
                     f"{sources}")
+    training = card.get("training", {})
+    simulation = card.get("simulation") or None
+    if simulation and "Covariance" in simulation.values():
+        simulation = None  # a noise covariance is not stored in the card
     info = dict(model=name, backend=model.backend, sources=sources,
-                trained=card.get("training", {}).get("date"),
-                loss=card.get("training", {}).get("loss"))
+                trained=training.get("date"), loss=training.get("loss"),
+                simulation=simulation)
     return layers, info

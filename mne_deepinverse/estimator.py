@@ -156,8 +156,10 @@ class DeepInverse(BaseEstimator):
         to the forward's channels (an any-cap model's spherical-spline
         interpolation is folded into its first layer) and, on another source
         space (an individual MRI), each source starts from the model's nearest
-        one. A learning rate ~10 times smaller (e.g. ``1e-4``) keeps what the
-        model learnt.
+        one. Unless ``simulation`` is given, the training data are simulated
+        as the model's were (its card's ``simulation``), and ``loss="auto"``
+        is the model's loss. A learning rate ~10 times smaller (e.g.
+        ``1e-4``) keeps what the model learnt.
 
         .. versionadded:: 0.1
     random_state : None | int
@@ -266,9 +268,18 @@ class DeepInverse(BaseEstimator):
         fwd = _check_fixed_forward(self.fwd)
         meta = _forward_meta(fwd)
         gain, _ = _eeg_gain(fwd)
+        layers = warm = None
+        if self.warm_start is not None and self.warm_start is not False:
+            from ._warm_start import warm_start_layers
+
+            layers, warm = warm_start_layers(self._warm_model(), meta)
         rng = _check_random_state(self.random_state)
         seeds = rng.integers(0, 2**31 - 1, 3)
-        sim_params = dict(self.simulation or {})
+        if self.simulation is None and warm is not None:
+            # go on with the data the model was trained on
+            sim_params = dict(warm["simulation"] or {})
+        else:
+            sim_params = dict(self.simulation or {})
         if X is None:
             sim = SourceSimulator(fwd, **sim_params)
             X_val, Y_val = sim.simulate(self.n_val, np.random.default_rng(seeds[1]))
@@ -301,15 +312,10 @@ class DeepInverse(BaseEstimator):
         torch.manual_seed(int(seeds[0]))
         hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
         loss = backend.LOSS if self.loss == "auto" else self.loss
-        warm = None
-        if self.warm_start is None or self.warm_start is False:
+        if warm is None:
             net = backend.build(meta, hyper,
                                 **backend_inputs(self.model, self.fwd, hyper))
         else:
-            from ._warm_start import warm_start_layers
-
-            start = self._warm_model()
-            layers, warm = warm_start_layers(start, meta)
             net = backend.DenseChain(layers)
             hyper = dict(layers=[int(w.shape[1]) for w, _, _ in layers])
             if self.loss == "auto" and warm["loss"]:

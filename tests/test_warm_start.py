@@ -113,3 +113,17 @@ def test_warm_start_errors(warm, sphere_fwd, fwd):
         DeepInverse(mne.pick_channels_forward(sub, sub["info"]["ch_names"][:8],
                                               verbose=False),
                     warm_start="anycap", **SMALL).fit()
+
+
+def test_fine_tune_anycap(biosemi64_fwd):
+    """Fine-tuning the any-cap model simulates and scores as it was trained."""
+    from mne_deepinverse._inverse import _load_model
+
+    est = DeepInverse(biosemi64_fwd, warm_start="anycap", learning_rate=1e-4,
+                      random_state=0, **SMALL).fit()
+    card, anycap = est.card_, _load_model("anycap").card
+    assert card["simulation"] == anycap["simulation"]
+    assert card["training"]["loss"] == anycap["training"]["loss"]
+    assert card["ch_names"] == biosemi64_fwd["info"]["ch_names"]
+    assert not est.model_.any_cap
+    assert 0.5 < card["validation"]["auc"] <= 1
