@@ -384,8 +384,9 @@ class DeepInverse(BaseEstimator):
             raise NotImplementedError(
                 "DeepInverse trains a network for one forward's channels; any-cap "
                 "networks are trained over many caps by tools/train_anycap.py. "
-                "Use model='convdip' for your cap, or apply a pretrained any-cap "
-                "model with apply_deep_inverse."
+                "Apply the pretrained any-cap model with apply_deep_inverse, or "
+                "fine-tune it for your forward: DeepInverse(fwd, 'convdip', "
+                "warm_start='anycap')."
             )
         _validate_type(self.warm_start, (None, bool, str, "path-like",
                                          DeepInverseModel, BaseEstimator),

@@ -35,6 +35,10 @@ On a GPU machine without MNE's data (the shipped model was trained so):
    state.pt`` trains and writes the weights and the training record;
 3. here: ``python train_anycap.py --finish state.pt`` exports,
    validates on the held-out caps and writes the model files.
+
+The shipped model: step 2 on one H100 (16 cores) with ``--jobs 14 --n-caps
+2000 --minutes 7.3 --epoch-samples 524288`` (3 min of set-up, 4.8 min of
+training, 27 M samples; the record is in its model card).
 """
 
 import argparse
