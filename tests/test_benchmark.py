@@ -27,9 +27,9 @@ def result():
 
 def test_run_benchmark(result, tmp_path):
     methods = result.methods
-    assert methods == ["convdip", "unet", "vnet", "eLORETA", "dSPM", "sLORETA",
-                       "LCMV"]
-    assert len(result.records) == 2 * 3 * 7
+    assert methods == ["convdip", "unet", "vnet", "anycap", "eLORETA", "dSPM",
+                       "sLORETA", "LCMV"]
+    assert len(result.records) == 2 * 3 * 8
     summ = result.summary()
     for kind in ("single", "multi"):
         for m in methods:
