@@ -276,7 +276,7 @@ for name, stc in maps.items():
 #   auditory cortices; a map that agrees with that is *plausible*, not
 #   *validated*. With the 24-second excerpt (13 trials after rejection) the
 #   evoked response itself is noisy.
-# * On the excerpt, neither method shows the textbook picture clearly.
+# * On the excerpt, no method shows the textbook picture clearly.
 #   ConvDip finds a patch in the left lateral temporal/parietal region but
 #   puts its strongest source in the right frontal lobe; dSPM spreads the
 #   activity over large parts of both hemispheres with maxima on the dorsal
