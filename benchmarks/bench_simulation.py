@@ -5,6 +5,10 @@
 
 Target: at least 10,000 samples per second on a 2-core machine with the
 default (ConvDip paper) settings. Run ``python benchmarks/bench_simulation.py``.
+
+``--neural-mass`` also times the Jansen-Rit simulator
+(:class:`~mne_deepinverse.simulation.NeuralMassSimulator`, 1000 regions):
+building its banks once, then windows of EEG per second.
 """
 
 import argparse
@@ -35,6 +39,8 @@ def main():
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=None, help="save results here")
+    parser.add_argument("--neural-mass", action="store_true",
+                        help="also time the neural-mass windows")
     args = parser.parse_args()
     mne.set_log_level("WARNING")
     fwd = read_pretrained_forward("convdip")
@@ -57,7 +63,9 @@ def main():
             best = max(best, n_done / (time.perf_counter() - t0))
         results[name] = best
         print(f"{name:<48} {best:>10,.0f} samples/s")
+    neural_mass = bench_neural_mass(fwd, args) if args.neural_mass else None
     info = dict(
+        neural_mass=neural_mass,
         machine=platform.processor() or platform.machine(),
         cores=os.cpu_count(),
         n_channels=len(fwd["info"]["ch_names"]),
@@ -70,6 +78,29 @@ def main():
     if args.json:
         with open(args.json, "w") as fid:
             json.dump(info, fid, indent=2)
+
+
+def bench_neural_mass(fwd, args):
+    """Time the neural-mass banks and windows (128 samples at 250 Hz)."""
+    from mne_deepinverse.simulation import NeuralMassSimulator
+
+    t0 = time.perf_counter()
+    sim = NeuralMassSimulator(fwd, random_state=0, progress=True)
+    t_banks = time.perf_counter() - t0
+    rng = np.random.default_rng(0)
+    sim.simulate(64, rng)  # warm-up
+    best = 0.0
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        for _ in tqdm(range(20), desc="neural-mass windows", leave=False):
+            sim.simulate(64, rng)
+        best = max(best, 20 * 64 / (time.perf_counter() - t0))
+    n_regions = sim.member.shape[1]
+    print(f"Neural mass ({n_regions} regions, {len(sim._events)} spiking regions "
+          f"in the bank): banks {t_banks:.0f} s, {best:,.0f} windows/s of "
+          f"{sim.n_times} samples ({best * sim.n_times:,.0f} samples/s)")
+    return dict(n_regions=n_regions, banks_s=t_banks, windows_per_s=best,
+                n_times=sim.n_times, sfreq=sim.sfreq)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,13 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 from scipy import sparse
 
 from ._docs import fill_doc
+from ._neural_mass import (  # noqa: F401 (public here)
+    JR_PARAMS,
+    NeuralMassSimulator,
+    make_parcellation,
+    region_connectivity,
+    simulate_jansen_rit,
+)
 from ._utils import (
     _check_fixed_forward,
     _check_random_state,

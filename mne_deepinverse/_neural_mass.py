@@ -1,0 +1,420 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""Jansen-Rit neural masses on a cortical parcellation (SIFNet's training data).
+
+SIFNet and DeepSIF :footcite:`SunEtAl2022` learnt from EEG whose sources were
+a network of Jansen-Rit neural-mass models :footcite:`JansenRit1995`, one
+per cortical region, coupled through a connectome: background activity with
+an alpha rhythm everywhere, and spike-like (interictal) events where a
+region's excitatory gain is raised. The pieces:
+
+- :func:`make_parcellation`: regions of about equal size on any source
+  space, by k-means of the source positions per hemisphere;
+- :func:`region_connectivity`: a connectome derived from distance (no
+  diffusion data ship with the package): each region projects to its nearest
+  regions in the same hemisphere with a weight decaying exponentially with
+  the distance of their centres, and to the mirror region of the other
+  hemisphere; rows sum to one. It has no long-range association fibres, so
+  activity spreads only locally and between homologous regions;
+- :func:`simulate_jansen_rit`: the coupled equations integrated with the
+  Euler-Maruyama method, vectorised over regions and independent runs,
+  seeded;
+- :class:`NeuralMassSimulator`: banks of background and spike waveforms,
+  simulated once, mixed into windows of EEG on the fly.
+"""
+
+import numpy as np
+from mne.utils import ProgressBar, _validate_type
+from scipy import sparse
+
+from ._utils import (
+    _check_fixed_forward,
+    _check_random_state,
+    _check_range,
+    _eeg_gain,
+    _source_adjacency,
+    _source_positions,
+    _src_space_ids,
+)
+
+#: Jansen and Rit's (1995) standard parameters: gains (mV), inverse time
+#: constants (1/s), connectivity constants, sigmoid (mV, 1/s, 1/mV) and the
+#: input pulse density (1/s): mean, and sd for steps of 1 ms (scaled by
+#: sqrt(1 ms / dt)), as their uniform 120-320 pulses/s.
+JR_PARAMS = dict(A=3.25, B=22.0, a=100.0, b=50.0, C=135.0, v0=6.0, e0=2.5,
+                 r=0.56, p_mean=220.0, p_sd=58.0)
+
+
+def _sigmoid(v, p):
+    return 2 * p["e0"] / (1 + np.exp(p["r"] * (p["v0"] - v)))
+
+
+def make_parcellation(pos, space_ids, n_regions, random_state=None):
+    """Divide sources into regions of about equal size (k-means per hemisphere).
+
+    Parameters
+    ----------
+    pos : array, shape (n_sources, 3)
+        Source positions (m).
+    space_ids : array of int, shape (n_sources,)
+        Source space (hemisphere) of every source; regions never cross them.
+    n_regions : int
+        Number of regions (shared between the spaces by their source counts).
+    random_state : None | int | instance of numpy.random.Generator
+        Seed of the k-means initialisation.
+
+    Returns
+    -------
+    labels : array of int, shape (n_sources,)
+        Region of every source; regions of the first space come first.
+    centres : array, shape (n_regions, 3)
+        Mean position of each region's sources.
+    region_space : array of int, shape (n_regions,)
+        Source space of every region.
+    """
+    from sklearn.cluster import KMeans
+
+    rng = _check_random_state(random_state)
+    pos = np.asarray(pos, float)
+    space_ids = np.asarray(space_ids)
+    spaces, counts = np.unique(space_ids, return_counts=True)
+    if not 1 <= n_regions <= len(pos):
+        raise ValueError(f"n_regions must be between 1 and the number of sources "
+                         f"({len(pos)}), got {n_regions}.")
+    share = np.maximum(1, np.round(n_regions * counts / counts.sum()).astype(int))
+    share[-1] = max(1, n_regions - share[:-1].sum())
+    labels = np.empty(len(pos), int)
+    region_space, offset = [], 0
+    for space, k in zip(spaces, share, strict=True):
+        idx = np.flatnonzero(space_ids == space)
+        km = KMeans(k, n_init=1, random_state=int(rng.integers(2**31 - 1)))
+        labels[idx] = km.fit_predict(pos[idx]) + offset
+        region_space += [space] * k
+        offset += k
+    centres = np.array([pos[labels == k].mean(axis=0) for k in range(offset)])
+    return labels, centres, np.array(region_space)
+
+
+def region_connectivity(centres, region_space, *, n_neighbors=12, length=0.02,
+                        mirror=0.2):
+    """Derive a connectome from region distances.
+
+    Parameters
+    ----------
+    centres : array, shape (n_regions, 3)
+        Region centres (m; head coordinates, x from left to right).
+    region_space : array of int, shape (n_regions,)
+        Hemisphere of every region.
+    n_neighbors : int
+        Regions of the same hemisphere each region projects to.
+    length : float
+        Decay length (m) of the weights, ``exp(-d / length)``.
+    mirror : float
+        Weight of the projection to the nearest region of the other
+        hemisphere after mirroring the centre in x (callosal fibres), relative
+        to the sum of the same-hemisphere weights.
+
+    Returns
+    -------
+    W : sparse matrix, shape (n_regions, n_regions)
+        ``W[i, j]``: weight of region j's output in region i's input; no
+        self-connections, rows sum to one.
+    """
+    from scipy.spatial import cKDTree
+
+    n = len(centres)
+    rows, cols, vals = [], [], []
+    for space in np.unique(region_space):
+        idx = np.flatnonzero(region_space == space)
+        k = min(n_neighbors + 1, len(idx))
+        dist, near = cKDTree(centres[idx]).query(centres[idx], k)
+        dist, near = np.atleast_2d(dist)[:, 1:], np.atleast_2d(near)[:, 1:]
+        w = np.exp(-dist / length)
+        w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-30)
+        rows.append(np.repeat(idx, w.shape[1]))
+        cols.append(idx[near].ravel())
+        vals.append(w.ravel())
+        other = np.flatnonzero(region_space != space)
+        if len(other) and mirror > 0:
+            mirrored = centres[idx] * [-1, 1, 1]
+            hit = cKDTree(centres[other]).query(mirrored)[1]
+            rows.append(idx)
+            cols.append(other[hit])
+            vals.append(np.full(len(idx), mirror))
+    W = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n, n))
+    W = sparse.diags(1 / np.maximum(np.asarray(W.sum(axis=1)).ravel(), 1e-30)) @ W
+    return sparse.csr_matrix(W)
+
+
+def simulate_jansen_rit(W, n_times, sfreq, *, A=None, p_mean=None,
+                        coupling=10.0, dt=5e-4,
+                        n_runs=1, transient=1.0, params=None, random_state=None,
+                        progress=False):
+    """Integrate a network of coupled Jansen-Rit neural masses.
+
+    Every region ``i`` is a Jansen-Rit column (pyramidal cells, excitatory and
+    inhibitory interneurons); its input pulse density is Gaussian noise
+    (``p_mean``, ``p_sd``, drawn every step) plus ``coupling`` times the
+    ``W``-weighted firing rates of the other regions' pyramidal cells.
+    Euler-Maruyama steps of ``dt``, vectorised over regions and runs.
+
+    Parameters
+    ----------
+    W : sparse matrix, shape (n_regions, n_regions)
+        Connectome (:func:`region_connectivity`).
+    n_times : int
+        Samples to return per run, after the transient.
+    sfreq : float
+        Sampling rate (Hz) of the output; ``1 / sfreq`` must be a multiple of
+        ``dt``.
+    A : None | float | array, shape (n_runs, n_regions)
+        Excitatory gain (mV) per run and region; None: 3.25.
+    p_mean : None | float | array, shape (n_runs, n_regions)
+        Mean input pulse density (1/s) per run and region; None: 220 (with
+        ``A=3.25``, an irregular alpha rhythm). ``A`` of 3.5-3.7 with
+        ``p_mean=90`` gives spike-like discharges
+        :footcite:`WendlingEtAl2000`.
+    coupling : float
+        Global coupling (pulses/s per unit firing rate).
+    dt : float
+        Integration step (s).
+    n_runs : int
+        Independent runs integrated together.
+    transient : float
+        Seconds integrated and dropped first (from rest).
+    params : dict | None
+        Overrides of :data:`JR_PARAMS`.
+    random_state : None | int | instance of numpy.random.Generator
+        Seed of the input noise.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    v : array of float32, shape (n_runs, n_times, n_regions)
+        The pyramidal cells' mean membrane potential ``y1 - y2`` (mV), the
+        quantity EEG reflects.
+
+    References
+    ----------
+    .. footbibliography::
+    """
+    _validate_type(coupling, "numeric", "coupling")
+    p = dict(JR_PARAMS, **(params or {}))
+    rng = _check_random_state(random_state)
+    n = W.shape[0]
+    step = int(round(1 / (sfreq * dt)))
+    if step < 1 or abs(step * dt * sfreq - 1) > 1e-6:
+        raise ValueError(f"1 / sfreq ({1 / sfreq:g} s) must be a multiple of dt "
+                         f"({dt:g} s).")
+    A = np.broadcast_to(p["A"] if A is None else np.asarray(A, float), (n_runs, n))
+    p_mean = np.broadcast_to(p["p_mean"] if p_mean is None
+                             else np.asarray(p_mean, float), (n_runs, n))
+    a, b, B, C = p["a"], p["b"], p["B"], p["C"]
+    c1, c2, c3, c4 = C, 0.8 * C, 0.25 * C, 0.25 * C
+    sd_step = p["p_sd"] * np.sqrt(1e-3 / dt)  # p_sd is for 1-ms steps
+    y = np.zeros((6, n_runs, n))
+    n_skip = int(round(transient * sfreq))
+    out = np.empty((n_runs, n_times, n), np.float32)
+    Wt = sparse.csr_matrix(W.T)
+    bar = ProgressBar(n_skip + n_times, mesg="Jansen-Rit") if progress else None
+    for t in range(n_skip + n_times):
+        for _ in range(step):
+            y0, y1, y2, y3, y4, y5 = y
+            v = y1 - y2
+            pulses = p_mean + sd_step * rng.standard_normal((n_runs, n))
+            pulses += coupling * (_sigmoid(v, p) @ Wt)
+            dy = np.stack([
+                y3, y4, y5,
+                A * a * _sigmoid(v, p) - 2 * a * y3 - a * a * y0,
+                A * a * (pulses + c2 * _sigmoid(c1 * y0, p)) - 2 * a * y4 - a * a * y1,
+                B * b * c4 * _sigmoid(c3 * y0, p) - 2 * b * y5 - b * b * y2,
+            ])
+            y += dt * dy
+        if t >= n_skip:
+            out[:, t - n_skip] = y[1] - y[2]
+        if bar is not None:
+            bar.update(t + 1)
+    return out
+
+
+class NeuralMassSimulator:
+    """Windows of EEG from a Jansen-Rit network, mixed on the fly.
+
+    Banks are simulated once: a network of Jansen-Rit regions
+    (:func:`make_parcellation`, :func:`region_connectivity`) in several
+    independent runs, in each of which scattered regions have a raised
+    excitatory gain and spike (:func:`simulate_jansen_rit`). The other
+    regions' activity, projected through the forward, is the background EEG;
+    the spiking regions' waveforms are the events. A training window then
+    costs a few vector operations: 1-3 patches (a spiking region's waveform
+    on a region and its neighbouring regions), projected through the
+    patch's summed gain, plus a background window scaled to a random SNR.
+
+    Parameters
+    ----------
+    fwd : instance of Forward
+        Fixed-orientation EEG forward on a surface (or volume) source space.
+    n_regions : int | None
+        Regions of the parcellation; None: one per 5 sources, at most 1000
+        (the paper's 994 on a finer cortex).
+    sfreq : float
+        Sampling rate (Hz) of the windows.
+    n_times : int
+        Samples per window.
+    n_patches : int | tuple of int
+        Spiking patches per window (range).
+    extent : int | tuple of int
+        Neighbourhood order of a patch in regions (0: one region).
+    snr_db : float | tuple of float
+        Ratio (dB) of the events' EEG power to the background's, per window.
+    n_runs : int
+        Independent network runs in the banks.
+    seconds : float
+        Length of each run (after a 1-s transient).
+    coupling : float
+        Global coupling of the network.
+    random_state : None | int | instance of numpy.random.Generator
+        Seed of the parcellation and the banks.
+    progress : bool
+        Show the integration's progress.
+    """
+
+    def __init__(self, fwd, *, n_regions=None, sfreq=250.0, n_times=128,
+                 n_patches=(1, 3), extent=(0, 1), snr_db=(0.0, 15.0), n_runs=8,
+                 seconds=20.0, coupling=10.0, random_state=None, progress=False):
+        rng = _check_random_state(random_state)
+        fwd = _check_fixed_forward(fwd)
+        self.gain, self.ch_names = _eeg_gain(fwd)
+        pos = _source_positions(fwd)
+        n_src = len(pos)
+        if n_regions is None:
+            n_regions = max(2, min(1000, n_src // 5))
+        self.sfreq, self.n_times = float(sfreq), int(n_times)
+        self.n_patches = _check_range(n_patches, "n_patches", kind=int, low=1)
+        self.extent = _check_range(extent, "extent", kind=int, low=0, high=5)
+        self.snr_db = _check_range(snr_db, "snr_db")
+        self.labels, centres, space = make_parcellation(
+            pos, _src_space_ids(fwd["src"]), n_regions, rng)
+        self.member = sparse.csr_matrix(
+            (np.ones(n_src), (np.arange(n_src), self.labels)),
+            shape=(n_src, n_regions))
+        adj = _source_adjacency(fwd["src"])
+        region_adj = (self.member.T @ adj @ self.member).tocsr()
+        region_adj.setdiag(0)
+        self.region_adj = (region_adj > 0).tocsr()
+        self.region_gain = np.asarray(self.gain @ self.member)  # (n_ch, n_regions)
+        self.W = region_connectivity(centres, space)
+        self._patches = {}
+        self._make_banks(centres, n_runs, seconds, coupling, rng, progress)
+
+    def _make_banks(self, centres, n_runs, seconds, coupling, rng, progress):
+        from scipy.signal import find_peaks
+        from scipy.spatial import cKDTree
+
+        n_regions = len(centres)
+        A = np.full((n_runs, n_regions), JR_PARAMS["A"])
+        p_mean = np.full((n_runs, n_regions), JR_PARAMS["p_mean"])
+        spiking = []
+        tree = cKDTree(centres)
+        for run in range(n_runs):  # scattered spiking regions, >= 50 mm apart
+            free = np.ones(n_regions, bool)
+            chosen = []
+            for r in rng.permutation(n_regions):
+                if free[r]:
+                    chosen.append(r)
+                    free[tree.query_ball_point(centres[r], 0.05)] = False
+            A[run, chosen] = rng.uniform(3.5, 3.7, len(chosen))
+            p_mean[run, chosen] = 90.0
+            spiking.append(np.array(chosen))
+        v = simulate_jansen_rit(
+            self.W, int(round(seconds * self.sfreq)), self.sfreq, A=A,
+            p_mean=p_mean, coupling=coupling, n_runs=n_runs, random_state=rng,
+            progress=progress)
+        v -= np.median(v, axis=1, keepdims=True)  # each region's resting level
+        # events: the spiking regions' waveforms and their spike peaks
+        self._events, self._peaks = [], []
+        for run, chosen in enumerate(spiking):
+            for r in chosen:
+                w = v[run, :, r].copy()
+                peaks = find_peaks(w, height=4 * np.median(np.abs(w)) + 1.0,
+                                   distance=int(0.1 * self.sfreq))[0]
+                peaks = peaks[(peaks >= self.n_times)
+                              & (peaks < len(w) - self.n_times)]
+                if len(peaks):
+                    self._events.append((int(r), w))
+                    self._peaks.append(peaks)
+            v[run, :, chosen] = 0.0  # background: the other regions
+        if not self._events:
+            raise RuntimeError("The neural-mass banks hold no spike; use longer "
+                               "runs (seconds) or more runs (n_runs).")
+        # background EEG of every run, (n_runs, n_samples, n_channels), in V
+        self._background = (v * 1e-9) @ self.region_gain.T
+
+    def _patch(self, region, order):
+        """Return the regions within ``order`` steps of ``region`` (cached)."""
+        key = (int(region), int(order))
+        if key not in self._patches:
+            self._patches[key] = self._grow(region, order)
+        return self._patches[key]
+
+    def _grow(self, region, order):
+        patch = {int(region)}
+        front = {int(region)}
+        for _ in range(order):
+            front = {int(n) for r in front for n in self.region_adj[r].indices} - patch
+            patch |= front
+        return np.array(sorted(patch))
+
+    def simulate(self, n_windows, rng):
+        """Simulate windows of EEG and their source activity.
+
+        Parameters
+        ----------
+        n_windows : int
+            Number of windows.
+        rng : instance of numpy.random.Generator
+            Random generator.
+
+        Returns
+        -------
+        X : array, shape (n_windows, n_times, n_channels)
+            EEG in V, average reference.
+        Y : array of float32, shape (n_windows, n_times, n_regions)
+            Moments (Am) per source of the spiking patches' regions (the
+            background is not a target); :meth:`to_sources` maps them onto
+            the sources.
+        """
+        T, n_ch = self.n_times, len(self.ch_names)
+        X = np.zeros((n_windows, T, n_ch))
+        Y = np.zeros((n_windows, T, self.member.shape[1]), np.float32)
+        counts = rng.integers(self.n_patches[0], self.n_patches[1] + 1, n_windows)
+        for i, k in enumerate(counts):
+            for _ in range(k):
+                e = rng.integers(len(self._events))
+                region, w = self._events[e]
+                peak = rng.choice(self._peaks[e])
+                start = peak - rng.integers(T // 4, 3 * T // 4)
+                seg = w[start:start + T] * 1e-9 * rng.uniform(0.5, 1.5)  # Am
+                regions = self._patch(region, rng.integers(self.extent[0],
+                                                           self.extent[1] + 1))
+                X[i] += np.outer(seg, self.region_gain[:, regions].sum(axis=1))
+                Y[i][:, regions] += seg[:, None].astype(np.float32)
+        n_runs, n_bank = self._background.shape[:2]
+        run = rng.integers(n_runs, size=n_windows)
+        start = rng.integers(0, n_bank - T, size=n_windows)
+        bg = self._background[run[:, None], start[:, None] + np.arange(T)]
+        X -= X.mean(axis=-1, keepdims=True)
+        bg = bg - bg.mean(axis=-1, keepdims=True)
+        snr = rng.uniform(*self.snr_db, n_windows)
+        p_sig = (X**2).mean(axis=(1, 2))
+        p_bg = (bg**2).mean(axis=(1, 2))
+        X += bg * np.sqrt(p_sig / (p_bg * 10 ** (snr / 10)))[:, None, None]
+        return X, Y
+
+    def to_sources(self, Y):
+        """Map region activity ``(..., n_regions)`` onto the sources."""
+        return np.asarray(Y @ self.member.T.toarray().astype(Y.dtype))
