@@ -152,11 +152,11 @@ class DeepInverse(BaseEstimator):
         weights: a pretrained name (``"anycap"`` for any cap on the template,
         ``"convdip"`` for its 31 channels), a saved model, a fitted
         estimator, or True for this estimator's last fit (None or False:
-        random weights). Needs ``model="convdip"``. The model's cap is carried over
-        to the forward's channels (an any-cap model's spherical-spline
-        interpolation is folded into its first layer) and, on another source
-        space (an individual MRI), each source starts from the model's nearest
-        one. Unless ``simulation`` is given, the training data are simulated
+        random weights). Needs ``model="convdip"``. The model's cap is
+        carried over to the forward's channels (an any-cap model's
+        spherical-spline interpolation is folded into its first layer) and,
+        on another source space (an individual MRI), each source starts from
+        the model's nearest one. Unless ``simulation`` is given, the training data are simulated
         as the model's were (its card's ``simulation``), and ``loss="auto"``
         is the model's loss. A learning rate ~10 times smaller (e.g.
         ``1e-4``) keeps what the model learnt.
@@ -269,7 +269,7 @@ class DeepInverse(BaseEstimator):
         meta = _forward_meta(fwd)
         gain, _ = _eeg_gain(fwd)
         layers = warm = None
-        if self.warm_start is not None and self.warm_start is not False:
+        if self._warm_model() is not None:
             from ._warm_start import warm_start_layers
 
             layers, warm = warm_start_layers(self._warm_model(), meta)
@@ -364,7 +364,9 @@ class DeepInverse(BaseEstimator):
         return self
 
     def _warm_model(self):
-        """Return the model to start from (``warm_start=True``: the last fit's)."""
+        """Return the model to start from (None: random weights)."""
+        if self.warm_start is None or self.warm_start is False:
+            return None
         if self.warm_start is not True:
             return self.warm_start
         if not hasattr(self, "model_"):
