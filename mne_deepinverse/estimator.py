@@ -156,9 +156,9 @@ class DeepInverse(BaseEstimator):
         carried over to the forward's channels (an any-cap model's
         spherical-spline interpolation is folded into its first layer) and,
         on another source space (an individual MRI), each source starts from
-        the model's nearest one. Unless ``simulation`` is given, the training data are simulated
-        as the model's were (its card's ``simulation``), and ``loss="auto"``
-        is the model's loss. A learning rate ~10 times smaller (e.g.
+        the model's nearest one. Unless ``simulation`` is given, the training
+        data are simulated as the model's were (its card's ``simulation``),
+        and ``loss="auto"`` is the model's loss. A learning rate ~10 times smaller (e.g.
         ``1e-4``) keeps what the model learnt.
 
         .. versionadded:: 0.1
