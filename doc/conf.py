@@ -159,13 +159,20 @@ html_last_updated_fmt = None
 def _results_page(app):
     """(Re)write the benchmark page from the JSON of the full benchmark run."""
     static = HERE / "_static" / "benchmark"
-    figures = [f"_static/benchmark/{p.name}"
-               for p in sorted(static.glob("benchmark_*.png"))]
+    runs = static / "runs.txt"  # several caps: one folder per run, in order
+    folders = runs.read_text().split() if runs.is_file() else [""]
+    jsons = [static / f / "benchmark.json" for f in folders]
+    figures = [[f"_static/benchmark/{p.relative_to(static).as_posix()}"
+                for p in sorted((static / f).glob("benchmark_*.png"))]
+               for f in folders]
     page = HERE / "benchmark_results.rst"
     old = page.read_text() if page.is_file() else None
     tmp = HERE / "_build" / "benchmark_results.rst"
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    write_results_page(static / "benchmark.json", tmp, figures=figures)
+    if runs.is_file():
+        write_results_page(jsons, tmp, figures=figures)
+    else:
+        write_results_page(jsons[0], tmp, figures=figures[0])
     new = tmp.read_text()
     if new != old:  # only touch the page when the JSON changed
         page.write_text(new)

@@ -11,8 +11,9 @@
    benchmarks/results/standard_1020 ...``
 
 copies the JSON and figures of each run to ``doc/_static/benchmark/`` (one
-folder per run when there are several) and writes ``doc/benchmark_results.rst``
-from the JSON: one section per cap.
+folder per run when there are several, listed in order in ``runs.txt``) and
+writes ``doc/benchmark_results.rst`` from the JSON: one section per cap
+(``doc/conf.py`` rewrites it from the same files at every build).
 """
 
 import argparse
@@ -44,6 +45,11 @@ def main():
             shutil.copyfile(fig, dest / fig.name)
             figs.append(rel + fig.name)
         figures.append(figs)
+    runs = static / "runs.txt"  # the order of the sections, for doc/conf.py
+    if several:
+        runs.write_text("\n".join(r.name for r in args.results) + "\n")
+    else:
+        runs.unlink(missing_ok=True)
     page = write_results_page(jsons if several else jsons[0],
                               ROOT / "doc" / "benchmark_results.rst",
                               figures=figures if several else figures[0])
