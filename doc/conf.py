@@ -40,7 +40,8 @@ extensions = [
     "sphinxcontrib.bibtex",
 ]
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb",
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "finetune_results.rst",
+                    "auto_examples/*.ipynb",
                     "auto_examples/*.py", "auto_examples/*.zip",
                     "auto_examples/*.codeobj.json", "auto_examples/*.md5"]
 source_suffix = {".rst": "restructuredtext"}

@@ -416,5 +416,16 @@ class NeuralMassSimulator:
         return X, Y
 
     def to_sources(self, Y):
-        """Map region activity ``(..., n_regions)`` onto the sources."""
+        """Map region activity onto the sources.
+
+        Parameters
+        ----------
+        Y : array, shape (..., n_regions)
+            Activity per region (e.g. the targets of :meth:`simulate`).
+
+        Returns
+        -------
+        Y_sources : array, shape (..., n_sources)
+            Every source takes its region's value.
+        """
         return np.asarray(Y @ self.member.T.toarray().astype(Y.dtype))
