@@ -293,6 +293,17 @@ class NeuralMassSimulator:
         n_src = len(pos)
         if n_regions is None:
             n_regions = max(2, min(1000, n_src // 5))
+        _validate_type(sfreq, "numeric", "sfreq")
+        _validate_type(n_times, "int-like", "n_times")
+        _validate_type(seconds, "numeric", "seconds")
+        if not sfreq >= 100:
+            raise ValueError(f"sfreq must be >= 100 Hz (the spikes last ~50 ms), "
+                             f"got {sfreq}.")
+        if not 8 <= n_times <= seconds * sfreq / 4:
+            raise ValueError(
+                f"n_times must be at least 8 and at most a quarter of a bank run "
+                f"(seconds * sfreq / 4 = {seconds * sfreq / 4:g}), got {n_times}; "
+                "use longer runs (seconds) for longer windows.")
         self.sfreq, self.n_times = float(sfreq), int(n_times)
         self.n_patches = _check_range(n_patches, "n_patches", kind=int, low=1)
         self.extent = _check_range(extent, "extent", kind=int, low=0, high=5)

@@ -113,3 +113,12 @@ def test_neural_mass_seeded(nm_sim, sphere_fwd):
     X2, Y2 = nm_sim.simulate(8, np.random.default_rng(5))
     np.testing.assert_array_equal(X1, X2)
     np.testing.assert_array_equal(Y1, Y2)
+
+
+def test_neural_mass_input_errors(sphere_fwd):
+    with pytest.raises(ValueError, match="sfreq must be >= 100 Hz"):
+        NeuralMassSimulator(sphere_fwd, sfreq=50.0)
+    with pytest.raises(ValueError, match="use longer runs"):
+        NeuralMassSimulator(sphere_fwd, n_times=600, seconds=4.0, sfreq=200.0)
+    with pytest.raises(TypeError, match="n_times"):
+        NeuralMassSimulator(sphere_fwd, n_times=12.5)
