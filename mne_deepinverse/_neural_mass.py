@@ -226,10 +226,11 @@ def simulate_jansen_rit(W, n_times, sfreq, *, A=None, p_mean=None,
             y0, y1, y2, y3, y4, y5 = y
             v = y1 - y2
             pulses = p_mean + sd_step * rng.standard_normal((n_runs, n))
-            pulses += coupling * (_sigmoid(v, p) @ Wt)
+            firing = _sigmoid(v, p)  # pyramidal output, local and coupled
+            pulses += coupling * (firing @ Wt)
             dy = np.stack([
                 y3, y4, y5,
-                A * a * _sigmoid(v, p) - 2 * a * y3 - a * a * y0,
+                A * a * firing - 2 * a * y3 - a * a * y0,
                 A * a * (pulses + c2 * _sigmoid(c1 * y0, p)) - 2 * a * y4 - a * a * y1,
                 B * b * c4 * _sigmoid(c3 * y0, p) - 2 * b * y5 - b * b * y2,
             ])
@@ -418,12 +419,13 @@ class NeuralMassSimulator:
         run = rng.integers(n_runs, size=n_windows)
         start = rng.integers(0, n_bank - T, size=n_windows)
         bg = self._background[run[:, None], start[:, None] + np.arange(T)]
+        from .simulation import _add_noise_at_snr  # (simulation imports us)
+
         X -= X.mean(axis=-1, keepdims=True)
         bg = bg - bg.mean(axis=-1, keepdims=True)
         snr = rng.uniform(*self.snr_db, n_windows)
-        p_sig = (X**2).mean(axis=(1, 2))
-        p_bg = (bg**2).mean(axis=(1, 2))
-        X += bg * np.sqrt(p_sig / (p_bg * 10 ** (snr / 10)))[:, None, None]
+        # one SNR per window: its samples and channels as one row
+        _add_noise_at_snr(X.reshape(n_windows, -1), bg.reshape(n_windows, -1), snr)
         return X, Y
 
     def to_sources(self, Y):

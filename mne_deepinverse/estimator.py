@@ -269,10 +269,11 @@ class DeepInverse(BaseEstimator):
         meta = _forward_meta(fwd)
         gain, _ = _eeg_gain(fwd)
         layers = warm = None
-        if self._warm_model() is not None:
+        start = self._warm_model()
+        if start is not None:
             from ._warm_start import warm_start_layers
 
-            layers, warm = warm_start_layers(self._warm_model(), meta)
+            layers, warm = warm_start_layers(start, meta)
         rng = _check_random_state(self.random_state)
         seeds = rng.integers(0, 2**31 - 1, 3)
         if self.simulation is None and warm is not None:

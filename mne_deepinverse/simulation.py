@@ -249,13 +249,17 @@ class SourceSimulator:
             radius=radius[rows],
         )
 
+    def _bank_rows(self, seeds, orders):
+        """Rows of the patch bank for seeds and neighbourhood orders."""
+        n_orders = self.extent[1] - self.extent[0] + 1
+        return seeds * n_orders + (orders - self.extent[0])
+
     def _clean(self, n_samples, rng):
         """Noise-free source maps (float32) and EEG (float64, not referenced)."""
         sample_idx, seeds, orders, amps = self._draw_patches(n_samples, rng)
         n_total = len(seeds)
         if self.extent_units == "order":
-            n_orders = self.extent[1] - self.extent[0] + 1
-            rows = seeds * n_orders + (orders - self.extent[0])
+            rows = self._bank_rows(seeds, orders)
             pick = sparse.csr_matrix(
                 (amps, (sample_idx, rows)), shape=(n_samples, self._bank.shape[0])
             )

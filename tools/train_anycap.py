@@ -220,8 +220,7 @@ class CapBatches:
         rng, dev, sim = self.rng, self.device, self.sim
         idx, interp = self.caps[rng.integers(len(self.caps))] if cap is None else cap
         sample_idx, seeds, orders, amps = sim._draw_patches(n, rng)
-        n_orders = sim.extent[1] - sim.extent[0] + 1
-        rows = torch.as_tensor(seeds * n_orders + (orders - sim.extent[0]), device=dev)
+        rows = torch.as_tensor(sim._bank_rows(seeds, orders), device=dev)
         samples = torch.as_tensor(sample_idx, device=dev)
         amps = torch.as_tensor(amps * 1e9, dtype=torch.float32, device=dev)[:, None]
         Y = torch.zeros(n, self.bank.shape[1], device=dev)
