@@ -76,6 +76,7 @@ def _benchmark(args, error):
     result = run_benchmark(
         models=tuple(args.models), montage=args.montage, n_samples=args.n_samples,
         quick=args.quick, random_state=args.seed, n_trials=args.n_trials,
+        time_course=args.time_course,
     )
     out = Path(args.out_dir)
     print(result.table())
@@ -134,6 +135,10 @@ def main(argv=None):
     p.add_argument("--n-trials", type=_positive_int, default=None,
                    help="trials per evoked (default: 20, more on caps of over 43 "
                         "channels, as MNE's covariances need)")
+    p.add_argument("--time-course", choices=("half-sine", "erp"), default="half-sine",
+                   help="test evokeds: the ConvDip paper's half sine (100 Hz, "
+                        "-0.1-0.2 s) or evoked-response-like waveforms (250 Hz, "
+                        "-0.2-0.308 s, one window of models that read windows)")
     p.add_argument("--out-dir", default="benchmark_results", help="output folder")
     p.add_argument("--seed", type=_seed, default=0, help="random seed")
     p.set_defaults(func=_benchmark)

@@ -68,6 +68,10 @@ def _patch_inputs(model, fwd):
     return cached[1], cached[2]
 
 
+#: Lowest sampling rate (Hz) that window models resample data from.
+_MIN_SFREQ = 100.0
+
+
 def _window_starts(n, n_times, hop):
     """First samples of the windows covering ``n >= n_times`` samples.
 
@@ -111,15 +115,22 @@ class _Inverter:
         _check_option("amplitudes", amplitudes, _AMPLITUDES)
         self.model = model = _load_model(model)
         self.window = None
+        self.rate = None
         if model.input["kind"] == "window":
             n_times, want = int(model.input["n_times"]), float(model.input["sfreq"])
-            if abs(info["sfreq"] - want) > 1e-6 * want:
+            have = float(info["sfreq"])
+            if have < _MIN_SFREQ:
                 raise ValueError(
                     f"This {model.backend} model reads windows of {n_times} "
-                    f"samples at {want:g} Hz, but the {kind} is sampled at "
-                    f"{info['sfreq']:g} Hz; resample it first, e.g. "
-                    f"{kind}.copy().resample({want:g})."
+                    f"samples at {want:g} Hz; the {kind} is sampled at {have:g} "
+                    f"Hz, below the {_MIN_SFREQ:g} Hz it can be resampled from "
+                    "(its events last tens of ms). Use data sampled at "
+                    f"{_MIN_SFREQ:g} Hz or more."
                 )
+            if abs(have - want) > 1e-6 * want:
+                logger.info(f"    Resampling the {kind} from {have:g} to {want:g} Hz "
+                            "(the model's rate) and the estimates back")
+                self.rate = (want, have)
             self.window = (n_times, max(1, n_times // 2), _window_weights(n_times))
         if model.any_cap and fwd is None:
             raise ValueError(
@@ -173,6 +184,8 @@ class _Inverter:
         """
         if n == 0:
             self._read(read, 0, 0)  # raises: empty data
+        if self.rate is not None:
+            return self._resampled_span(read, n, buffer_size, residual)
         n_ch = len(self.model.ch_names)
         buffer_size = n if buffer_size is None else buffer_size
         sol = np.empty((self.model.n_sources, n), np.float32)
@@ -191,6 +204,34 @@ class _Inverter:
         if not sol.any():
             _warn(f"The model predicts no active source in the {self.kind} data.")
         return sol, res
+
+    def _resampled_span(self, read, n, buffer_size, residual):
+        """Invert a span at the model's rate; the estimates back at the data's.
+
+        The span is read whole, resampled with :func:`mne.filter.resample`
+        (FFT, reflection-padded), inverted window by window, and the maps and
+        residual are resampled back onto the ``n`` samples of the data.
+        """
+        from mne.filter import resample
+
+        model_rate, data_rate = self.rate
+        data = self._read(read, 0, n).astype(np.float64)
+        at_model = resample(data, model_rate, data_rate, npad="auto", verbose=False)
+        rate, self.rate = self.rate, None
+        try:
+            sol_m, res_m = self.span(lambda a, b: at_model[:, a:b], at_model.shape[1],
+                                     buffer_size=None, residual=residual)
+        finally:
+            self.rate = rate
+
+        def back(x):
+            y = resample(x.astype(np.float64), data_rate, model_rate, npad="auto",
+                         verbose=False)
+            if y.shape[1] < n:  # rounding of the lengths: repeat the last sample
+                y = np.pad(y, ((0, 0), (0, n - y.shape[1])), mode="edge")
+            return np.ascontiguousarray(y[:, :n], dtype=np.float32)
+
+        return back(sol_m), (back(res_m) if residual else None)
 
     def _windows(self, read, n, buffer_size, sol, res):
         """Overlap-add the maps of the windows of ``n >= n_times`` samples."""
@@ -264,9 +305,11 @@ def apply_deep_inverse(
     network predicts the pattern of each map, and the amplitudes are fitted
     to the data by least squares (``amplitudes``). Models that read windows
     of time samples (their ``input``) see half-overlapping windows whose maps
-    are averaged with Hann weights; the evoked must then have the model's
-    sampling rate, and an evoked shorter than one window is padded by
-    reflection (with a warning).
+    are averaged with Hann weights; an evoked sampled at another rate (at
+    least 100 Hz) is resampled to the model's rate for the network
+    (:func:`mne.filter.resample`) and the estimates back to the evoked's
+    times, and an evoked shorter than one window is padded by reflection
+    (with a warning).
 
     Parameters
     ----------
@@ -405,7 +448,9 @@ def apply_deep_inverse_raw(
     same samples: models that read one time sample need no overlap between
     chunks; models that read windows of time samples see windows on one grid
     over the whole span (half-overlapping, Hann-weighted, the last aligned
-    with the end), read a group of windows per chunk.
+    with the end), read a group of windows per chunk; a recording at another
+    sampling rate than the model's is read whole, resampled to the model's
+    rate and the estimates back (memory: the span at both rates).
 
     Parameters
     ----------

@@ -149,6 +149,72 @@ def region_connectivity(centres, region_space, *, n_neighbors=12, length=0.02,
     return sparse.csr_matrix(W)
 
 
+def region_expansion(pos, labels, centres, region_space, *, k=4):
+    """Weights that map region values onto the sources, smoothly.
+
+    Every source takes a Gaussian-weighted mean of the values of the ``k``
+    regions of its own source space (hemisphere) whose centres are nearest
+    to it (its own region among them); the Gaussian's sd is half the median
+    distance between neighbouring region centres. A map that is high in
+    one region and lower in a neighbour then peaks between their centres,
+    nearer the higher one, not on an arbitrary source of the region.
+
+    Parameters
+    ----------
+    pos : array, shape (n_sources, 3)
+        Source positions (m).
+    labels : array of int, shape (n_sources,)
+        Region of every source (:func:`make_parcellation`).
+    centres : array, shape (n_regions, 3)
+        Region centres (m).
+    region_space : array of int, shape (n_regions,)
+        Source space of every region.
+    k : int
+        Regions per source.
+
+    Returns
+    -------
+    index : array of int64, shape (n_sources, k)
+        The regions of every source, its own first.
+    weight : array of float32, shape (n_sources, k)
+        Their weights (rows sum to one).
+    """
+    from scipy.spatial import cKDTree
+
+    pos, labels = np.asarray(pos, float), np.asarray(labels)
+    centres = np.asarray(centres, float)
+    n_regions = len(centres)
+    k = max(1, min(int(k), n_regions))
+    space = np.asarray(region_space)
+    space_of_source = space[labels]
+    spacing = np.median(cKDTree(centres).query(centres, min(2, n_regions))[0][..., -1])
+    sd = max(spacing / 2, 1e-6)
+    index = np.empty((len(pos), k), np.int64)
+    dist = np.empty((len(pos), k))
+    for s in np.unique(space):
+        regions = np.flatnonzero(space == s)
+        sources = np.flatnonzero(space_of_source == s)
+        kk = min(k, len(regions))
+        d, near = cKDTree(centres[regions]).query(pos[sources], kk)
+        d, near = d.reshape(len(sources), kk), regions[near.reshape(len(sources), kk)]
+        if kk < k:  # a space with fewer regions: repeat its nearest, weight 0
+            near = np.pad(near, ((0, 0), (0, k - kk)), mode="edge")
+            d = np.pad(d, ((0, 0), (0, k - kk)), constant_values=np.inf)
+        index[sources], dist[sources] = near, d
+    # own region first (k-means puts it nearest; make sure)
+    own = labels
+    has_own = (index == own[:, None]).any(axis=1)
+    index[~has_own, -1], dist[~has_own, -1] = own[~has_own], 0.0
+    order = np.argsort(index != own[:, None], axis=1, kind="stable")
+    index = np.take_along_axis(index, order, axis=1)
+    dist = np.take_along_axis(dist, order, axis=1)
+    dist[:, 0] = np.minimum(dist[:, 0], np.linalg.norm(pos - centres[own], axis=1))
+    weight = np.exp(-0.5 * (dist / sd) ** 2)
+    weight[:, 0] = np.maximum(weight[:, 0], 1e-6)
+    weight /= weight.sum(axis=1, keepdims=True)
+    return index, weight.astype(np.float32)
+
+
 def simulate_jansen_rit(W, n_times, sfreq, *, A=None, p_mean=None,
                         coupling=10.0, dt=5e-4,
                         n_runs=1, transient=1.0, params=None, random_state=None,
@@ -242,7 +308,84 @@ def simulate_jansen_rit(W, n_times, sfreq, *, A=None, p_mean=None,
     return out
 
 
-class NeuralMassSimulator:
+class _RegionWindows:
+    """Windows of EEG with targets per region of a parcellation (shared part).
+
+    Sets the forward's gain, the parcellation (:func:`make_parcellation`,
+    drawn first from ``rng``, so two simulators with the same seed share
+    it), the region-to-source maps and the window geometry.
+    """
+
+    def _setup(self, fwd, n_regions, sfreq, n_times, rng, *, max_times=None):
+        fwd = _check_fixed_forward(fwd)
+        self.gain, self.ch_names = _eeg_gain(fwd)
+        pos = _source_positions(fwd)
+        n_src = len(pos)
+        if n_regions is None:
+            n_regions = max(2, min(1000, n_src // 5))
+        _validate_type(n_regions, "int-like", "n_regions")
+        _validate_type(sfreq, "numeric", "sfreq")
+        _validate_type(n_times, "int-like", "n_times")
+        if not sfreq >= 100:
+            raise ValueError(f"sfreq must be >= 100 Hz (the spikes last ~50 ms), "
+                             f"got {sfreq}.")
+        if not n_times >= 8:
+            raise ValueError(f"n_times must be at least 8, got {n_times}.")
+        if max_times is not None and n_times > max_times:
+            raise ValueError(
+                f"n_times must be at most a quarter of a bank run (seconds * "
+                f"sfreq / 4 = {max_times:g}), got {n_times}; use longer runs "
+                "(seconds) for longer windows.")
+        self.sfreq, self.n_times = float(sfreq), int(n_times)
+        self.labels, self.centres, self.region_space = make_parcellation(
+            pos, _src_space_ids(fwd["src"]), int(n_regions), rng)
+        self.member = sparse.csr_matrix(
+            (np.ones(n_src), (np.arange(n_src), self.labels)),
+            shape=(n_src, int(n_regions)))
+        self.region_gain = np.asarray(self.gain @ self.member)  # (n_ch, n_regions)
+        self.expansion = region_expansion(pos, self.labels, self.centres,
+                                          self.region_space)
+        return fwd
+
+    @property
+    def n_regions(self):
+        """Number of regions of the parcellation (int)."""
+        return self.member.shape[1]
+
+    def to_sources(self, Y):
+        """Map region activity onto the sources.
+
+        Parameters
+        ----------
+        Y : array, shape (..., n_regions)
+            Activity per region (e.g. the targets of :meth:`simulate`).
+
+        Returns
+        -------
+        Y_sources : array, shape (..., n_sources)
+            Every source takes its region's value.
+        """
+        return np.asarray(Y @ self.member.T.toarray().astype(Y.dtype))
+
+    def to_regions(self, Y):
+        """Average source activity over the regions.
+
+        Parameters
+        ----------
+        Y : array, shape (..., n_sources)
+            Activity per source.
+
+        Returns
+        -------
+        Y_regions : array, shape (..., n_regions)
+            The mean over every region's sources.
+        """
+        counts = np.asarray(self.member.sum(axis=0)).ravel()
+        mean = (self.member / counts).toarray().astype(np.asarray(Y).dtype)
+        return np.asarray(Y @ mean)
+
+
+class NeuralMassSimulator(_RegionWindows):
     """Windows of EEG from a Jansen-Rit network, mixed on the fly.
 
     Banks are simulated once: a network of Jansen-Rit regions
@@ -273,11 +416,19 @@ class NeuralMassSimulator:
     snr_db : float | tuple of float
         Ratio (dB) of the events' EEG power to the background's, per window.
     n_runs : int
-        Independent network runs in the banks.
+        Independent network runs in the banks. In every run, scattered
+        regions (>= 50 mm apart, those that spiked least in the runs before
+        first) spike, so that over the runs every region does: on the
+        template's 1000 regions, 64 runs give each region about two runs of
+        spikes.
     seconds : float
         Length of each run (after a 1-s transient).
     coupling : float
         Global coupling of the network.
+    params : dict | None
+        Overrides of :data:`JR_PARAMS` for the whole network (e.g. a larger
+        ``p_sd``, the input noise, for test data from a perturbed model);
+        spiking regions still get ``A`` of 3.5-3.7 and ``p_mean`` 90.
     random_state : None | int | instance of numpy.random.Generator
         Seed of the parcellation and the banks.
     progress : bool
@@ -285,66 +436,57 @@ class NeuralMassSimulator:
     """
 
     def __init__(self, fwd, *, n_regions=None, sfreq=250.0, n_times=128,
-                 n_patches=(1, 3), extent=(0, 1), snr_db=(0.0, 15.0), n_runs=8,
-                 seconds=20.0, coupling=10.0, random_state=None, progress=False):
+                 n_patches=(1, 3), extent=(0, 1), snr_db=(0.0, 15.0), n_runs=64,
+                 seconds=5.0, coupling=10.0, params=None, random_state=None,
+                 progress=False):
+        from mne.utils import _check_dict_keys
+
         rng = _check_random_state(random_state)
-        fwd = _check_fixed_forward(fwd)
-        self.gain, self.ch_names = _eeg_gain(fwd)
-        pos = _source_positions(fwd)
-        n_src = len(pos)
-        if n_regions is None:
-            n_regions = max(2, min(1000, n_src // 5))
-        _validate_type(sfreq, "numeric", "sfreq")
-        _validate_type(n_times, "int-like", "n_times")
         _validate_type(seconds, "numeric", "seconds")
-        if not sfreq >= 100:
-            raise ValueError(f"sfreq must be >= 100 Hz (the spikes last ~50 ms), "
-                             f"got {sfreq}.")
-        if not 8 <= n_times <= seconds * sfreq / 4:
-            raise ValueError(
-                f"n_times must be at least 8 and at most a quarter of a bank run "
-                f"(seconds * sfreq / 4 = {seconds * sfreq / 4:g}), got {n_times}; "
-                "use longer runs (seconds) for longer windows.")
-        self.sfreq, self.n_times = float(sfreq), int(n_times)
+        _validate_type(params, (dict, None), "params")
+        _check_dict_keys(params or {}, sorted(JR_PARAMS), "params key(s)",
+                         "Jansen-Rit parameters (JR_PARAMS)")
+        self.params = dict(JR_PARAMS, **(params or {}))
+        fwd = self._setup(fwd, n_regions, sfreq, n_times, rng,
+                          max_times=seconds * sfreq / 4)
         self.n_patches = _check_range(n_patches, "n_patches", kind=int, low=1)
         self.extent = _check_range(extent, "extent", kind=int, low=0, high=5)
         self.snr_db = _check_range(snr_db, "snr_db")
-        self.labels, centres, space = make_parcellation(
-            pos, _src_space_ids(fwd["src"]), n_regions, rng)
-        self.member = sparse.csr_matrix(
-            (np.ones(n_src), (np.arange(n_src), self.labels)),
-            shape=(n_src, n_regions))
         adj = _source_adjacency(fwd["src"])
         region_adj = (self.member.T @ adj @ self.member).tocsr()
         region_adj.setdiag(0)
         self.region_adj = (region_adj > 0).tocsr()
-        self.region_gain = np.asarray(self.gain @ self.member)  # (n_ch, n_regions)
-        self.W = region_connectivity(centres, space)
+        self.W = region_connectivity(self.centres, self.region_space)
         self._patches = {}
-        self._make_banks(centres, n_runs, seconds, coupling, rng, progress)
+        self._make_banks(self.centres, n_runs, seconds, coupling, rng, progress)
 
     def _make_banks(self, centres, n_runs, seconds, coupling, rng, progress):
         from scipy.signal import find_peaks
         from scipy.spatial import cKDTree
 
         n_regions = len(centres)
-        A = np.full((n_runs, n_regions), JR_PARAMS["A"])
-        p_mean = np.full((n_runs, n_regions), JR_PARAMS["p_mean"])
+        A = np.full((n_runs, n_regions), self.params["A"])
+        p_mean = np.full((n_runs, n_regions), self.params["p_mean"])
         spiking = []
         tree = cKDTree(centres)
+        used = np.zeros(n_regions)
         for run in range(n_runs):  # scattered spiking regions, >= 50 mm apart
             free = np.ones(n_regions, bool)
             chosen = []
-            for r in rng.permutation(n_regions):
+            # the regions that spiked least so far first: over the runs, every
+            # region gets its turn (about n_runs * n_chosen / n_regions each)
+            for r in np.argsort(used + rng.random(n_regions)):
                 if free[r]:
                     chosen.append(r)
                     free[tree.query_ball_point(centres[r], 0.05)] = False
+            used[chosen] += 1
             A[run, chosen] = rng.uniform(3.5, 3.7, len(chosen))
             p_mean[run, chosen] = 90.0
             spiking.append(np.array(chosen))
         v = simulate_jansen_rit(
             self.W, int(round(seconds * self.sfreq)), self.sfreq, A=A,
-            p_mean=p_mean, coupling=coupling, n_runs=n_runs, random_state=rng,
+            p_mean=p_mean, coupling=coupling, n_runs=n_runs, params=self.params,
+            random_state=rng,
             progress=progress)
         v -= np.median(v, axis=1, keepdims=True)  # each region's resting level
         # events: the spiking regions' waveforms and their spike peaks
@@ -428,17 +570,110 @@ class NeuralMassSimulator:
         _add_noise_at_snr(X.reshape(n_windows, -1), bg.reshape(n_windows, -1), snr)
         return X, Y
 
-    def to_sources(self, Y):
-        """Map region activity onto the sources.
+
+def _random_courses(rng, n, n_times, sfreq):
+    """Evoked-like time courses: Gaussian-windowed sines, peak magnitude one.
+
+    Centre in the middle half of the window, Gaussian sd 15-60 ms, 2-12 Hz,
+    random phase.
+    """
+    t = np.arange(n_times) / sfreq
+    centre = rng.uniform(0.25, 0.75, (n, 1)) * t[-1]
+    sd = rng.uniform(0.015, 0.06, (n, 1))
+    freq = rng.uniform(2.0, 12.0, (n, 1))
+    phase = rng.uniform(0, 2 * np.pi, (n, 1))
+    course = np.exp(-0.5 * ((t - centre) / sd) ** 2) * np.cos(
+        2 * np.pi * freq * (t - centre) + phase)
+    return course / np.abs(course).max(axis=1, keepdims=True)
+
+
+class PatchWindowSimulator(_RegionWindows):
+    """Windows of EEG from independent source patches in white noise.
+
+    The "patch" training data of SIFNet's comparison :footcite:`SunEtAl2022`:
+    1-3 patches per window, grown over the source space like
+    :class:`SourceSimulator`'s, each with its own evoked-like time course (a
+    Gaussian-windowed sine of 2-12 Hz, sd 15-60 ms, centred in the middle
+    half of the window), plus white sensor noise at a random SNR. Targets
+    are given per region of the same parcellation as
+    :class:`NeuralMassSimulator` makes with the same ``random_state`` (so
+    networks trained on either kind of data are alike).
+
+    Parameters
+    ----------
+    fwd : instance of Forward
+        Fixed-orientation EEG forward.
+    n_regions : int | None
+        Regions of the parcellation (see :class:`NeuralMassSimulator`).
+    sfreq : float
+        Sampling rate (Hz) of the windows.
+    n_times : int
+        Samples per window.
+    n_patches : int | tuple of int
+        Patches per window (range).
+    extent : int | tuple of int
+        Neighbourhood order of a patch over the source space (range).
+    amplitude : float | tuple of float
+        Peak moment of a patch's seed (nAm, range).
+    snr_db : float | tuple of float
+        Ratio (dB) of the patches' EEG power to the noise's, per window.
+    random_state : None | int | instance of numpy.random.Generator
+        Seed of the parcellation.
+
+    References
+    ----------
+    .. footbibliography::
+    """
+
+    def __init__(self, fwd, *, n_regions=None, sfreq=250.0, n_times=128,
+                 n_patches=(1, 3), extent=(2, 5), amplitude=(5.0, 10.0),
+                 snr_db=(0.0, 15.0), random_state=None):
+        from .simulation import SourceSimulator  # (simulation imports us)
+
+        rng = _check_random_state(random_state)
+        fwd = self._setup(fwd, n_regions, sfreq, n_times, rng)
+        self.n_patches = _check_range(n_patches, "n_patches", kind=int, low=1)
+        self.snr_db = _check_range(snr_db, "snr_db")
+        # one patch per draw; windows combine draws with their time courses
+        self._single = SourceSimulator(fwd, n_patches=1, extent=extent,
+                                       amplitude=amplitude, average_ref=False)
+        counts = np.asarray(self.member.sum(axis=0)).ravel()
+        self._region_mean = sparse.csr_matrix(self.member / counts)
+
+    def simulate(self, n_windows, rng):
+        """Simulate windows of EEG and their source activity.
 
         Parameters
         ----------
-        Y : array, shape (..., n_regions)
-            Activity per region (e.g. the targets of :meth:`simulate`).
+        n_windows : int
+            Number of windows.
+        rng : instance of numpy.random.Generator
+            Random generator.
 
         Returns
         -------
-        Y_sources : array, shape (..., n_sources)
-            Every source takes its region's value.
+        X : array, shape (n_windows, n_times, n_channels)
+            EEG in V, average reference.
+        Y : array of float32, shape (n_windows, n_times, n_regions)
+            Moments (Am) per source, averaged over every region.
         """
-        return np.asarray(Y @ self.member.T.toarray().astype(Y.dtype))
+        from .simulation import _add_noise_at_snr
+
+        T, n_ch = self.n_times, len(self.ch_names)
+        counts = rng.integers(self.n_patches[0], self.n_patches[1] + 1, n_windows)
+        window = np.repeat(np.arange(n_windows), counts)
+        maps, eeg = self._single._clean(len(window), rng)
+        region_maps = np.asarray(sparse.csr_matrix(maps) @ self._region_mean
+                                 .toarray()).astype(np.float32)
+        courses = _random_courses(rng, len(window), T, self.sfreq)
+        X = np.zeros((n_windows, T, n_ch))
+        Y = np.zeros((n_windows, T, self.n_regions), np.float32)
+        for j, i in enumerate(window):
+            X[i] += np.outer(courses[j], eeg[j])
+            Y[i] += np.outer(courses[j], region_maps[j]).astype(np.float32)
+        X -= X.mean(axis=-1, keepdims=True)
+        noise = rng.standard_normal(X.shape)
+        noise -= noise.mean(axis=-1, keepdims=True)
+        snr = rng.uniform(*self.snr_db, n_windows)
+        _add_noise_at_snr(X.reshape(n_windows, -1), noise.reshape(n_windows, -1), snr)
+        return X, Y

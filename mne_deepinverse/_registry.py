@@ -20,6 +20,7 @@ BACKENDS = {
     "unet": "unet",
     "vnet": "vnet",
     "anycap": "anycap",
+    "sifnet": "sifnet",
 }
 
 #: Shipped pretrained models: name -> backend, model file, the forward it was

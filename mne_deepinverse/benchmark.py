@@ -54,9 +54,14 @@ CLASSIC_1020 = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz",
                 "C4", "T8", "P7", "P3", "Pz", "P4", "P8", "O1", "O2")
 #: Standard deviation (mm) of the AGM's electrode displacements.
 _AGM_JITTER_MM = 2.0
-#: Samples per trial in each covariance window (-100-0 ms and 0-100 ms at
-#: 100 Hz, the test evokeds' defaults).
-_COV_SAMPLES_PER_TRIAL = 11
+#: The test evokeds per time course: sampling rate, time range, and the
+#: window of the sources' activity (LCMV's data covariance). The half-sine is
+#: the ConvDip paper's; "erp" evokeds (one evoked-response-like waveform per
+#: evoked, peak at 50-150 ms) are long enough for models that read windows.
+EVOKEDS = {
+    "half-sine": dict(sfreq=100.0, tmin=-0.1, tmax=0.2, active=(0.0, 0.1)),
+    "erp": dict(sfreq=250.0, tmin=-0.2, tmax=0.308, active=(0.0, 0.3)),
+}
 _DEFAULT_CAP = "the ConvDip paper's 31 channels"
 
 
@@ -70,12 +75,14 @@ def _sample_plan(kind, n_samples, rng):
 
 
 def _simulate_test_sample(fwd_agm, pos_agm, pos_model, n_patches, extent,
-                          snr_db, n_trials, rng):
+                          snr_db, n_trials, rng, time_course="half-sine"):
     from .simulation import simulate_evoked
 
+    ev = EVOKEDS[time_course]
     evoked, stc, epochs = simulate_evoked(
         fwd_agm, n_patches=n_patches, extent=extent, snr_db=snr_db,
         n_trials=n_trials, return_epochs=True, random_state=rng,
+        sfreq=ev["sfreq"], tmin=ev["tmin"], tmax=ev["tmax"], time_course=time_course,
     )
     t_peak = int(np.argmax(np.abs(stc.data).max(axis=0)))
     truth_agm = stc.data[:, t_peak]
@@ -87,8 +94,9 @@ def _simulate_test_sample(fwd_agm, pos_agm, pos_model, n_patches, extent,
 class _Baselines:
     """MNE's solvers, set up per test sample like a user would."""
 
-    def __init__(self, fwd_free, fwd_fixed, methods):
+    def __init__(self, fwd_free, fwd_fixed, methods, active=(0.0, 0.1)):
         self.fwd_free, self.fwd_fixed, self.methods = fwd_free, fwd_fixed, methods
+        self.active = active
 
     def apply(self, evoked, epochs, t_peak):
         out, times = {}, {}
@@ -109,8 +117,8 @@ class _Baselines:
                 times[method] = t_cov + t_inv + time.perf_counter() - t0
         if "LCMV" in self.methods:
             t0 = time.perf_counter()
-            data_cov = mne.compute_covariance(epochs, tmin=0.0, tmax=0.1,
-                                              verbose=False)
+            data_cov = mne.compute_covariance(epochs, tmin=self.active[0],
+                                              tmax=self.active[1], verbose=False)
             filters = make_baseline_operator(evoked.info, self.fwd_fixed, "LCMV",
                                              noise_cov=noise_cov, data_cov=data_cov)
             stc = apply_baseline(ev_peak, self.fwd_fixed, "LCMV", operator=filters)
@@ -348,15 +356,17 @@ def _cell(s, metric):
     return f"{s['median']:{fmt}} [{s['q25']:{fmt}}-{s['q75']:{fmt}}]"
 
 
-def _n_trials_for(n_channels):
+def _n_trials_for(n_channels, evokeds=EVOKEDS["half-sine"]):
     """Trials per evoked by default: 20, or more for MNE's covariances.
 
     MNE asks for at least ``5 (n_channels + 1)`` samples for a reliable
     covariance (and warns otherwise); with 11 samples per trial and window
-    20 trials suffice up to 43 channels.
+    (the half-sine evokeds' baseline at 100 Hz) 20 trials suffice up to 43
+    channels.
     """
     need = 5 * (n_channels + 1)
-    return max(20, -(-need // _COV_SAMPLES_PER_TRIAL))
+    per_trial = int(round(-evokeds["tmin"] * evokeds["sfreq"])) + 1
+    return max(20, -(-need // per_trial))
 
 
 def _check_positive_int(value, name):
@@ -482,6 +492,21 @@ def _deep_on_cap(deep, fwd_cap, cap):
     return picks, not_applicable
 
 
+def _apply_window_model(model, evoked, picks, fwd, t_peak):
+    """Return the map at ``t_peak`` of a window model applied to the whole evoked."""
+    import warnings
+
+    from ._inverse import apply_deep_inverse
+
+    ev = evoked.copy().pick([evoked.ch_names[p] for p in picks])
+    fwd_model = fwd if getattr(model, "any_cap", False) else None
+    # (a short evoked is padded with a warning: said once, by run_benchmark)
+    with mne.utils.use_log_level("error"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        stc = apply_deep_inverse(ev, fwd_model, model, on_mismatch="ignore")
+    return stc.data[:, t_peak]
+
+
 def _same_sources(fwd_a, fwd_b):
     return all(np.array_equal(a["vertno"], b["vertno"])
                for a, b in zip(fwd_a["src"], fwd_b["src"], strict=True))
@@ -496,6 +521,7 @@ def run_benchmark(
     n_samples=1000,
     snr_db=(6.0, 9.0),
     n_trials=None,
+    time_course="half-sine",
     quick=False,
     random_state=0,
     progress=True,
@@ -537,6 +563,16 @@ def run_benchmark(
         give the covariances the ``5 (n_channels + 1)`` samples MNE asks for
         (11 samples per trial and window: 30 trials for 64 channels, 59 for
         128); fewer handicap the MNE solvers on large caps.
+    time_course : "half-sine" | "erp"
+        The test evokeds (:data:`EVOKEDS`): the ConvDip paper's (half a 5 Hz
+        sine, -100-200 ms at 100 Hz), or evoked-response-like waveforms
+        (peak at 50-150 ms, -200-308 ms at 250 Hz: 128 samples, one window of
+        the SIFNet model). Models that read one time sample see the peak
+        sample; models that read windows see the whole evoked
+        (:func:`~mne_deepinverse.apply_deep_inverse`) and are scored at the
+        peak.
+
+        .. versionadded:: 0.2
     quick : bool
         A small run (30 samples per set) for a first look and for CI.
     random_state : int
@@ -561,6 +597,8 @@ def run_benchmark(
     if n_trials is not None:
         _check_positive_int(n_trials, "n_trials")
     _validate_type(quick, bool, "quick")
+    _check_option("time_course", time_course, tuple(EVOKEDS))
+    evokeds = EVOKEDS[time_course]
     if quick:
         n_samples = 30
     info_cap, cap = (None, _DEFAULT_CAP) if montage is None else _montage_info(montage)
@@ -593,10 +631,20 @@ def run_benchmark(
         deep = {name: est for name, est in deep.items() if name in picks}
         forward = f"template ico4, {cap} (make_template_forward)"
     if n_trials is None:
-        n_trials = _n_trials_for(len(ch_names))
+        n_trials = _n_trials_for(len(ch_names), evokeds)
     pos, pos_agm = fwd["source_rr"], fwd_agm["source_rr"]
     centre = pos.mean(axis=0)
-    base = _Baselines(fwd_free, fwd, tuple(baselines))
+    n_evoked = int(round((evokeds["tmax"] - evokeds["tmin"]) * evokeds["sfreq"])) + 1
+    for name, est in deep.items():
+        inp = est.input
+        if inp["kind"] == "window" and (
+                n_evoked * inp["sfreq"] / evokeds["sfreq"] < inp["n_times"] - 1):
+            logger.warning(
+                f"{name} reads windows of {inp['n_times']} samples at "
+                f"{inp['sfreq']:g} Hz, longer than the {time_course} test evokeds "
+                f"({n_evoked} samples at {evokeds['sfreq']:g} Hz): they are padded "
+                "by reflection. Use time_course='erp' for evokeds a window long.")
+    base = _Baselines(fwd_free, fwd, tuple(baselines), evokeds["active"])
     rng = np.random.default_rng(random_state)
     records, examples = [], {}
     metrics = ("auc", "mle", "nmse", "f1", "found", "n_ghost", "mle_multi")
@@ -606,13 +654,18 @@ def run_benchmark(
             tqdm(plan, desc=f"Benchmark ({kind} source)", disable=not progress)
         ):
             evoked, epochs, t_peak, truth, true_centre = _simulate_test_sample(
-                fwd_agm, pos_agm, pos, n_patches, extent, snr_db, n_trials, rng
+                fwd_agm, pos_agm, pos, n_patches, extent, snr_db, n_trials, rng,
+                time_course,
             )
             maps, times = {}, {}
             x = evoked.data[:, t_peak]
             for name, est in deep.items():
                 t0 = time.perf_counter()
-                maps[name] = est.predict(x[picks[name]][None])[0]
+                if est.input["kind"] == "window":  # the whole evoked
+                    maps[name] = _apply_window_model(est, evoked, picks[name],
+                                                     fwd, t_peak)
+                else:
+                    maps[name] = est.predict(x[picks[name]][None])[0]
                 times[name] = time.perf_counter() - t0
             bl_maps, bl_times = base.apply(evoked, epochs, t_peak)
             maps.update(bl_maps)
@@ -643,6 +696,7 @@ def run_benchmark(
         not_applicable=not_applicable, baselines=list(baselines),
         montage=montage, n_channels=len(ch_names), ch_names=list(ch_names), cap=cap,
         n_samples=n_samples, snr_db=list(snr_db), n_trials=n_trials,
+        time_course=time_course, evokeds=evokeds,
         random_state=random_state, quick=quick,
         forward=forward,
         agm="oct6, conductivities (0.332, 0.0113, 0.332) S/m, electrodes moved "

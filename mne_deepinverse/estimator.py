@@ -32,6 +32,8 @@ from ._utils import (
 )
 
 _LOSSES = ("auto", "cosine_mse", "cosine_wmse", "hausdorff")
+#: Training data of window models (``simulation["kind"]``).
+_WINDOW_SIMULATIONS = ("neural_mass", "patches")
 
 
 def _check_hyper_params(hyper, backend, model):
@@ -109,17 +111,20 @@ class DeepInverse(BaseEstimator):
         Fixed-orientation EEG forward model the network is trained for (a
         free-orientation surface forward is converted). None only for models
         read from disk.
-    model : "convdip" | "unet" | "vnet"
+    model : "convdip" | "unet" | "vnet" | "sifnet"
         The network backend: ConvDip :footcite:`HeckerEtAl2021` (a shallow
         CNN on a 2-D scalp image), a U-Net refining MNE, dSPM and sLORETA
         estimates on latitude/longitude images of the hemispheres (surface
-        source spaces) :footcite:`UNetThesis`, or a VNet refining the
+        source spaces) :footcite:`UNetThesis`, a VNet refining the
         voxelised sLORETA magnitude (any source space)
-        :footcite:`CNN3D2023`.
+        :footcite:`CNN3D2023`, or SIFNet :footcite:`SunEtAl2022`, a residual
+        network that reads windows of EEG and predicts every region's
+        activity over the window (trained on neural-mass simulations).
     n_epochs : int
         Largest number of epochs.
     samples_per_epoch : int
-        Fresh simulated samples per epoch (when ``fit`` gets no data).
+        Fresh simulated samples (windows, for SIFNet) per epoch (when ``fit``
+        gets no data).
     batch_size : int
         Samples per gradient step.
     learning_rate : float
@@ -132,11 +137,21 @@ class DeepInverse(BaseEstimator):
         U-Net and VNet).
     patience : int
         Epochs without validation improvement before early stopping.
-    n_val : int
-        Size of the held-out simulated validation set.
+    n_val : int | None
+        Size of the held-out validation set; None: 2000 samples, or 256
+        windows for SIFNet.
+
+        .. versionchanged:: 0.2
+           None is the default.
     simulation : dict | None
         Parameters of :class:`~mne_deepinverse.simulation.SourceSimulator`
-        for the training data (defaults: the ConvDip paper's).
+        for the training data (defaults: the ConvDip paper's). For SIFNet,
+        ``kind`` picks the simulator: ``"neural_mass"`` (default;
+        :class:`~mne_deepinverse.simulation.NeuralMassSimulator`) or
+        ``"patches"``
+        (:class:`~mne_deepinverse.simulation.PatchWindowSimulator`), and the
+        other keys are its parameters (e.g. ``n_regions``, ``sfreq``,
+        ``n_times``: the window the model reads).
     hyper_params : dict | None
         Backend hyper-parameters. ConvDip: ``n_filters``, ``n_dense``,
         ``image_shape``. U-Net: ``grid`` (rows, columns per hemisphere),
@@ -203,7 +218,7 @@ class DeepInverse(BaseEstimator):
         learning_rate=1e-3,
         loss="auto",
         patience=5,
-        n_val=2000,
+        n_val=None,
         simulation=None,
         hyper_params=None,
         fp16=True,
@@ -233,13 +248,18 @@ class DeepInverse(BaseEstimator):
 
         Parameters
         ----------
-        X : array, shape (n_samples, n_channels) | None
-            EEG samples (V), channels in the forward's order, at least 2 (some
-            are held out for validation). None simulates fresh samples from
-            the forward on the fly.
-        Y : array, shape (n_samples, n_sources) | None
-            The matching source maps, each with an active source. Pass both
-            X and Y or neither.
+        X : array | None
+            EEG samples (V), shape ``(n_samples, n_channels)``, channels in
+            the forward's order, at least 2 (some are held out for
+            validation); for SIFNet windows, ``(n_windows, n_times,
+            n_channels)``, at the sampling rate ``simulation["sfreq"]``
+            (default 250 Hz). None simulates fresh data from the forward on
+            the fly.
+        Y : array | None
+            The matching source maps, ``(n_samples, n_sources)`` or
+            ``(n_windows, n_times, n_sources)``, each with an active source
+            (SIFNet learns their means over the regions of its parcellation). Pass
+            both X and Y or neither.
         %(verbose)s
 
         Returns
@@ -257,17 +277,16 @@ class DeepInverse(BaseEstimator):
             )
         import torch
 
-        from ._backend_inputs import backend_inputs
         from ._export import set_card as _set_card
         from .backends import export_onnx, get_backend
         from .backends._train import card_training_record, train_network
-        from .simulation import SourceSimulator
 
         backend = get_backend(self.model)
         _check_hyper_params(self.hyper_params or {}, backend, self.model)
         fwd = _check_fixed_forward(self.fwd)
         meta = _forward_meta(fwd)
         gain, _ = _eeg_gain(fwd)
+        window = getattr(backend, "INPUT", "sample") == "window"
         layers = warm = None
         start = self._warm_model()
         if start is not None:
@@ -281,41 +300,22 @@ class DeepInverse(BaseEstimator):
             sim_params = dict(warm["simulation"] or {})
         else:
             sim_params = dict(self.simulation or {})
-        if X is None:
-            sim = SourceSimulator(fwd, **sim_params)
-            X_val, Y_val = sim.simulate(self.n_val, np.random.default_rng(seeds[1]))
-            _check_active(
-                Y_val, "The simulated validation set", f"Check simulation="
-                f"{sim_params}: every sample needs n_patches >= 1 and a positive "
-                "amplitude.",
-            )
-            train_rng = np.random.default_rng(seeds[2])
-
-            def draw(n):
-                return sim.simulate(n, train_rng)
-
-            steps = max(1, self.samples_per_epoch // self.batch_size)
-            source = "simulated on the fly"
+        if window:
+            data = self._window_data(fwd, meta, sim_params, X, Y, seeds,
+                                     int(rng.integers(0, 2**31 - 1)))
         else:
-            X, Y = self._check_XY(X, Y, len(meta["ch_names"]), meta["n_sources"])
-            perm = np.random.default_rng(seeds[1]).permutation(len(X))
-            n_val = max(1, min(self.n_val, len(X) // 10))
-            X_val, Y_val = X[perm[:n_val]], Y[perm[:n_val]]
-            X_tr, Y_tr = X[perm[n_val:]], Y[perm[n_val:]]
-            train_rng = np.random.default_rng(seeds[2])
-
-            def draw(n):
-                idx = train_rng.integers(0, len(X_tr), n)
-                return X_tr[idx], Y_tr[idx]
-
-            steps = max(1, len(X_tr) // self.batch_size)
-            source = "given arrays"
+            data = self._sample_data(fwd, meta, sim_params, X, Y, seeds)
+        X_val, Y_val, draw, steps, source, inputs, out_pos = data
         torch.manual_seed(int(seeds[0]))
         hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
         loss = backend.LOSS if self.loss == "auto" else self.loss
+        if window and loss == "hausdorff":
+            raise ValueError(
+                f"loss='hausdorff' is for networks that read one time sample; "
+                f"model={self.model!r} reads windows: use loss='auto' "
+                "(cosine_wmse), 'cosine_mse' or 'cosine_wmse'.")
         if warm is None:
-            net = backend.build(meta, hyper,
-                                **backend_inputs(self.model, self.fwd, hyper))
+            net = backend.build(meta, hyper, **inputs)
         else:
             net = backend.DenseChain(layers)
             hyper = dict(layers=[int(w.shape[1]) for w, _, _ in layers])
@@ -324,14 +324,14 @@ class DeepInverse(BaseEstimator):
             logger.info(f"Fine-tuning {warm['model']} ({warm['backend']})")
         for key in getattr(backend, "RUNTIME_KEYS", ()):
             hyper.pop(key, None)  # machine-specific, not part of the model
-        logger.info(f"Training {self.model} on {source} ({meta['n_sources']} "
+        what = "windows" if window else "samples"
+        logger.info(f"Training {self.model} on {what} {source} ({meta['n_sources']} "
                     f"sources, {len(meta['ch_names'])} channels)")
         record = train_network(
             net, draw, X_val, Y_val, n_epochs=self.n_epochs, steps_per_epoch=steps,
             batch_size=self.batch_size, learning_rate=self.learning_rate,
-            loss=loss, patience=self.patience,
-            source_pos=np.asarray(meta["source_rr"]), seed=int(seeds[0]),
-            progress=self.progress,
+            loss=loss, patience=self.patience, source_pos=out_pos,
+            seed=int(seeds[0]), progress=self.progress,
         )
         self.net_ = net
         card = dict(
@@ -339,7 +339,6 @@ class DeepInverse(BaseEstimator):
             format_version=FORMAT_VERSION,
             backend=self.model,
             hyper_params=hyper,
-            input=dict(kind="sample"),
             preprocessing=dict(_PREPROCESSING,
                                rescaling="least squares (closed form, Brent-checked)"),
             **meta,
@@ -359,8 +358,7 @@ class DeepInverse(BaseEstimator):
         model = DeepInverseModel(
             export_onnx(backend, net, _reference(gain), card, fp16=self.fp16)
         )
-        val_pred = model.predict(X_val)
-        card["validation"] = self._validation_metrics(Y_val, val_pred, meta)
+        card["validation"] = self._validation_metrics(model, X_val, Y_val, meta)
         self.model_ = DeepInverseModel(_set_card(model.onnx, card))
         return self
 
@@ -407,8 +405,10 @@ class DeepInverse(BaseEstimator):
                     "hyper_params, or train from scratch (warm_start=None)."
                 )
         _check_option("loss", self.loss, _LOSSES)
-        for name in ("n_epochs", "samples_per_epoch", "batch_size", "patience",
-                     "n_val"):
+        names = ("n_epochs", "samples_per_epoch", "batch_size", "patience", "n_val")
+        for name in names:
+            if name == "n_val" and self.n_val is None:
+                continue
             _validate_type(getattr(self, name), "int", name)
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -429,14 +429,140 @@ class DeepInverse(BaseEstimator):
         for name in ("fp16", "progress"):
             _validate_type(getattr(self, name), bool, name)
 
-    @staticmethod
-    def _validation_metrics(Y_val, Y_pred, meta):
+    def _sample_data(self, fwd, meta, sim_params, X, Y, seeds):
+        """Return validation set, batch source, steps per epoch of a sample model."""
+        from ._backend_inputs import backend_inputs
+        from .simulation import SourceSimulator
+
+        meta["input"] = dict(kind="sample")
+        n_val = 2000 if self.n_val is None else self.n_val
+        if X is None:
+            sim = SourceSimulator(fwd, **sim_params)
+            X_val, Y_val = sim.simulate(n_val, np.random.default_rng(seeds[1]))
+            _check_active(
+                Y_val, "The simulated validation set", f"Check simulation="
+                f"{sim_params}: every sample needs n_patches >= 1 and a positive "
+                "amplitude.",
+            )
+            train_rng = np.random.default_rng(seeds[2])
+
+            def draw(n):
+                return sim.simulate(n, train_rng)
+
+            steps = max(1, self.samples_per_epoch // self.batch_size)
+            source = "simulated on the fly"
+        else:
+            X, Y = self._check_XY(X, Y, len(meta["ch_names"]), meta["n_sources"])
+            X_val, Y_val, draw, steps = self._split(X, Y, n_val, seeds)
+            source = "given arrays"
+        from .backends import get_backend
+
+        hyper = dict(get_backend(self.model).DEFAULTS, **(self.hyper_params or {}))
+        inputs = {} if self.warm_start not in (None, False) else backend_inputs(
+            self.model, self.fwd, hyper)
+        return (X_val, Y_val, draw, steps, source, inputs,
+                np.asarray(meta["source_rr"]))
+
+    def _window_data(self, fwd, meta, sim_params, X, Y, seeds, sim_seed):
+        """Return validation set, batch source, steps per epoch of a window model.
+
+        Windows are simulated by a neural-mass network
+        (``simulation["kind"] = "neural_mass"``, the default) or by
+        independent patches (``"patches"``); the network predicts per
+        region of the simulator's parcellation.
+        """
+        from ._neural_mass import _RegionWindows
+        from .simulation import NeuralMassSimulator, PatchWindowSimulator
+
+        params = dict(sim_params)
+        kind = params.pop("kind", "neural_mass")
+        _check_option("simulation['kind']", kind, _WINDOW_SIMULATIONS)
+        n_val = 256 if self.n_val is None else self.n_val
+        if X is None:
+            cls = (NeuralMassSimulator if kind == "neural_mass"
+                   else PatchWindowSimulator)
+            sim = cls(fwd, random_state=sim_seed, **params)
+            X_val, Y_val = sim.simulate(n_val, np.random.default_rng(seeds[1]))
+            train_rng = np.random.default_rng(seeds[2])
+
+            def draw(n):
+                return sim.simulate(n, train_rng)
+
+            steps = max(1, self.samples_per_epoch // self.batch_size)
+            source = f"simulated on the fly ({kind})"
+        else:
+            X, Y = self._check_windows(X, Y, len(meta["ch_names"]), meta["n_sources"])
+            sim = _RegionWindows()
+            sim._setup(fwd, params.get("n_regions"), params.get("sfreq", 250.0),
+                       X.shape[1], np.random.default_rng(sim_seed))
+            X, Y = X.astype(np.float32), sim.to_regions(Y).astype(np.float32)
+            X_val, Y_val, draw, steps = self._split(X, Y, n_val, seeds)
+            source = "given arrays"
+        _check_active(
+            np.abs(Y_val).max(axis=1), "The validation set", "Every window needs "
+            "an active source (check simulation=, or drop empty windows).")
+        meta["input"] = dict(kind="window", n_times=sim.n_times, sfreq=sim.sfreq)
+        meta["regions"] = dict(n_regions=int(sim.n_regions),
+                               labels=sim.labels.tolist())
+        self._regions = sim
+        return (X_val, Y_val, draw, steps, source, dict(expansion=sim.expansion),
+                sim.centres)
+
+    def _split(self, X, Y, n_val, seeds):
+        """Hold out validation rows of given arrays; batches from the others."""
+        perm = np.random.default_rng(seeds[1]).permutation(len(X))
+        n_val = max(1, min(n_val, len(X) // 10))
+        X_val, Y_val = X[perm[:n_val]], Y[perm[:n_val]]
+        X_tr, Y_tr = X[perm[n_val:]], Y[perm[n_val:]]
+        train_rng = np.random.default_rng(seeds[2])
+
+        def draw(n):
+            idx = train_rng.integers(0, len(X_tr), n)
+            return X_tr[idx], Y_tr[idx]
+
+        return X_val, Y_val, draw, max(1, len(X_tr) // self.batch_size)
+
+    def _validation_metrics(self, model, X_val, Y_val, meta):
+        """AUC, MLE and nMSE of the exported model on (up to 300) validation rows.
+
+        A window is scored at its time sample of largest true activity.
+        """
         from .metrics import evaluate
 
         n = min(len(Y_val), 300)
-        out = evaluate(Y_val[:n], Y_pred[:n], np.asarray(meta["source_rr"]),
+        if meta["input"]["kind"] == "window":
+            truth, pred = [], []
+            for first in range(0, n, 50):  # bounded memory (n_times x n_sources)
+                Yw = Y_val[first:min(first + 50, n)]
+                peak = np.abs(Yw).sum(axis=2).argmax(axis=1)
+                rows = np.arange(len(Yw))
+                truth.append(self._regions.to_sources(Yw[rows, peak]))
+                pred.append(model.predict(X_val[first:first + len(Yw)])[rows, peak])
+            truth, pred = np.concatenate(truth), np.concatenate(pred)
+        else:
+            truth, pred = Y_val[:n], model.predict(X_val[:n])
+        out = evaluate(truth, pred, np.asarray(meta["source_rr"]),
                        metrics=("auc", "mle", "nmse"))
         return {k: float(np.median(v)) for k, v in out.items()} | {"n_samples": n}
+
+    @staticmethod
+    def _check_windows(X, Y, n_ch, n_src):
+        X, Y = np.asarray(X), np.asarray(Y)
+        if X.ndim != 3 or X.shape[2] != n_ch:
+            raise ValueError(
+                f"X must have shape (n_windows, n_times, {n_ch}) for a model that "
+                f"reads windows (the forward's EEG channels last), got {X.shape}.")
+        if Y.shape != X.shape[:2] + (n_src,):
+            raise ValueError(
+                f"Y must have shape {X.shape[:2] + (n_src,)} (a source map per "
+                f"time sample of every window), got {Y.shape}.")
+        if len(X) < 2:
+            raise ValueError(
+                f"fit needs at least 2 windows (some are held out for validation, "
+                f"the others train), got {len(X)}.")
+        _check_data_array(X.reshape(-1, n_ch).T, "The EEG windows X")
+        _check_data_array(Y.reshape(-1, n_src), "The source maps Y", eeg=False)
+        return X, Y
 
     @staticmethod
     def _check_XY(X, Y, n_ch, n_src):

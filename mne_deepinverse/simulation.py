@@ -24,8 +24,10 @@ from ._docs import fill_doc
 from ._neural_mass import (  # noqa: F401 (public here)
     JR_PARAMS,
     NeuralMassSimulator,
+    PatchWindowSimulator,
     make_parcellation,
     region_connectivity,
+    region_expansion,
     simulate_jansen_rit,
 )
 from ._utils import (
@@ -391,6 +393,24 @@ def _time_course(times):
     return np.where(inside, np.sin(2 * np.pi * 5 * times), 0.0)
 
 
+#: Time courses of :func:`simulate_evoked`.
+TIME_COURSES = ("half-sine", "erp")
+
+
+def _erp_course(times, rng):
+    """Return an evoked-response-like waveform: a Gaussian-windowed cosine.
+
+    Peak (value one) at 50-150 ms, Gaussian sd 20-50 ms, 2-8 Hz; it decays
+    to under 1 % of its peak before 0 s is reached only for the narrower
+    draws, as real responses ride on what came before.
+    """
+    centre = rng.uniform(0.05, 0.15)
+    sd = rng.uniform(0.02, 0.05)
+    freq = rng.uniform(2.0, 8.0)
+    return np.exp(-0.5 * ((times - centre) / sd) ** 2) * np.cos(
+        2 * np.pi * freq * (times - centre))
+
+
 @verbose
 def simulate_evoked(
     fwd,
@@ -405,6 +425,7 @@ def simulate_evoked(
     sfreq=100.0,
     tmin=-0.1,
     tmax=0.2,
+    time_course="half-sine",
     return_epochs=False,
     random_state=None,
     verbose=None,
@@ -414,7 +435,9 @@ def simulate_evoked(
     Every patch follows half a period of a 5 Hz sine (0 to 100 ms, peak at
     50 ms), as in the ConvDip paper :footcite:`HeckerEtAl2021`; before and
     after it there is only noise, so the baseline can be used for a noise
-    covariance.
+    covariance. With ``time_course="erp"`` the patches follow an
+    evoked-response-like waveform instead (a Gaussian-windowed cosine with
+    its peak at 50-150 ms, sd 20-50 ms, 2-8 Hz, one draw per evoked).
 
     Parameters
     ----------
@@ -438,6 +461,10 @@ def simulate_evoked(
     tmin, tmax : float
         Time range in s; it must overlap the source time course (0 to 100 ms),
         and a warning says when it leaves out the peak at 50 ms.
+    time_course : "half-sine" | "erp"
+        The sources' time course (see above).
+
+        .. versionadded:: 0.2
     return_epochs : bool
         Also return the single trials as :class:`mne.EpochsArray`.
     random_state : None | int | instance of numpy.random.Generator
@@ -472,8 +499,10 @@ def simulate_evoked(
         raise ValueError(
             f"tmin must be <= tmax, got tmin={tmin} and tmax={tmax} s; swap them."
         )
+    _check_option("time_course", time_course, TIME_COURSES)
     times = np.arange(int(round(tmin * sfreq)), int(round(tmax * sfreq)) + 1) / sfreq
-    course = _time_course(times)
+    course = (_time_course(times) if time_course == "half-sine"
+              else _erp_course(times, rng))
     if not course.any():
         raise ValueError(
             "No sample of the source time course (half a sine from 0 to 100 ms) "
@@ -523,7 +552,7 @@ def simulate_evoked(
         parts.append(part / np.sqrt(np.mean(part**2)))
     trial_noise = sum(parts) / np.sqrt(len(parts))
     snr = rng.uniform(*sim.snr_db)
-    peak = np.argmax(course)
+    peak = np.argmax(np.abs(course))
     p_sig = np.mean(signal[:, peak] ** 2)
     p_noise_avg = np.mean(trial_noise.mean(axis=0) ** 2)
     trial_noise *= np.sqrt(p_sig / (p_noise_avg * 10 ** (snr / 10)))

@@ -262,10 +262,37 @@ def test_window_model_paths_agree(convdip, fwd, window_data):
     assert model.predict(X).shape == (2, 20, model.n_sources)
     with pytest.raises(ValueError, match=r"X must have shape \(n_windows, 20, 31\)"):
         model.predict(evoked.data.T)
-    # the model's sampling rate is required, with the fix
-    with pytest.raises(ValueError, match=r"windows of 20 samples at 100 Hz, but the "
-                       r"evoked is sampled at 200 Hz; resample it first, e\.g\. "
-                       r"evoked\.copy\(\)\.resample\(100\)"):
-        fast = mne.EvokedArray(evoked.data, mne.create_info(
-            evoked.ch_names, 200.0, "eeg"), verbose=False)
-        apply_deep_inverse(fast, fwd, model)
+    # below 100 Hz: no resampling, a clear error
+    slow = mne.EvokedArray(evoked.data, mne.create_info(evoked.ch_names, 50.0, "eeg"),
+                           verbose=False)
+    slow.set_montage(_montage(convdip), verbose=False)
+    slow.set_eeg_reference(projection=True, verbose=False)
+    with pytest.raises(ValueError, match=r"windows of 20 samples at 100 Hz; the "
+                       r"evoked is sampled at 50 Hz, below the 100 Hz"):
+        apply_deep_inverse(slow, fwd, model)
+
+
+def test_window_model_other_sfreq(convdip, fwd, window_data):
+    """Data at another rate are resampled for the model and the maps back."""
+    evoked, W = window_data
+    window = dict(kind="window", n_times=20, sfreq=100.0)
+    model = _export_abs_net(fwd, convdip.card, W, window=window, temporal=True)
+    want = apply_deep_inverse(evoked, fwd, model)
+    fast = evoked.copy().resample(400.0, verbose=False)  # user's copy
+    before = fast.data.copy()
+    got = apply_deep_inverse(fast, fwd, model, verbose=True)
+    np.testing.assert_array_equal(fast.data, before)  # nothing modified
+    assert got.sfreq == 400.0 and got.data.shape[1] == fast.data.shape[1]
+    assert got.tmin == fast.times[0]
+    # at the 100-Hz samples the maps agree (away from the resampling edges)
+    sub = got.data[:, ::4][:, 5:-5]
+    ref = want.data[:, 5:sub.shape[1] + 5]
+    corr = np.corrcoef(sub.ravel(), ref.ravel())[0, 1]
+    assert corr > 0.98, corr
+    err = np.linalg.norm(sub - ref) / np.linalg.norm(ref)
+    assert err < 0.2, err
+    # raw at 400 Hz (any buffer) gives the evoked's result
+    raw = mne.io.RawArray(fast.data, fast.info, verbose=False)
+    stc_raw = apply_deep_inverse_raw(raw, fwd, model, buffer_size=30)
+    np.testing.assert_allclose(stc_raw.data, got.data, rtol=1e-4,
+                               atol=1e-5 * np.abs(got.data).max())

@@ -23,6 +23,7 @@ from mne_deepinverse import DeepInverse
 from mne_deepinverse.datasets import read_pretrained_forward
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "mne_deepinverse" / "pretrained"
 
 CONFIGS = {
     "convdip": dict(
@@ -57,6 +58,26 @@ CONFIGS["vnet"] = dict(
     batch_size=128, patience=6, n_val=1000, loss="auto",
 )
 
+# SIFNet reads windows of 128 samples at 250 Hz and predicts the activity of
+# the ~1000 regions of its parcellation; trained on neural-mass windows (64
+# runs of 5 s of a Jansen-Rit network, spikes in every region over the runs).
+CONFIGS["sifnet"] = dict(
+    model="sifnet", n_epochs=40, samples_per_epoch=8192, batch_size=64,
+    learning_rate=1e-3, loss="auto", patience=8, n_val=256,
+    simulation=dict(kind="neural_mass", n_runs=64, seconds=5.0, n_patches=(1, 3),
+                    extent=(0, 1), snr_db=(0.0, 15.0)),
+    random_state=42,
+)
+# The same network on patch windows in white noise: the other half of SIFNet's
+# comparison (benchmarks/bench_sifnet.py); not shipped.
+CONFIGS["sifnet-patches"] = dict(
+    CONFIGS["sifnet"],
+    simulation=dict(kind="patches", n_patches=(1, 3), extent=(2, 5),
+                    amplitude=(5.0, 10.0), snr_db=(0.0, 15.0)),
+)
+#: The models that ship (their files go into the registry).
+SHIPPED = ("convdip", "unet", "vnet", "sifnet")
+
 
 def _markdown(name, card, config, wall):
     tr = card["training"]
@@ -70,20 +91,33 @@ def _markdown(name, card, config, wall):
         f"{card['n_sources']} sources on `{card['subject']}` (ico4), fixed "
         "orientation, 3-layer BEM (0.3, 0.006, 0.3) S/m",
         f"- pre-processing: {card['preprocessing']}",
+        f"- input: {_input(card)}",
         f"- simulation: `{json.dumps(config['simulation'])}`",
         f"- training: loss `{tr['loss']}`, batch {tr['batch_size']}, Adam "
         f"{tr['learning_rate']}, seed {tr['random_state']}",
-        f"- samples seen: {tr['samples_seen']:,}; epochs: {tr['epochs']}; "
+        f"- {'windows' if card['input']['kind'] == 'window' else 'samples'} seen: "
+        f"{tr['samples_seen']:,}; epochs: {tr['epochs']}; "
         f"training time: {tr['train_time_s'] / 60:.1f} min "
         f"(script wall time {wall / 60:.1f} min) on {tr['machine']}, {tr['date']}",
-        f"- validation (simulated, same generator, {val['n_samples']} samples, "
-        f"medians): AUC {val['auc']:.3f}, MLE {val['mle']:.1f} mm, "
+        f"- validation (simulated, same generator, {val['n_samples']} "
+        f"{'windows at their peak' if card['input']['kind'] == 'window' else 'samples'}"
+        ", medians): AUC {val['auc']:.3f}, MLE {val['mle']:.1f} mm, "
         f"nMSE {val['nmse']:.4f}",
         "",
         "Inverse-crime-free accuracy against MNE's solvers: run "
         f"`mne-deepinverse benchmark --models {name}`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _input(card):
+    inp = card["input"]
+    if inp["kind"] == "sample":
+        return "one time sample"
+    return (f"windows of {inp['n_times']} samples at {inp['sfreq']:g} Hz; outputs "
+            f"per region of a {card['regions']['n_regions']}-region k-means "
+            "parcellation, mapped onto the sources (4 nearest regions, Gaussian "
+            "weights)")
 
 
 def main():
@@ -93,22 +127,22 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=sorted(CONFIGS))
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument(
-        "--out", type=Path, default=ROOT / "mne_deepinverse" / "pretrained"
-    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     mne.set_log_level("INFO")
     config = dict(CONFIGS[args.name])
     if args.epochs:
         config["n_epochs"] = args.epochs
     # the image backends' linear kernels use depth weighting: free orientations
-    fwd = read_pretrained_forward(args.name, fixed=args.name == "convdip")
+    fixed = config["model"] in ("convdip", "sifnet")
+    fwd = read_pretrained_forward("convdip", fixed=fixed)
     t0 = time.perf_counter()
     est = DeepInverse(fwd, **config).fit()
     wall = time.perf_counter() - t0
     fname = args.out / f"{args.name}.onnx"
     est.save(fname, overwrite=True)
-    update_registry(fname)
+    if args.name in SHIPPED and args.out == DEFAULT_OUT:
+        update_registry(fname)
     card_md = _markdown(args.name, est.card_, config, wall)
     (args.out / f"{args.name}.md").write_text(card_md)
     print(json.dumps(est.card_["validation"], indent=1))

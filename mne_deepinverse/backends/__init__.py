@@ -15,7 +15,11 @@ names further ``hyper_params`` keys accepted for the backend but not stored
 with the model. A backend that can be
 written as dense layers also defines ``fold(net)`` (a list of
 ``(weight (n_in, n_out), bias (n_out,), relu)``), which gives the fastest ONNX
-graph; the others are exported by torch's ONNX exporter.
+graph; the others are exported by torch's ONNX exporter (from
+``for_export(net)`` where a backend defines it, e.g. to map region outputs
+onto the sources). A backend whose networks read windows of EEG,
+``(n, n_times, n_channels)``, sets ``INPUT = "window"``; its ``meta`` then
+holds the card's ``input`` (``n_times``, ``sfreq``).
 Torch is imported only inside these modules.
 """
 
@@ -38,4 +42,6 @@ def export_onnx(backend, net, gain_ref, card, *, fp16=True):
 
     if hasattr(backend, "fold"):  # gain_ref None: an any-cap graph
         return make_onnx_model(backend.fold(net), gain_ref, card, fp16=fp16)
+    if hasattr(backend, "for_export"):  # e.g. regions mapped onto sources
+        net = backend.for_export(net)
     return export_torch_model(net, gain_ref, card, fp16=fp16)

@@ -22,9 +22,21 @@ normalise_eeg = normalise_torch
 
 
 def normalise_sources(y):
-    """Magnitudes scaled to a maximum of 1 per map (all-zero maps stay zero)."""
+    """Magnitudes scaled to a maximum of 1 per map (all-zero maps stay zero).
+
+    A window of maps ``(n, n_times, n_sources)`` is scaled by one maximum,
+    that of the whole window, as its EEG is (relative amplitudes survive).
+    """
     y = y.abs()
-    return y / y.amax(dim=1, keepdim=True).clamp_min(1e-30)
+    peak = y.flatten(1).amax(dim=1).clamp_min(1e-30)
+    return y / peak.view((-1,) + (1,) * (y.dim() - 1))
+
+
+def _flat_loss(loss_fn):
+    """Return the loss on one row per sample (a window's maps as one long map)."""
+    def flat(pred, target):
+        return loss_fn(pred.flatten(1), target.flatten(1))
+    return flat
 
 
 def train_network(
@@ -56,7 +68,10 @@ def train_network(
     net : torch.nn.Module
         The network.
     draw : callable
-        ``draw(n)`` returns a training batch ``(X, Y)`` of numpy arrays.
+        ``draw(n)`` returns a training batch ``(X, Y)`` of numpy arrays:
+        samples ``(n, n_channels)`` and maps ``(n, n_outputs)``, or windows
+        ``(n, n_times, n_channels)`` and ``(n, n_times, n_outputs)`` (a
+        window's maps are one target: normalised together, one loss term).
     X_val, Y_val : array
         Held-out validation samples.
     n_epochs, steps_per_epoch, batch_size : int
@@ -68,7 +83,8 @@ def train_network(
     patience : int
         Epochs without validation improvement before stopping.
     source_pos : array, shape (n_sources, 3)
-        Source positions (m), for distance-based losses.
+        Positions (m) of the network's outputs (sources or regions), for
+        distance-based losses.
     seed : int
         Seed of torch's generator.
     progress : bool
@@ -87,7 +103,7 @@ def train_network(
         machine (and GPU) it ran on and the date.
     """
     torch.manual_seed(seed)
-    loss_fn = get_loss(loss, source_pos)
+    loss_fn = _flat_loss(get_loss(loss, source_pos))
     opt = torch.optim.Adam(net.parameters(), lr=learning_rate)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=0.5, patience=max(1, patience // 2)

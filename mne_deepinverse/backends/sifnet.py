@@ -1,0 +1,152 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""SIFNet :footcite:`SunEtAl2022`: a residual network on windows of EEG.
+
+It reads a window of normalised EEG, ``(n, n_times, n_channels)``, and
+predicts the magnitude of every cortical region's activity at every time
+sample of the window, ``(n, n_times, n_regions)``, for the regions of the
+parcellation its neural-mass training data were simulated on
+(:class:`~mne_deepinverse.simulation.NeuralMassSimulator`).
+
+Sized for a CPU (about 3 M parameters against the paper's 5 M):
+
+- a spatial stem: a dense layer over the channels at every time sample
+  (1 x 1 convolution) + BatchNorm + ReLU;
+- pooling by ``pool`` in time, then residual blocks of two temporal
+  convolutions with BatchNorm each (dilated 1, 2, 4, ... so the blocks see
+  most of the window);
+- where: the blocks' features pooled over the window (mean and max) go
+  through a dense layer to ``n_components`` non-negative region maps, one
+  set per window (the sources of a window stay where they are);
+- when: per time sample, the stem's and the (upsampled) blocks' features give
+  ``n_components`` non-negative weights; the output at a time sample is
+  the weighted sum of the window's maps.
+
+The exported graph maps the region values onto the sources: every source
+takes a Gaussian-weighted mean of its nearest regions' values
+(``expansion``), so the peak of a map falls between region centres where
+the network puts it.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+DEFAULTS = dict(width=128, n_blocks=4, kernel=5, pool=4, n_components=6,
+                n_hidden=384)
+LOSS = "cosine_wmse"
+#: What the networks of this backend read (see DeepInverseModel.input).
+INPUT = "window"
+
+
+class _ResBlock(nn.Module):
+    """Two temporal convolutions with BatchNorm and a skip connection."""
+
+    def __init__(self, width, kernel, dilation):
+        super().__init__()
+        pad = dilation * (kernel - 1) // 2
+        self.conv1 = nn.Conv1d(width, width, kernel, padding=pad, dilation=dilation,
+                               bias=False)
+        self.bn1 = nn.BatchNorm1d(width)
+        self.conv2 = nn.Conv1d(width, width, kernel, padding=pad, dilation=dilation,
+                               bias=False)
+        self.bn2 = nn.BatchNorm1d(width)
+
+    def forward(self, x):
+        """Map features (n, width, t) to features of the same shape."""
+        h = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(x + self.bn2(self.conv2(h)))
+
+
+class SIFNet(nn.Module):
+    """The SIFNet-type window network (training form, region outputs).
+
+    Parameters
+    ----------
+    n_channels, n_times, n_regions : int
+        Channels and samples of a window; regions of the output.
+    width, n_blocks, kernel, pool, n_components, n_hidden : int
+        Feature width, residual blocks, temporal kernel size, time pooling,
+        region maps per window and width of the dense map layer.
+    """
+
+    def __init__(self, n_channels, n_times, n_regions, *, width=128, n_blocks=4,
+                 kernel=5, pool=4, n_components=6, n_hidden=384):
+        super().__init__()
+        if n_times % pool:
+            raise ValueError(f"n_times ({n_times}) must be a multiple of pool "
+                             f"({pool}).")
+        self.n_times, self.pool, self.n_components = n_times, pool, n_components
+        self.n_regions = n_regions
+        self.stem = nn.Sequential(nn.Conv1d(n_channels, width, 1),
+                                  nn.BatchNorm1d(width), nn.ReLU())
+        self.blocks = nn.Sequential(*[
+            _ResBlock(width, kernel, 2 ** (ii % 4)) for ii in range(n_blocks)])
+        self.maps = nn.Sequential(
+            nn.Linear(2 * width, n_hidden), nn.BatchNorm1d(n_hidden), nn.ReLU(),
+            nn.Linear(n_hidden, n_components * n_regions))
+        self.weights = nn.Conv1d(2 * width, n_components, 1)
+
+    def forward(self, x):
+        """Map normalised EEG windows (n, T, n_channels) to regions (n, T, n_reg)."""
+        h0 = self.stem(x.transpose(1, 2))  # (n, width, T)
+        h = self.blocks(nn.functional.avg_pool1d(h0, self.pool))
+        pooled = torch.cat([h.mean(dim=-1), h.amax(dim=-1)], dim=1)
+        maps = torch.relu(self.maps(pooled)).view(-1, self.n_components,
+                                                  self.n_regions)
+        up = h.repeat_interleave(self.pool, dim=-1)
+        w = torch.relu(self.weights(torch.cat([h0, up], dim=1)))  # (n, K, T)
+        return torch.bmm(w.transpose(1, 2), maps)
+
+
+class ToSources(nn.Module):
+    """A trained SIFNet with its regions mapped onto the sources (for export).
+
+    Parameters
+    ----------
+    net : SIFNet
+        The network.
+    expansion : tuple of array
+        ``(index (n_sources, k), weight (n_sources, k))``: each source's
+        nearest regions and their weights (rows sum to one).
+    """
+
+    def __init__(self, net, expansion):
+        super().__init__()
+        self.net = net
+        idx, w = expansion
+        self.register_buffer("index", torch.as_tensor(np.asarray(idx),
+                                                      dtype=torch.long))
+        self.register_buffer("weight", torch.as_tensor(np.asarray(w),
+                                                       dtype=torch.float32))
+
+    def forward(self, x):
+        """Map normalised EEG windows to source maps (n, n_times, n_sources)."""
+        regions = self.net(x)
+        out = regions[..., self.index[:, 0]] * self.weight[:, 0]
+        for j in range(1, self.index.shape[1]):
+            out = out + regions[..., self.index[:, j]] * self.weight[:, j]
+        return out
+
+
+def build(meta, hyper_params, *, expansion):
+    """Build an untrained SIFNet for a model card (``input``, ``regions``).
+
+    ``expansion`` (``(index, weight)`` of
+    :func:`~mne_deepinverse.simulation.region_expansion`) is kept for the
+    export (:func:`for_export`).
+    """
+    params = {**DEFAULTS, **hyper_params}
+    net = SIFNet(
+        len(meta["ch_names"]), int(meta["input"]["n_times"]),
+        int(meta["regions"]["n_regions"]), width=params["width"],
+        n_blocks=params["n_blocks"], kernel=params["kernel"], pool=params["pool"],
+        n_components=params["n_components"], n_hidden=params["n_hidden"])
+    net.expansion = expansion
+    return net
+
+
+def for_export(net):
+    """Return the module the ONNX graph is exported from (source outputs)."""
+    return ToSources(net, net.expansion).eval()
