@@ -170,10 +170,12 @@ def _results_page(app):
     old = page.read_text() if page.is_file() else None
     tmp = HERE / "_build" / "benchmark_results.rst"
     tmp.parent.mkdir(parents=True, exist_ok=True)
+    comparison = static / "sifnet_comparison.json"
+    comparison = comparison if comparison.is_file() else None
     if runs.is_file():
-        write_results_page(jsons, tmp, figures=figures)
+        write_results_page(jsons, tmp, figures=figures, comparison=comparison)
     else:
-        write_results_page(jsons[0], tmp, figures=figures[0])
+        write_results_page(jsons[0], tmp, figures=figures[0], comparison=comparison)
     new = tmp.read_text()
     if new != old:  # only touch the page when the JSON changed
         page.write_text(new)

@@ -27,7 +27,7 @@ import numpy as np
 from mne.minimum_norm import apply_inverse, make_inverse_operator
 
 from mne_deepinverse import apply_deep_inverse
-from mne_deepinverse._plotting import inflated_positions
+from mne_deepinverse._plotting import plot_inflated
 from mne_deepinverse.agm import make_agm_forward
 from mne_deepinverse.datasets import make_template_forward
 from mne_deepinverse.metrics import find_maxima
@@ -98,15 +98,7 @@ fig, axes = plt.subplots(1, 4, figsize=(12, 3), layout="constrained")
 maps = {"truth (AGM)": (stc_true, pos_true)} | {
     name: (stc, pos) for name, stc in stcs.items()}
 for ax, (name, (stc, _)) in zip(axes, maps.items(), strict=True):
-    xy = inflated_positions(stc.vertices)
-    y = np.abs(stc.data[:, t_peak])
-    y /= y.max()
-    order = np.argsort(y)
-    ax.scatter(xy[order, 0], xy[order, 1], c=y[order], s=3, cmap="hot_r",
-               vmin=0, vmax=1)
-    ax.set_title(name)
-    ax.set_aspect("equal")
-    ax.axis("off")
+    plot_inflated(ax, stc.data[:, t_peak], stc.vertices, name)
 plt.show()
 
 # %%

@@ -36,6 +36,10 @@ average_ref : bool
     Re-reference the EEG to the channel average.
 dtype : numpy dtype
     Floating-point type of the arrays returned."""
+docdict["draw_windows"] = """n_windows : int
+    Number of windows.
+rng : instance of numpy.random.Generator
+    Random generator."""
 docdict["random_state"] = """\
 random_state : None | int | instance of numpy.random.Generator
     Seed; the same seed gives the same result."""

@@ -28,6 +28,7 @@ import numpy as np
 from mne.utils import ProgressBar, _validate_type
 from scipy import sparse
 
+from ._docs import fill_doc
 from ._utils import (
     _check_fixed_forward,
     _check_random_state,
@@ -508,6 +509,27 @@ class NeuralMassSimulator(_RegionWindows):
         # background EEG of every run, (n_runs, n_samples, n_channels), in V
         self._background = (v * 1e-9) @ self.region_gain.T
 
+    @fill_doc
+    def background(self, n_windows, rng):
+        """Draw windows of background EEG only (no spiking region).
+
+        Parameters
+        ----------
+        %(draw_windows)s
+
+        Returns
+        -------
+        X : array, shape (n_windows, n_times, n_channels)
+            EEG in V, average reference, at the banks' scale: the activity of
+            the network's non-spiking regions, e.g. for a noise covariance
+            (:class:`mne.Covariance`) of neural-mass data.
+        """
+        n_runs, n_bank = self._background.shape[:2]
+        run = rng.integers(n_runs, size=n_windows)
+        start = rng.integers(0, n_bank - self.n_times, size=n_windows)
+        bg = self._background[run[:, None], start[:, None] + np.arange(self.n_times)]
+        return bg - bg.mean(axis=-1, keepdims=True)
+
     def _patch(self, region, order):
         """Return the regions within ``order`` steps of ``region`` (cached)."""
         key = (int(region), int(order))
@@ -523,15 +545,13 @@ class NeuralMassSimulator(_RegionWindows):
             patch |= front
         return np.array(sorted(patch))
 
+    @fill_doc
     def simulate(self, n_windows, rng):
         """Simulate windows of EEG and their source activity.
 
         Parameters
         ----------
-        n_windows : int
-            Number of windows.
-        rng : instance of numpy.random.Generator
-            Random generator.
+        %(draw_windows)s
 
         Returns
         -------
@@ -557,14 +577,10 @@ class NeuralMassSimulator(_RegionWindows):
                                                            self.extent[1] + 1))
                 X[i] += np.outer(seg, self.region_gain[:, regions].sum(axis=1))
                 Y[i][:, regions] += seg[:, None].astype(np.float32)
-        n_runs, n_bank = self._background.shape[:2]
-        run = rng.integers(n_runs, size=n_windows)
-        start = rng.integers(0, n_bank - T, size=n_windows)
-        bg = self._background[run[:, None], start[:, None] + np.arange(T)]
+        bg = self.background(n_windows, rng)
         from .simulation import _add_noise_at_snr  # (simulation imports us)
 
         X -= X.mean(axis=-1, keepdims=True)
-        bg = bg - bg.mean(axis=-1, keepdims=True)
         snr = rng.uniform(*self.snr_db, n_windows)
         # one SNR per window: its samples and channels as one row
         _add_noise_at_snr(X.reshape(n_windows, -1), bg.reshape(n_windows, -1), snr)
@@ -638,17 +654,15 @@ class PatchWindowSimulator(_RegionWindows):
         self._single = SourceSimulator(fwd, n_patches=1, extent=extent,
                                        amplitude=amplitude, average_ref=False)
         counts = np.asarray(self.member.sum(axis=0)).ravel()
-        self._region_mean = sparse.csr_matrix(self.member / counts)
+        self._region_mean = sparse.csr_matrix(self.member.multiply(1 / counts))
 
+    @fill_doc
     def simulate(self, n_windows, rng):
         """Simulate windows of EEG and their source activity.
 
         Parameters
         ----------
-        n_windows : int
-            Number of windows.
-        rng : instance of numpy.random.Generator
-            Random generator.
+        %(draw_windows)s
 
         Returns
         -------
@@ -663,17 +677,86 @@ class PatchWindowSimulator(_RegionWindows):
         counts = rng.integers(self.n_patches[0], self.n_patches[1] + 1, n_windows)
         window = np.repeat(np.arange(n_windows), counts)
         maps, eeg = self._single._clean(len(window), rng)
-        region_maps = np.asarray(sparse.csr_matrix(maps) @ self._region_mean
-                                 .toarray()).astype(np.float32)
+        region_maps = (sparse.csr_matrix(maps) @ self._region_mean).tocsr()
         courses = _random_courses(rng, len(window), T, self.sfreq)
-        X = np.zeros((n_windows, T, n_ch))
+        # EEG: every window sums its patches' courses times their EEG
+        pick = sparse.csr_matrix((np.ones(len(window)), (window, np.arange(
+            len(window)))), shape=(n_windows, len(window)))
+        X = np.einsum("pt,pc->ptc", courses, eeg).reshape(len(window), -1)
+        X = np.asarray(pick @ X).reshape(n_windows, T, n_ch)
+        # targets: only the few regions of each patch are touched
         Y = np.zeros((n_windows, T, self.n_regions), np.float32)
         for j, i in enumerate(window):
-            X[i] += np.outer(courses[j], eeg[j])
-            Y[i] += np.outer(courses[j], region_maps[j]).astype(np.float32)
+            row = region_maps[j]
+            Y[i][:, row.indices] += np.outer(courses[j], row.data).astype(np.float32)
         X -= X.mean(axis=-1, keepdims=True)
         noise = rng.standard_normal(X.shape)
         noise -= noise.mean(axis=-1, keepdims=True)
         snr = rng.uniform(*self.snr_db, n_windows)
         _add_noise_at_snr(X.reshape(n_windows, -1), noise.reshape(n_windows, -1), snr)
         return X, Y
+
+
+class _Mixture:
+    """Windows from several simulators on one parcellation, mixed per batch.
+
+    Every window of a batch comes from the first simulator with probability
+    ``share`` and from the second otherwise; the simulators must share their
+    parcellation and window (same ``random_state``, ``n_regions``, ``sfreq``
+    and ``n_times``), whose attributes the mixture takes from the first.
+    """
+
+    def __init__(self, sims, share):
+        first, second = sims
+        if not (np.array_equal(first.labels, second.labels)
+                and (first.n_times, first.sfreq) == (second.n_times, second.sfreq)):
+            raise ValueError("The simulators of a mixture must share their "
+                             "parcellation and window.")
+        if not 0 <= share <= 1:
+            raise ValueError(f"share must be between 0 and 1, got {share}.")
+        self.sims, self.share = sims, float(share)
+        for name in ("n_times", "sfreq", "labels", "centres", "expansion",
+                     "n_regions", "ch_names"):
+            setattr(self, name, getattr(first, name))
+        self.to_sources = first.to_sources
+
+    def simulate(self, n_windows, rng):
+        """Draw ``n_windows`` windows, each from one of the simulators."""
+        k = int(rng.binomial(n_windows, self.share))
+        parts = [sim.simulate(m, rng) for sim, m in
+                 zip(self.sims, (k, n_windows - k), strict=True) if m]
+        return (np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]))
+
+
+#: Training data of window models (``simulation["kind"]`` of DeepInverse).
+WINDOW_SIMULATIONS = ("neural_mass", "patches", "mixed")
+
+
+def _window_simulator(fwd, kind, params, random_state):
+    """Return the window simulator of ``DeepInverse(simulation=)`` for ``kind``.
+
+    ``"neural_mass"`` and ``"patches"`` take ``params`` as their parameters;
+    ``"mixed"`` shares ``n_regions``, ``sfreq`` and ``n_times`` between both
+    and takes each one's own parameters from ``params["neural_mass"]`` and
+    ``params["patches"]``, and the share of neural-mass windows from
+    ``params["share"]`` (default 0.5).
+    """
+    from mne.utils import _check_dict_keys, _check_option
+
+    _check_option("simulation['kind']", kind, WINDOW_SIMULATIONS)
+    params = dict(params)
+    if kind != "mixed":
+        cls = NeuralMassSimulator if kind == "neural_mass" else PatchWindowSimulator
+        return cls(fwd, random_state=random_state, **params)
+    shared = {k: params.pop(k) for k in ("n_regions", "sfreq", "n_times")
+              if k in params}
+    own = {k: dict(params.pop(k, None) or {}) for k in ("neural_mass", "patches")}
+    share = params.pop("share", 0.5)
+    _check_dict_keys(params, (), "simulation key(s)", "a mixed simulation "
+                     "(n_regions, sfreq, n_times, neural_mass, patches, share)")
+    return _Mixture([
+        NeuralMassSimulator(fwd, random_state=random_state, **shared,
+                            **own["neural_mass"]),
+        PatchWindowSimulator(fwd, random_state=random_state, **shared,
+                             **own["patches"])], share)

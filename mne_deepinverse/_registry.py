@@ -33,7 +33,7 @@ PRETRAINED = {
         forward="convdip-fwd.fif",  # the ConvDip paper's 31 channels, ico4
         card=f"{name}.md",
     )
-    for name in ("convdip", "unet", "vnet")
+    for name in ("convdip", "unet", "vnet", "sifnet")
 }
 # The any-cap model (tools/train_anycap.py) has no forward of its own: it is
 # applied with the user's template forward, for any cap on the template.

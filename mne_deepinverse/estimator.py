@@ -32,8 +32,6 @@ from ._utils import (
 )
 
 _LOSSES = ("auto", "cosine_mse", "cosine_wmse", "hausdorff")
-#: Training data of window models (``simulation["kind"]``).
-_WINDOW_SIMULATIONS = ("neural_mass", "patches")
 
 
 def _check_hyper_params(hyper, backend, model):
@@ -140,9 +138,6 @@ class DeepInverse(BaseEstimator):
     n_val : int | None
         Size of the held-out validation set; None: 2000 samples, or 256
         windows for SIFNet.
-
-        .. versionchanged:: 0.2
-           None is the default.
     simulation : dict | None
         Parameters of :class:`~mne_deepinverse.simulation.SourceSimulator`
         for the training data (defaults: the ConvDip paper's). For SIFNet,
@@ -151,7 +146,11 @@ class DeepInverse(BaseEstimator):
         ``"patches"``
         (:class:`~mne_deepinverse.simulation.PatchWindowSimulator`), and the
         other keys are its parameters (e.g. ``n_regions``, ``sfreq``,
-        ``n_times``: the window the model reads).
+        ``n_times``: the window the model reads); ``"mixed"`` draws each
+        window from either (probability ``share`` of a neural-mass window,
+        default 0.5) on one parcellation, with ``n_regions``, ``sfreq`` and
+        ``n_times`` shared and the dicts ``neural_mass`` and ``patches``
+        holding each simulator's own parameters.
     hyper_params : dict | None
         Backend hyper-parameters. ConvDip: ``n_filters``, ``n_dense``,
         ``image_shape``. U-Net: ``grid`` (rows, columns per hemisphere),
@@ -181,6 +180,13 @@ class DeepInverse(BaseEstimator):
         Seed of everything random (simulation, initialisation, batches).
     progress : bool
         Show progress bars during training.
+    device : str
+        The torch device to train on: ``"cpu"`` (default) or a GPU, e.g.
+        ``"cuda"``. Only training uses it: the fitted model runs on the CPU
+        with onnxruntime. The same seed gives the same model on the same
+        device and torch version.
+
+        .. versionadded:: 0.1
 
     Attributes
     ----------
@@ -225,6 +231,7 @@ class DeepInverse(BaseEstimator):
         warm_start=None,
         random_state=None,
         progress=True,
+        device="cpu",
     ):
         self.fwd = fwd
         self.model = model
@@ -241,6 +248,7 @@ class DeepInverse(BaseEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.progress = progress
+        self.device = device
 
     @verbose
     def fit(self, X=None, Y=None, verbose=None):
@@ -277,6 +285,7 @@ class DeepInverse(BaseEstimator):
             )
         import torch
 
+        device = self._torch_device(torch)  # before any expensive work
         from ._export import set_card as _set_card
         from .backends import export_onnx, get_backend
         from .backends._train import card_training_record, train_network
@@ -305,7 +314,7 @@ class DeepInverse(BaseEstimator):
                                      int(rng.integers(0, 2**31 - 1)))
         else:
             data = self._sample_data(fwd, meta, sim_params, X, Y, seeds)
-        X_val, Y_val, draw, steps, source, inputs, out_pos = data
+        X_val, Y_val, draw, steps, source, inputs, out_pos, to_sources = data
         torch.manual_seed(int(seeds[0]))
         hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
         loss = backend.LOSS if self.loss == "auto" else self.loss
@@ -324,6 +333,7 @@ class DeepInverse(BaseEstimator):
             logger.info(f"Fine-tuning {warm['model']} ({warm['backend']})")
         for key in getattr(backend, "RUNTIME_KEYS", ()):
             hyper.pop(key, None)  # machine-specific, not part of the model
+        net = net.to(device)
         what = "windows" if window else "samples"
         logger.info(f"Training {self.model} on {what} {source} ({meta['n_sources']} "
                     f"sources, {len(meta['ch_names'])} channels)")
@@ -332,8 +342,10 @@ class DeepInverse(BaseEstimator):
             batch_size=self.batch_size, learning_rate=self.learning_rate,
             loss=loss, patience=self.patience, source_pos=out_pos,
             seed=int(seeds[0]), progress=self.progress,
+            target_transform=(backend.train_targets(net)
+                              if hasattr(backend, "train_targets") else None),
         )
-        self.net_ = net
+        self.net_ = net = net.cpu()
         card = dict(
             format="mne-deepinverse",
             format_version=FORMAT_VERSION,
@@ -358,9 +370,22 @@ class DeepInverse(BaseEstimator):
         model = DeepInverseModel(
             export_onnx(backend, net, _reference(gain), card, fp16=self.fp16)
         )
-        card["validation"] = self._validation_metrics(model, X_val, Y_val, meta)
+        card["validation"] = self._validation_metrics(model, X_val, Y_val, meta,
+                                                      to_sources)
         self.model_ = DeepInverseModel(_set_card(model.onnx, card))
         return self
+
+    def _torch_device(self, torch):
+        """Return the checked torch device of ``self.device``."""
+        try:
+            device = torch.device(self.device)
+        except RuntimeError as exc:
+            raise ValueError(f"device={self.device!r} is no torch device ({exc}); "
+                             "use 'cpu' or e.g. 'cuda'.") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r}, but torch finds no CUDA GPU "
+                             "here; use device='cpu'.")
+        return device
 
     def _warm_model(self):
         """Return the model to start from (None: random weights)."""
@@ -426,6 +451,7 @@ class DeepInverse(BaseEstimator):
             )
         for name in ("simulation", "hyper_params"):
             _validate_type(getattr(self, name), (dict, None), name)
+        _validate_type(self.device, str, "device")
         for name in ("fp16", "progress"):
             _validate_type(getattr(self, name), bool, name)
 
@@ -461,7 +487,7 @@ class DeepInverse(BaseEstimator):
         inputs = {} if self.warm_start not in (None, False) else backend_inputs(
             self.model, self.fwd, hyper)
         return (X_val, Y_val, draw, steps, source, inputs,
-                np.asarray(meta["source_rr"]))
+                np.asarray(meta["source_rr"]), None)
 
     def _window_data(self, fwd, meta, sim_params, X, Y, seeds, sim_seed):
         """Return validation set, batch source, steps per epoch of a window model.
@@ -471,17 +497,13 @@ class DeepInverse(BaseEstimator):
         independent patches (``"patches"``); the network predicts per
         region of the simulator's parcellation.
         """
-        from ._neural_mass import _RegionWindows
-        from .simulation import NeuralMassSimulator, PatchWindowSimulator
+        from ._neural_mass import _RegionWindows, _window_simulator
 
         params = dict(sim_params)
         kind = params.pop("kind", "neural_mass")
-        _check_option("simulation['kind']", kind, _WINDOW_SIMULATIONS)
         n_val = 256 if self.n_val is None else self.n_val
         if X is None:
-            cls = (NeuralMassSimulator if kind == "neural_mass"
-                   else PatchWindowSimulator)
-            sim = cls(fwd, random_state=sim_seed, **params)
+            sim = _window_simulator(fwd, kind, params, sim_seed)
             X_val, Y_val = sim.simulate(n_val, np.random.default_rng(seeds[1]))
             train_rng = np.random.default_rng(seeds[2])
 
@@ -504,9 +526,8 @@ class DeepInverse(BaseEstimator):
         meta["input"] = dict(kind="window", n_times=sim.n_times, sfreq=sim.sfreq)
         meta["regions"] = dict(n_regions=int(sim.n_regions),
                                labels=sim.labels.tolist())
-        self._regions = sim
         return (X_val, Y_val, draw, steps, source, dict(expansion=sim.expansion),
-                sim.centres)
+                sim.centres, sim.to_sources)
 
     def _split(self, X, Y, n_val, seeds):
         """Hold out validation rows of given arrays; batches from the others."""
@@ -522,10 +543,12 @@ class DeepInverse(BaseEstimator):
 
         return X_val, Y_val, draw, max(1, len(X_tr) // self.batch_size)
 
-    def _validation_metrics(self, model, X_val, Y_val, meta):
-        """AUC, MLE and nMSE of the exported model on (up to 300) validation rows.
+    @staticmethod
+    def _validation_metrics(model, X_val, Y_val, meta, to_sources=None):
+        """Return AUC, MLE and nMSE of the exported model on <= 300 validation rows.
 
-        A window is scored at its time sample of largest true activity.
+        A window is scored at its time sample of largest true activity, its
+        targets (per region) mapped onto the sources by ``to_sources``.
         """
         from .metrics import evaluate
 
@@ -536,7 +559,7 @@ class DeepInverse(BaseEstimator):
                 Yw = Y_val[first:min(first + 50, n)]
                 peak = np.abs(Yw).sum(axis=2).argmax(axis=1)
                 rows = np.arange(len(Yw))
-                truth.append(self._regions.to_sources(Yw[rows, peak]))
+                truth.append(to_sources(Yw[rows, peak]))
                 pred.append(model.predict(X_val[first:first + len(Yw)])[rows, peak])
             truth, pred = np.concatenate(truth), np.concatenate(pred)
         else:

@@ -464,7 +464,7 @@ def simulate_evoked(
     time_course : "half-sine" | "erp"
         The sources' time course (see above).
 
-        .. versionadded:: 0.2
+        .. versionadded:: 0.1
     return_epochs : bool
         Also return the single trials as :class:`mne.EpochsArray`.
     random_state : None | int | instance of numpy.random.Generator

@@ -27,9 +27,9 @@ def result():
 
 def test_run_benchmark(result, tmp_path):
     methods = result.methods
-    assert methods == ["convdip", "unet", "vnet", "anycap", "eLORETA", "dSPM",
-                       "sLORETA", "LCMV"]
-    assert len(result.records) == 2 * 3 * 8
+    assert methods == ["convdip", "unet", "vnet", "sifnet", "anycap", "eLORETA",
+                       "dSPM", "sLORETA", "LCMV"]
+    assert len(result.records) == 2 * 3 * 9
     summ = result.summary()
     for kind in ("single", "multi"):
         for m in methods:
@@ -68,6 +68,23 @@ def test_run_benchmark(result, tmp_path):
     assert "Single source" in text and "convdip" in text and ".. image:: a.png" in text
     assert "     - F1" in text and "- f1: mean difference" in text
     assert "the ConvDip paper's 31 channels" in text
+
+
+def test_run_benchmark_erp_window_model():
+    """Evoked-response time courses: window models see the whole evoked."""
+    res = run_benchmark(models=("convdip", "sifnet"), baselines=("sLORETA",),
+                        n_samples=2, time_course="erp", progress=False,
+                        random_state=2)
+    assert res.methods == ["convdip", "sifnet", "sLORETA"]
+    cfg = res.config
+    assert cfg["time_course"] == "erp"
+    assert cfg["evokeds"] == dict(sfreq=250.0, tmin=-0.2, tmax=0.308,
+                                  active=(0.0, 0.3))
+    assert cfg["n_trials"] == 20  # 51 baseline samples per trial
+    for r in res.records:
+        assert 0 <= r["auc"] <= 1 and np.isfinite(r["mle"])
+    with pytest.raises(ValueError, match="Invalid value for the 'time_course'"):
+        run_benchmark(time_course="gamma")
 
 
 def test_paired_stats():
@@ -269,6 +286,18 @@ def test_run_benchmark_montage(cap_result, result, tmp_path):
     assert text.count(".. image:: a.png") == 1
     with pytest.raises(ValueError, match="one list per JSON file"):
         write_results_page([js31, js], tmp_path / "r.rst", figures=[["a.png"]])
+    # the SIFNet comparison (benchmarks/bench_sifnet.py) as a last section
+    comparison = tmp_path / "sifnet_comparison.json"
+    comparison.write_text(json.dumps(dict(
+        n_windows=5, seed=0, perturbed=dict(p_sd=87.0),
+        records={"neural mass | sLORETA": dict(le_mm=[5.0, 10.0, 20.0],
+                                               concordance=0.4, auc=0.8, n=5)})))
+    page = write_results_page([js31, js], tmp_path / "r.rst", comparison=comparison)
+    text = page.read_text()
+    assert text.index("Cap: fsaverage_1020") < text.index(
+        "SIFNet: neural-mass vs patch training data\n---")
+    assert "   * - neural mass\n     - sLORETA\n     - 10.0 [5.0-20.0]\n     - 40 %" \
+        in text
 
 
 def test_run_benchmark_montage_models_run(monkeypatch):

@@ -212,6 +212,15 @@ def test_fit_checks(sphere_fwd, monkeypatch):
         DeepInverse(sphere_fwd, random_state="abc").fit()
     with pytest.raises(ValueError, match="random_state must be None or an int >= 0"):
         DeepInverse(sphere_fwd, random_state=-1).fit()
+    with pytest.raises(ValueError, match="device='gpu0' is no torch device"):
+        DeepInverse(sphere_fwd, device="gpu0").fit()
+    with pytest.raises(TypeError, match="device must be an instance of str"):
+        DeepInverse(sphere_fwd, device=0).fit()
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="torch finds no CUDA GPU here"):
+            DeepInverse(sphere_fwd, device="cuda").fit()
     with pytest.raises(ValueError, match=r"hyper_params\['image_shape'\] must be a "
                        r"tuple of 2 integers >= 1 \(default \(7, 11\)\), got "
                        r"\(0, 0\)"):

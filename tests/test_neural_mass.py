@@ -122,3 +122,27 @@ def test_neural_mass_input_errors(sphere_fwd):
         NeuralMassSimulator(sphere_fwd, n_times=600, seconds=4.0, sfreq=200.0)
     with pytest.raises(TypeError, match="n_times"):
         NeuralMassSimulator(sphere_fwd, n_times=12.5)
+    with pytest.raises(ValueError, match="params key"):
+        NeuralMassSimulator(sphere_fwd, params=dict(gain=3.0))
+
+
+def test_neural_mass_coverage_and_background(nm_sim, sphere_fwd):
+    """Over the runs every region gets its turn to spike; background windows."""
+    sim = NeuralMassSimulator(sphere_fwd, n_regions=40, n_times=64, sfreq=200.0,
+                              n_runs=8, seconds=6.0, random_state=0)
+    spiked = {region for region, _ in sim._events}
+    assert len(spiked) >= 0.8 * 40  # (a region may have no spike in its run)
+    bg = nm_sim.background(3, np.random.default_rng(0))
+    assert bg.shape == (3, 64, len(nm_sim.ch_names))
+    np.testing.assert_allclose(bg.mean(axis=-1), 0, atol=1e-20)
+    # the background is the non-spiking regions through the gain: its power is
+    # that of the windows' background at 0 dB SNR, same order of magnitude
+    X, _ = nm_sim.simulate(16, np.random.default_rng(1))
+    assert 0.01 < np.std(bg) / np.std(X) < 100
+    # perturbed noise input: other banks, same parcellation
+    noisy = NeuralMassSimulator(sphere_fwd, n_regions=40, n_times=64, sfreq=200.0,
+                                n_runs=2, seconds=6.0, random_state=0,
+                                params=dict(p_sd=87.0))
+    np.testing.assert_array_equal(noisy.labels, nm_sim.labels)
+    assert noisy.params["p_sd"] == 87.0
+    assert not np.allclose(noisy._background, nm_sim._background)

@@ -166,6 +166,17 @@ def test_sifnet_seeded_and_patches(sifnet, sphere_fwd):
                         extent=(1, 2)), **BRIEF).fit()
     assert "patches" in patches.card_["training"]["data"]
     assert patches.card_["regions"]["labels"] == sifnet.card_["regions"]["labels"]
+    # both kinds of windows, one parcellation
+    nm = {k: v for k, v in NM.items() if k in ("n_runs", "seconds")}
+    mixed = DeepInverse(
+        sphere_fwd, "sifnet", random_state=0, **BRIEF,
+        simulation=dict(kind="mixed", n_regions=40, n_times=64, sfreq=200.0,
+                        neural_mass=nm, patches=dict(extent=(1, 2)), share=0.5))
+    mixed.fit()
+    assert mixed.card_["regions"]["labels"] == sifnet.card_["regions"]["labels"]
+    with pytest.raises(ValueError, match="simulation key"):
+        DeepInverse(sphere_fwd, "sifnet", **BRIEF,
+                    simulation=dict(kind="mixed", n_runs=2)).fit()
 
 
 def test_sifnet_given_windows(sphere_fwd, patch_sim):

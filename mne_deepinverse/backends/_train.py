@@ -56,6 +56,7 @@ def train_network(
     progress=True,
     normalise_input=True,
     max_time_s=None,
+    target_transform=None,
 ):
     """Train ``net`` with Adam, a plateau schedule and early stopping.
 
@@ -95,6 +96,10 @@ def train_network(
     max_time_s : float | None
         Wall-clock budget: no epoch is started that would, at the mean epoch
         time so far, end after it.
+    target_transform : callable | None
+        Applied to the (normalised) training targets, to match what the
+        network outputs in training mode (e.g. time-averaged windows);
+        validation runs in eval mode on the targets as they are.
 
     Returns
     -------
@@ -128,6 +133,8 @@ def train_network(
             X, Y = draw(batch_size)
             x = prepare(tensor(X))
             y = normalise_sources(tensor(Y))
+            if target_transform is not None:
+                y = target_transform(y)
             opt.zero_grad(set_to_none=True)
             batch_loss = loss_fn(net(x), y)
             batch_loss.backward()

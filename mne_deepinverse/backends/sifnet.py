@@ -9,7 +9,8 @@ sample of the window, ``(n, n_times, n_regions)``, for the regions of the
 parcellation its neural-mass training data were simulated on
 (:class:`~mne_deepinverse.simulation.NeuralMassSimulator`).
 
-Sized for a CPU (about 3 M parameters against the paper's 5 M):
+Sized for a CPU (about 2.5 M parameters against the paper's 5 M, most of
+them in the dense layer that writes the region maps):
 
 - a spatial stem: a dense layer over the channels at every time sample
   (1 x 1 convolution) + BatchNorm + ReLU;
@@ -23,6 +24,12 @@ Sized for a CPU (about 3 M parameters against the paper's 5 M):
   ``n_components`` non-negative weights; the output at a time sample is
   the weighted sum of the window's maps.
 
+In training, the weights (and the targets, :func:`train_targets`) are
+averaged over ``train_pool`` samples before the output is formed: the output
+is linear in the weights, so this is exactly the time-averaged output, at a
+fraction of the memory traffic of ``n_times x n_regions`` values per window
+(which otherwise dominates the cost of a step on a CPU).
+
 The exported graph maps the region values onto the sources: every source
 takes a Gaussian-weighted mean of its nearest regions' values
 (``expansion``), so the peak of a map falls between region centres where
@@ -33,8 +40,8 @@ import numpy as np
 import torch
 from torch import nn
 
-DEFAULTS = dict(width=128, n_blocks=4, kernel=5, pool=4, n_components=6,
-                n_hidden=384)
+DEFAULTS = dict(width=64, n_blocks=4, kernel=5, pool=8, n_components=6,
+                n_hidden=384, train_pool=8)
 LOSS = "cosine_wmse"
 #: What the networks of this backend read (see DeepInverseModel.input).
 INPUT = "window"
@@ -69,14 +76,18 @@ class SIFNet(nn.Module):
     width, n_blocks, kernel, pool, n_components, n_hidden : int
         Feature width, residual blocks, temporal kernel size, time pooling,
         region maps per window and width of the dense map layer.
+    train_pool : int
+        Samples averaged in the outputs during training.
     """
 
     def __init__(self, n_channels, n_times, n_regions, *, width=128, n_blocks=4,
-                 kernel=5, pool=4, n_components=6, n_hidden=384):
+                 kernel=5, pool=4, n_components=6, n_hidden=384, train_pool=1):
         super().__init__()
-        if n_times % pool:
-            raise ValueError(f"n_times ({n_times}) must be a multiple of pool "
-                             f"({pool}).")
+        for name, value in (("pool", pool), ("train_pool", train_pool)):
+            if n_times % value:
+                raise ValueError(f"n_times ({n_times}) must be a multiple of "
+                                 f"{name} ({value}).")
+        self.train_pool = train_pool
         self.n_times, self.pool, self.n_components = n_times, pool, n_components
         self.n_regions = n_regions
         self.stem = nn.Sequential(nn.Conv1d(n_channels, width, 1),
@@ -97,6 +108,8 @@ class SIFNet(nn.Module):
                                                   self.n_regions)
         up = h.repeat_interleave(self.pool, dim=-1)
         w = torch.relu(self.weights(torch.cat([h0, up], dim=1)))  # (n, K, T)
+        if self.training and self.train_pool > 1:
+            w = nn.functional.avg_pool1d(w, self.train_pool)
         return torch.bmm(w.transpose(1, 2), maps)
 
 
@@ -142,9 +155,26 @@ def build(meta, hyper_params, *, expansion):
         len(meta["ch_names"]), int(meta["input"]["n_times"]),
         int(meta["regions"]["n_regions"]), width=params["width"],
         n_blocks=params["n_blocks"], kernel=params["kernel"], pool=params["pool"],
-        n_components=params["n_components"], n_hidden=params["n_hidden"])
+        n_components=params["n_components"], n_hidden=params["n_hidden"],
+        train_pool=params["train_pool"])
     net.expansion = expansion
     return net
+
+
+def train_targets(net):
+    """Return the map of training targets onto what ``net`` outputs in training.
+
+    Windows of target maps ``(n, n_times, n_regions)`` averaged over
+    ``net.train_pool`` samples (the network's training output).
+    """
+    pool = net.train_pool
+
+    def transform(y):
+        if pool == 1:
+            return y
+        return nn.functional.avg_pool1d(y.transpose(1, 2), pool).transpose(1, 2)
+
+    return transform
 
 
 def for_export(net):

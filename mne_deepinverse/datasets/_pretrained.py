@@ -85,8 +85,8 @@ def read_pretrained_forward(model="convdip", *, fixed=True, verbose=None):
 
     Parameters
     ----------
-    model : "convdip" | "unet" | "vnet"
-        Name of the pretrained model. All three share one forward: the
+    model : "convdip" | "unet" | "vnet" | "sifnet"
+        Name of the pretrained model. All four share one forward: the
         ConvDip paper's 31 channels on the template's ico4 source space
         (5124 sources).
     fixed : bool
