@@ -8,9 +8,11 @@ white noise failed on data whose background came from coupled neural masses,
 while one trained on neural-mass data worked on both. This script repeats
 the comparison on the template without the inverse crime:
 
-- models: a SIFNet trained on neural-mass windows (``--nmm``, default the
-  pretrained ``sifnet``) and one trained on patch windows (``--patches``,
-  e.g. ``python tools/train_pretrained.py sifnet-patches --out DIR``);
+- models: a SIFNet trained on neural-mass windows (``--nmm``) and one
+  trained on patch windows (``--patches``), with the same budget
+  (``python tools/train_pretrained.py sifnet-nmm --out DIR``, likewise
+  ``sifnet-patches``), and the shipped ``sifnet``, trained on both
+  (``--mixed``);
 - test data from the alternative generative model (oct6 sources,
   conductivities (0.332, 0.0113, 0.332) S/m, electrodes moved by N(0, 2 mm)):
   neural-mass windows of a network on the AGM's own parcellation whose input
@@ -25,8 +27,8 @@ Scores per window at its peak: localisation error (distance between the
 maxima, mm), concordance (the estimated maximum lies on a truly active
 source: truth >= 10 % of its maximum), AUC (close/far).
 
-Run: ``python benchmarks/bench_sifnet.py --patches sifnet-patches.onnx
---n-windows 300 --out-dir bench_sifnet``.
+Run: ``python benchmarks/bench_sifnet.py --nmm DIR/sifnet-nmm.onnx --patches
+DIR/sifnet-patches.onnx --n-windows 300 --out-dir bench_sifnet``.
 """
 
 import argparse
@@ -83,16 +85,22 @@ def _noise_cov(noise, info):
 def main():
     """Run the comparison and write its table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nmm", default="sifnet",
-                        help="SIFNet trained on neural-mass data (name or .onnx)")
+    parser.add_argument("--nmm", required=True,
+                        help="SIFNet trained on neural-mass data (.onnx)")
     parser.add_argument("--patches", required=True,
                         help="SIFNet trained on patch data (.onnx)")
+    parser.add_argument("--mixed", default="sifnet",
+                        help="SIFNet trained on both (default: the shipped "
+                             "'sifnet'; 'none' leaves it out)")
     parser.add_argument("--n-windows", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=Path("bench_sifnet"))
     args = parser.parse_args()
     models = {"SIFNet (neural-mass data)": _load_model(args.nmm),
               "SIFNet (patch data)": read_deep_inverse_model(args.patches)}
+    if args.mixed != "none":
+        models["SIFNet (both, shipped)" if args.mixed == "sifnet"
+               else "SIFNet (both)"] = _load_model(args.mixed)
     first = next(iter(models.values()))
     for model in models.values():
         if model.input != first.input:

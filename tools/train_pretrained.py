@@ -111,7 +111,8 @@ def _markdown(name, card, config, wall):
         f"nMSE {val['nmse']:.4f}",
         "",
         "Inverse-crime-free accuracy against MNE's solvers: run "
-        f"`mne-deepinverse benchmark --models {name}`.",
+        f"`mne-deepinverse benchmark --models {name}"
+        f"{' --time-course erp' if window else ''}`.",
     ]
     return "\n".join(lines) + "\n"
 
