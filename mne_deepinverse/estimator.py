@@ -513,7 +513,8 @@ class DeepInverse(BaseEstimator):
             steps = max(1, self.samples_per_epoch // self.batch_size)
             source = f"simulated on the fly ({kind})"
         else:
-            X, Y = self._check_windows(X, Y, len(meta["ch_names"]), meta["n_sources"])
+            X, Y = self._check_XY(X, Y, len(meta["ch_names"]), meta["n_sources"],
+                                  window=True)
             sim = _RegionWindows()
             sim._setup(fwd, params.get("n_regions"), params.get("sfreq", 250.0),
                        X.shape[1], np.random.default_rng(sim_seed))
@@ -569,47 +570,35 @@ class DeepInverse(BaseEstimator):
         return {k: float(np.median(v)) for k, v in out.items()} | {"n_samples": n}
 
     @staticmethod
-    def _check_windows(X, Y, n_ch, n_src):
+    def _check_XY(X, Y, n_ch, n_src, *, window=False):
+        """Check given samples (or windows) and their maps; return them as float32."""
         X, Y = np.asarray(X), np.asarray(Y)
-        if X.ndim != 3 or X.shape[2] != n_ch:
+        what = "windows" if window else "samples"
+        if X.ndim != 2 + window or X.shape[-1] != n_ch:
+            shape = "(n_windows, n_times, " if window else "(n_samples, "
             raise ValueError(
-                f"X must have shape (n_windows, n_times, {n_ch}) for a model that "
-                f"reads windows (the forward's EEG channels last), got {X.shape}.")
-        if Y.shape != X.shape[:2] + (n_src,):
-            raise ValueError(
-                f"Y must have shape {X.shape[:2] + (n_src,)} (a source map per "
-                f"time sample of every window), got {Y.shape}.")
-        if len(X) < 2:
-            raise ValueError(
-                f"fit needs at least 2 windows (some are held out for validation, "
-                f"the others train), got {len(X)}.")
-        _check_data_array(X.reshape(-1, n_ch).T, "The EEG windows X")
-        _check_data_array(Y.reshape(-1, n_src), "The source maps Y", eeg=False)
-        return X, Y
-
-    @staticmethod
-    def _check_XY(X, Y, n_ch, n_src):
-        X, Y = np.asarray(X), np.asarray(Y)
-        if X.ndim != 2 or X.shape[1] != n_ch:
-            raise ValueError(
-                f"X must have shape (n_samples, {n_ch}) (the forward's EEG "
-                f"channels), got {X.shape}."
+                f"X must have shape {shape}{n_ch}) (the forward's EEG channels"
+                f"{' last, for a model that reads windows' if window else ''}), "
+                f"got {X.shape}."
             )
-        if Y.shape != (len(X), n_src):
+        if Y.shape != X.shape[:-1] + (n_src,):
+            per = "per time sample of every window" if window else "per sample"
             raise ValueError(
-                f"Y must have shape ({len(X)}, {n_src}) (one source map per "
-                f"sample), got {Y.shape}."
+                f"Y must have shape {X.shape[:-1] + (n_src,)} (one source map "
+                f"{per}), got {Y.shape}."
             )
         if len(X) < 2:
             raise ValueError(
-                f"fit needs at least 2 samples (some are held out for validation, "
+                f"fit needs at least 2 {what} (some are held out for validation, "
                 f"the others train), got {len(X)}."
             )
-        X = np.asarray(_check_data_array(X.T, "The EEG samples X").T, np.float32)
-        Y = np.asarray(_check_data_array(Y, "The source maps Y", eeg=False),
-                       np.float32)
-        _check_active(Y, "Y", "Drop these samples first, e.g. keep = np.abs(Y)"
-                      ".max(axis=1) > 0; X, Y = X[keep], Y[keep].")
+        flat = _check_data_array(X.reshape(-1, n_ch).T, f"The EEG {what} X").T
+        X = np.asarray(flat, np.float32).reshape(X.shape)
+        Y = np.asarray(_check_data_array(Y.reshape(-1, n_src), "The source maps Y",
+                                         eeg=False), np.float32).reshape(Y.shape)
+        _check_active(np.abs(Y).reshape(len(Y), -1), "Y", f"Drop these {what} "
+                      "first, e.g. keep = np.abs(Y).reshape(len(Y), -1).max(axis=1)"
+                      " > 0; X, Y = X[keep], Y[keep].")
         return X, Y
 
     @property
