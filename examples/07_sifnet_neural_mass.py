@@ -1,9 +1,9 @@
 r"""
 .. _ex-sifnet:
 
-=================================================================
+===================================================================
 Windows of EEG: SIFNet on neural-mass data, against ConvDip and MNE
-=================================================================
+===================================================================
 
 Real EEG is not a few patches in white noise: the whole cortex is active,
 and the background is itself brain activity. SIFNet (Sun et al., 2022) was

@@ -151,7 +151,7 @@ def region_connectivity(centres, region_space, *, n_neighbors=12, length=0.02,
 
 
 def region_expansion(pos, labels, centres, region_space, *, k=4):
-    """Weights that map region values onto the sources, smoothly.
+    """Compute the weights that map region values onto the sources, smoothly.
 
     Every source takes a Gaussian-weighted mean of the values of the ``k``
     regions of its own source space (hemisphere) whose centres are nearest
