@@ -344,6 +344,9 @@ class _RegionWindows:
             (np.ones(n_src), (np.arange(n_src), self.labels)),
             shape=(n_src, int(n_regions)))
         self.region_gain = np.asarray(self.gain @ self.member)  # (n_ch, n_regions)
+        # (n_sources, n_regions): the mean over every region's sources
+        counts = np.asarray(self.member.sum(axis=0)).ravel()
+        self._region_mean = sparse.csr_matrix(self.member.multiply(1 / counts))
         self.expansion = region_expansion(pos, self.labels, self.centres,
                                           self.region_space)
         return fwd
@@ -381,9 +384,8 @@ class _RegionWindows:
         Y_regions : array, shape (..., n_regions)
             The mean over every region's sources.
         """
-        counts = np.asarray(self.member.sum(axis=0)).ravel()
-        mean = (self.member / counts).toarray().astype(np.asarray(Y).dtype)
-        return np.asarray(Y @ mean)
+        Y = np.asarray(Y)
+        return np.asarray(Y @ self._region_mean.toarray().astype(Y.dtype))
 
 
 class NeuralMassSimulator(_RegionWindows):
@@ -653,8 +655,6 @@ class PatchWindowSimulator(_RegionWindows):
         # one patch per draw; windows combine draws with their time courses
         self._single = SourceSimulator(fwd, n_patches=1, extent=extent,
                                        amplitude=amplitude, average_ref=False)
-        counts = np.asarray(self.member.sum(axis=0)).ravel()
-        self._region_mean = sparse.csr_matrix(self.member.multiply(1 / counts))
 
     @fill_doc
     def simulate(self, n_windows, rng):
