@@ -20,12 +20,13 @@ from mne.io.constants import FIFF
 from mne.utils import _check_option, logger
 
 from ._registry import BACKENDS
-from ._utils import _eeg_gain, _make_info
+from ._sensors import Sensors
+from ._utils import _make_info
 from .baselines import apply_baseline, make_baseline_operator
 from .datasets import TEMPLATE_SUBJECT, get_template
 
 
-def backend_inputs(name, fwd, hyper_params):
+def backend_inputs(name, fwd, hyper_params, *, noise_cov=None):
     """Return the arrays that ``build`` of backend ``name`` needs.
 
     Parameters
@@ -38,6 +39,9 @@ def backend_inputs(name, fwd, hyper_params):
     hyper_params : dict
         The backend's hyper-parameters (missing keys take its defaults);
         ``subjects_dir`` locates the spherical registration for ``"unet"``.
+    noise_cov : instance of Covariance | None
+        The noise covariance of a MEG or EEG+MEG model (see
+        :class:`~mne_deepinverse.DeepInverse`).
 
     Returns
     -------
@@ -55,19 +59,23 @@ def backend_inputs(name, fwd, hyper_params):
         # the source space check first: it fails fast for non-surface spaces
         sphere_pos = sphere_positions(fwd, params.get("subjects_dir"))
         kernels = linear_kernels(fwd, list(params["kernels"]),
-                                 lambda2=params["lambda2"])
+                                 lambda2=params["lambda2"], noise_cov=noise_cov)
         return dict(kernels=kernels, sphere_pos=sphere_pos)
-    kernel = linear_kernels(fwd, [params["kernel"]], lambda2=params["lambda2"])[0]
+    kernel = linear_kernels(fwd, [params["kernel"]], lambda2=params["lambda2"],
+                            noise_cov=noise_cov)[0]
     return dict(kernel=kernel)
 
 
-def linear_kernels(fwd, methods, *, lambda2=1.0 / 9.0, depth=0.8):
+def linear_kernels(fwd, methods, *, lambda2=1.0 / 9.0, depth=0.8, noise_cov=None):
     """Linear inverse kernels of MNE's minimum-norm solvers for a forward.
 
-    Each kernel maps average-referenced EEG to signed source amplitudes; it is
+    Each kernel maps what the network reads (average-referenced EEG, or
+    whitened data for MEG and EEG+MEG) to signed source amplitudes; it is
     read off :func:`mne.minimum_norm.apply_inverse` applied to the identity
-    (one "time sample" per channel), with an ad-hoc diagonal noise covariance,
-    fixed orientations and an average-reference projector.
+    (one "time sample" per channel), with the model's noise covariance (an
+    ad-hoc diagonal one by default), fixed orientations and the projectors
+    (the EEG average reference); for whitened data it is then multiplied by
+    the pseudo-inverse of the whitener.
 
     Parameters
     ----------
@@ -81,6 +89,9 @@ def linear_kernels(fwd, methods, *, lambda2=1.0 / 9.0, depth=0.8):
         Regularisation.
     depth : float | None
         Depth weighting exponent.
+    noise_cov : instance of Covariance | None
+        The model's noise covariance (see
+        :class:`~mne_deepinverse.DeepInverse`).
 
     Returns
     -------
@@ -88,20 +99,31 @@ def linear_kernels(fwd, methods, *, lambda2=1.0 / 9.0, depth=0.8):
         The kernels, each scaled to a largest absolute entry of 1 (the
         networks see per-sample normalised estimates, so the scale is free).
     """
-    _, ch_names = _eeg_gain(fwd)
+    sensors = Sensors.from_forward(fwd, noise_cov)
+    ch_names = sensors.ch_names
     info = _make_info(fwd, ch_names, 100.0)
+    cov = None
+    if sensors.whitened:
+        cov = sensors.covariance()
+        with info._unlock():  # the SSP projectors (the average reference below)
+            info["projs"] = [p for p in sensors.info()["projs"]
+                             if p["desc"] != "Average EEG reference"]
     fwd = mne.pick_channels_forward(fwd, ch_names, ordered=True, verbose=False)
     eye = mne.EvokedArray(np.eye(len(ch_names)), info, tmin=0.0, nave=1,
                           verbose=False)
-    eye.set_eeg_reference("average", projection=True, verbose=False)
+    if "eeg" in sensors.ch_types:
+        eye.set_eeg_reference("average", projection=True, verbose=False)
     if fwd["source_ori"] == FIFF.FIFFV_MNE_FIXED_ORI:
         depth = None
-    inv = make_baseline_operator(eye.info, fwd, "MNE", depth=depth, verbose=False)
+    inv = make_baseline_operator(eye.info, fwd, "MNE", depth=depth, noise_cov=cov,
+                                 verbose=False)
     kernels = []
     for method in methods:
         logger.info(f"    Linear kernel: {method}")
         kern = apply_baseline(eye, fwd, method, operator=inv,
                               snr=lambda2**-0.5).data
+        if sensors.whitened:  # maps whitened data: K W+ W x = K x
+            kern = kern @ sensors.colorer
         kernels.append(kern / np.abs(kern).max())
     return np.stack(kernels).astype(np.float32)
 

@@ -22,6 +22,10 @@ Thresholds (all in SI units):
   for another head, frame or cap is farther.
 - ``MAX_POS_SCALE = 2``: electrode spreads that differ from the model's by more
   than this factor are in another unit (mm or cm instead of m).
+- MEG (``MEG_LIMITS``): magnetometers in T span less than 1e-7 T (100 nT)
+  peak to peak and gradiometers in T/m less than 1e-5 T/m, even raw data
+  with artefacts (MEG in fT or fT/cm is 1e15 or 1e13 times larger);
+  values all below 1e-18 T or 1e-16 T/m give a warning.
 """
 
 import numpy as np
@@ -31,11 +35,17 @@ MAX_PTP = 1e-2
 MIN_PEAK = 1e-13
 MAX_POS_DIST = 0.02
 MAX_POS_SCALE = 2.0
+#: Per MEG channel type: largest peak-to-peak, smallest plausible peak, unit,
+#: name in messages, and a unit the data may be in by mistake.
+MEG_LIMITS = {
+    "mag": (1e-7, 1e-18, "T", "magnetometer", "fT: * 1e-15"),
+    "grad": (1e-5, 1e-16, "T/m", "gradiometer", "fT/cm: * 1e-13"),
+}
 # the model computes in float32: values whose squares overflow it are refused
 _MAX_F32 = float(np.sqrt(np.finfo(np.float32).max))
 
 
-def _check_data_array(data, name="The data", *, eeg=True):
+def _check_data_array(data, name="The data", *, eeg=True, ch_types=None):
     """Return ``data`` as a real floating array after checking it.
 
     Parameters
@@ -45,7 +55,9 @@ def _check_data_array(data, name="The data", *, eeg=True):
     name : str
         How messages name the data ("The evoked data").
     eeg : bool
-        Also check that the values are plausible as EEG in V.
+        Also check that the values are plausible as sensor data in SI units.
+    ch_types : list of str | None
+        The type of every row ("eeg", "mag", "grad"); None: all EEG.
 
     Returns
     -------
@@ -85,6 +97,42 @@ def _check_data_array(data, name="The data", *, eeg=True):
         )
     if not eeg:
         return data
+    if ch_types is not None and set(ch_types) != {"eeg"}:
+        return _check_sensor_types(data, name, ch_types)
+    return _check_eeg_values(data, name)
+
+
+def _check_sensor_types(data, name, ch_types):
+    """Check the rows of every channel type against its plausible range."""
+    ch_types = np.asarray(ch_types)
+    for kind in ("eeg", *MEG_LIMITS):
+        rows = data[ch_types == kind]
+        if not len(rows):
+            continue
+        if kind == "eeg":
+            _check_eeg_values(rows, f"{name} (EEG channels)")
+            continue
+        max_ptp, min_peak, unit, what, wrong = MEG_LIMITS[kind]
+        peak = float(np.abs(rows).max())
+        ptp = float(np.ptp(rows, axis=-1 if rows.shape[-1] > 1 else 0).max())
+        if ptp > max_ptp:
+            raise ValueError(
+                f"{name} span {ptp:.3g} peak to peak on the {what}s, which cannot "
+                f"be MEG in {unit} (the limit is {max_ptp:g} {unit}); they look "
+                f"like another unit ({wrong}). Read the data with MNE, which "
+                f"keeps MEG in {unit}, or scale them to {unit}."
+            )
+        if peak < min_peak:
+            warn(
+                f"{name} are implausibly small on the {what}s (all |x| <= "
+                f"{peak:.3g} {unit}). Check their unit (the model expects "
+                f"{unit}) and that the channels are not flat."
+            )
+    return data
+
+
+def _check_eeg_values(data, name):
+    """Check that values are plausible as EEG in V."""
     peak = float(np.abs(data).max())
     if peak > _MAX_F32:
         raise ValueError(
@@ -109,21 +157,22 @@ def _check_data_array(data, name="The data", *, eeg=True):
     return data
 
 
-def _check_positions(info, card, on_mismatch="raise"):
-    """Compare the EEG positions in ``info`` with the model's ``ch_pos``.
+def _check_positions(info, names, ref, on_mismatch="raise"):
+    """Compare the EEG positions in ``info`` with the model's.
 
     Parameters
     ----------
     info : instance of Info
-        Info holding every channel of ``card["ch_names"]`` (head coordinates).
-    card : dict
-        The model card (``ch_names``, ``ch_pos``).
+        Info holding every channel of ``names`` (head coordinates).
+    names : list of str
+        The model's EEG channels.
+    ref : array, shape (n_channels, 3)
+        Their positions in the model card (``ch_pos``).
     on_mismatch : "raise" | "warn" | "ignore"
         What to do when the positions are far from the model's (missing
         positions and positions in another unit always raise).
     """
-    names = card["ch_names"]
-    ref = np.asarray(card["ch_pos"], dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
     pos = np.array([info["chs"][info["ch_names"].index(ch)]["loc"][:3]
                     for ch in names], dtype=np.float64)
     ok = np.isfinite(pos).all(axis=1) & pos.any(axis=1)
@@ -166,4 +215,37 @@ def _check_positions(info, card, on_mismatch="raise"):
             "the pretrained models), train a model for your positions with "
             "DeepInverse(fwd).fit(), or pass on_mismatch='warn' to apply it "
             "anyway."
+        ), name="on_mismatch")
+
+
+def _check_head_position(info, names, ref, on_mismatch="raise"):
+    """Compare the MEG sensors' places relative to the head with the model's.
+
+    Parameters
+    ----------
+    info : instance of Info
+        Info holding every channel of ``names`` and ``dev_head_t``.
+    names : list of str
+        The model's MEG channels.
+    ref : array, shape (n_channels, 3)
+        Their positions in head coordinates in the model card.
+    on_mismatch : "raise" | "warn" | "ignore"
+        What to do when the head sat elsewhere in the helmet (a median shift
+        of more than :data:`~mne_deepinverse._sensors.MAX_MEG_SHIFT`).
+    """
+    from ._sensors import MAX_MEG_SHIFT, sensor_positions_head
+
+    picks = [info["ch_names"].index(ch) for ch in names]
+    dist = np.linalg.norm(sensor_positions_head(info, picks) - np.asarray(ref),
+                          axis=1)
+    if np.median(dist) > MAX_MEG_SHIFT:
+        _on_missing(on_mismatch, (
+            f"The MEG sensors lie {np.median(dist) * 1e3:.0f} mm (median) from "
+            "where they were relative to the head in the forward the model was "
+            f"trained for (limit {MAX_MEG_SHIFT * 1e3:.0f} mm): the head sat "
+            "elsewhere in the helmet (info['dev_head_t']) or the data come from "
+            "another system, so the model's sources would be displaced. Make "
+            "the forward for this recording (mne.make_forward_solution(info, "
+            "trans, src, bem)) and train a model for it, or pass "
+            "on_mismatch='warn' to apply it anyway."
         ), name="on_mismatch")

@@ -26,16 +26,24 @@ amplitude : float | tuple of float
     Gaussian of the distance to the seed (sd = half the patch radius).
 snr_db : float | tuple of float
     Finite range of the signal-to-noise ratio in dB (mean signal power over mean
-    noise power across channels, per sample).
+    noise power across channels, per sample; for MEG, of the whitened data).
 noise : "white" | "brain" | instance of Covariance | list
-    Sensor noise: independent across channels (``"white"``); spatially
-    correlated like activity of independent sources all over the cortex
-    (``"brain"``); drawn from a noise covariance; or a list of these mixed
-    with equal power.
+    Sensor noise: independent across channels (``"white"``; for MEG, drawn
+    from ``noise_cov``: independent noise of each channel type's level);
+    spatially correlated like activity of independent sources all over the
+    cortex (``"brain"``); drawn from a noise covariance; or a list of these
+    mixed with equal power (after whitening, for MEG).
 average_ref : bool
-    Re-reference the EEG to the channel average.
+    Re-reference the EEG to the channel average (and, for MEG, apply the
+    projectors of ``noise_cov``).
 dtype : numpy dtype
     Floating-point type of the arrays returned."""
+docdict["noise_cov_sim"] = """noise_cov : instance of Covariance | None
+    For MEG and EEG+MEG forwards (or to whiten EEG): the noise covariance
+    that combines the channel types (:func:`mne.cov.compute_whitener`; None:
+    :func:`mne.make_ad_hoc_cov`). The SNR is measured on the whitened data
+    and ``noise="white"`` draws from it. None for an EEG-only forward: the
+    average-referenced EEG in V."""
 docdict["draw_windows"] = """n_windows : int
     Number of windows.
 rng : instance of numpy.random.Generator

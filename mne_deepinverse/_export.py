@@ -18,8 +18,12 @@ import numpy as np
 from ._onnx import CARD_KEY
 from ._preprocessing import normalise_torch, onnx_nodes
 
+#: Largest magnitude stored in float16 (its largest finite value is 65504):
+#: larger constants (a MEG whitener, a whitened gain) stay float32.
+_FP16_MAX = 6e4
 
-def make_onnx_model(layers, gain, card, *, fp16=True):
+
+def make_onnx_model(layers, gain, card, *, fp16=True, whitener=None):
     """Write dense layers and the gain as an ONNX graph (bytes).
 
     With ``gain=None`` the graph is an any-cap graph: the number of channels
@@ -39,6 +43,9 @@ def make_onnx_model(layers, gain, card, *, fp16=True):
         The model card (JSON-serialisable), stored as metadata.
     fp16 : bool
         Store the weights in float16 (computation stays in float32).
+    whitener : array, shape (n_channels, n_channels) | None
+        The whitener that replaces the average reference (MEG models; then
+        ``gain`` is the whitened gain).
 
     Returns
     -------
@@ -52,8 +59,9 @@ def make_onnx_model(layers, gain, card, *, fp16=True):
     nodes, inits = [], []
 
     def const(name, value):
-        value = np.asarray(value, dtype=store)
-        if fp16:
+        half = fp16 and np.abs(value).max(initial=0) < _FP16_MAX
+        value = np.asarray(value, dtype=store if half else np.float32)
+        if half:
             inits.append(numpy_helper.from_array(value, name + "_h"))
             nodes.append(helper.make_node("Cast", [name + "_h"], [name],
                                           to=TensorProto.FLOAT))
@@ -63,7 +71,7 @@ def make_onnx_model(layers, gain, card, *, fp16=True):
 
     # average reference, then division by the signed peak (defined once, in
     # mne_deepinverse._preprocessing)
-    pre_nodes, pre_inits = onnx_nodes("eeg", "eeg_ref", "h0")
+    pre_nodes, pre_inits = onnx_nodes("eeg", "eeg_ref", "h0", whitener=whitener)
     nodes += pre_nodes
     inits += pre_inits
     h = "h0"
@@ -161,7 +169,8 @@ def _finish(model, card, fp16):
         casts, keep = [], []
         for init in model.graph.initializer:
             value = numpy_helper.to_array(init)
-            if value.dtype == np.float32 and value.size >= 1024:
+            if (value.dtype == np.float32 and value.size >= 1024
+                    and np.abs(value).max() < _FP16_MAX):
                 keep.append(numpy_helper.from_array(value.astype(np.float16),
                                                     init.name + "_h"))
                 casts.append(helper.make_node("Cast", [init.name + "_h"], [init.name],
@@ -195,7 +204,7 @@ def set_card(model, card):
     return model.SerializeToString()
 
 
-def export_torch_model(net, gain, card, *, fp16=True):
+def export_torch_model(net, gain, card, *, fp16=True, whitener=None):
     """Export a torch network with pre-processing and projection as ONNX.
 
     The graph is the same as :func:`make_onnx_model`'s (average reference,
@@ -211,11 +220,13 @@ def export_torch_model(net, gain, card, *, fp16=True):
         n_channels)``) to source shapes ``(n, n_sources)`` (or ``(n, n_times,
         n_sources)``).
     gain : array, shape (n_channels, n_sources)
-        Average-referenced gain of the forward model.
+        Average-referenced (or whitened) gain of the forward model.
     card : dict
         The model card, stored as metadata.
     fp16 : bool
         Store the weights in float16 (computation stays in float32).
+    whitener : array, shape (n_channels, n_channels) | None
+        The whitener that replaces the average reference (MEG models).
 
     Returns
     -------
@@ -233,10 +244,16 @@ def export_torch_model(net, gain, card, *, fp16=True):
             super().__init__()
             self.net = net
             self.register_buffer("gain_t", torch.as_tensor(gain.T, dtype=torch.float32))
+            self.register_buffer("white_t", None if whitener is None else
+                                 torch.as_tensor(np.asarray(whitener).T,
+                                                 dtype=torch.float32))
 
         def forward(self, eeg):
-            eeg_ref = eeg - eeg.mean(dim=-1, keepdim=True)
-            sources = self.net(normalise_torch(eeg_ref))
+            if self.white_t is None:
+                eeg_ref = eeg - eeg.mean(dim=-1, keepdim=True)
+            else:
+                eeg_ref = eeg @ self.white_t
+            sources = self.net(normalise_torch(eeg, self.white_t))
             return eeg_ref, sources, sources @ self.gain_t
 
     graph = _Graph().eval()

@@ -21,7 +21,8 @@ from ._checks import _check_data_array
 from ._docs import fill_doc
 from ._model import DeepInverseModel, read_deep_inverse_model
 from ._registry import PRETRAINED
-from ._utils import _eeg_gain, _reference, _source_adjacency
+from ._sensors import sensor_gain
+from ._utils import _source_adjacency
 from .scaling import fit_patch_amplitudes
 
 _PRETRAINED_CACHE = {}
@@ -58,11 +59,14 @@ def _load_model(model):
 
 
 def _patch_inputs(model, fwd):
-    """Average-referenced gain and source adjacency, cached on the model."""
+    """Average-referenced (or whitened) gain and source adjacency, cached."""
     key = id(fwd["sol"]["data"])
     cached = getattr(model, "_patch_cache", None)
     if cached is None or cached[0] != key:
-        gain_ref = _reference(_eeg_gain(fwd)[0]).astype(np.float32)
+        types = tuple(t for t in ("eeg", "mag", "grad")
+                      if t in model.sensors.ch_types) or ("eeg",)
+        gain = sensor_gain(fwd, types)[0]
+        gain_ref = model.sensors.pre_gain(gain).astype(np.float32)
         cached = (key, gain_ref, _source_adjacency(fwd["src"]))
         model._patch_cache = cached
     return cached[1], cached[2]
@@ -144,11 +148,13 @@ class _Inverter:
         self.picks = model.check_info(info, on_mismatch=on_mismatch, kind=kind)
         self.kind = kind
         # pending projectors are applied to every block (never to the user's
-        # object); active ones are already in the data
+        # object); active ones are already in the data; a whitened model's
+        # whitener holds them (checked to be the data's)
         projs = [p for p in info["projs"] if not p["active"]]
         self.proj = None
-        if projs:
+        if projs and not model.sensors.whitened:
             self.proj = make_projector(projs, model.ch_names)[0]
+        self.ch_types = None if model.any_cap else model.sensors.ch_types
         self.amplitudes = amplitudes
         if amplitudes == "patch":
             if self.fwd is None:
@@ -161,7 +167,8 @@ class _Inverter:
 
     def _read(self, read, first, last):
         """Read, check and project the data of samples [first, last)."""
-        data = _check_data_array(read(first, last), f"The {self.kind} data")
+        data = _check_data_array(read(first, last), f"The {self.kind} data",
+                                 ch_types=self.ch_types)
         return data if self.proj is None else self.proj @ data
 
     def _invert_rows(self, X):
@@ -173,7 +180,10 @@ class _Inverter:
         else:  # the model's own single-scale fit, scaled in place
             maps, X_ref, proj, scale = self.model._predict(X)
             proj *= scale[:, None].astype(np.float32)
-        return maps, X_ref - proj
+        res = X_ref - proj
+        if self.model.sensors.whitened:  # whitened: back in sensor units
+            res = (res @ self.model.sensors.colorer.T).astype(np.float32)
+        return maps, res
 
     def span(self, read, n, *, buffer_size=None, residual=False):
         """Invert ``n`` samples; ``read(first, last)`` gives (n_channels, last - first).

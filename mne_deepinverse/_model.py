@@ -14,8 +14,9 @@ import mne
 import numpy as np
 from mne.utils import _check_fname, _validate_type, logger
 
-from ._checks import _check_data_array, _check_positions
+from ._checks import _check_data_array, _check_head_position, _check_positions
 from ._onnx import OnnxModel
+from ._sensors import Sensors, channel_types, sensor_gain, sensor_picks
 from ._utils import _check_fixed_forward, _eeg_gain, _gain_fingerprint, _reference
 from .scaling import rescale_amplitudes
 
@@ -69,6 +70,7 @@ class DeepInverseModel:
         self._session = OnnxModel(onnx)
         self.card = self._session.card
         self.input = _default_input(self.card)
+        self.sensors = Sensors.from_card(self.card)
         self._cap = None  # any-cap models: the forward they are bound to
 
     @property
@@ -89,7 +91,7 @@ class DeepInverseModel:
 
     @property
     def ch_names(self):
-        """The EEG channels the model reads, in order (list of str).
+        """The channels the model reads, in order (list of str).
 
         For an any-cap model, the channels of the forward it was last checked
         against (:meth:`check_forward`).
@@ -117,7 +119,7 @@ class DeepInverseModel:
             low, high = self.card["cap"]["n_channels"]
             chans = f"any cap of {low}-{high} EEG channels"
         else:
-            chans = f"{len(self.ch_names)} EEG channels"
+            chans = f"{self.sensors.description} channels"
         return (
             f"<DeepInverseModel | {self.backend}, {chans}, "
             f"{self.n_sources} sources ({self.card['src_kind']}, "
@@ -160,13 +162,16 @@ class DeepInverseModel:
             "the forward the model was trained on"
         )
         fwd = _check_fixed_forward(fwd)
-        gain, ch_names = _eeg_gain(fwd)
         if self.any_cap:
+            gain, ch_names = _eeg_gain(fwd)
             return self._bind(fwd, gain, ch_names, on_mismatch)
+        types = tuple(t for t in ("eeg", "mag", "grad") if t in self.sensors.ch_types)
+        gain, ch_names, _ = sensor_gain(fwd, types)
         if ch_names != card["ch_names"]:
+            what = "EEG" if types == ("eeg",) else "/".join(types)
             raise ValueError(
-                f"The forward's EEG channels {ch_names} differ from the model's "
-                f"{card['ch_names']}." + remedy + "."
+                f"The forward's {what} channels {_short(ch_names)} differ from the "
+                f"model's {_short(card['ch_names'])}." + remedy + "."
             )
         vertices = [s["vertno"].tolist() for s in fwd["src"]]
         if gain.shape[1] != card["n_sources"] or vertices != card["vertices"]:
@@ -175,16 +180,17 @@ class DeepInverseModel:
                 f"trained for {card['n_sources']} (or other vertices)." + remedy
                 + "."
             )
-        fp = np.asarray(_gain_fingerprint(_reference(gain)))
+        fp = np.asarray(_gain_fingerprint(self.sensors.pre_gain(gain)))
         ref = np.asarray(card["gain_fingerprint"])
         # 5e-3: the same head and positions, moved onto the scalp in float
         # arithmetic, differ by ~1e-3; another head or conductivities by far more
         if np.abs(fp - ref).max() > 5e-3 * np.abs(ref).max():
             raise ValueError(
                 "The forward's gain matrix differs from the one the model was "
-                "trained on (other head model, conductivities or electrode "
-                "positions)." + remedy + " (e.g. mne_deepinverse.datasets."
-                "read_pretrained_forward for pretrained models)."
+                "trained on (other head model, conductivities, electrode "
+                "positions or head position in the MEG helmet)." + remedy
+                + " (e.g. mne_deepinverse.datasets.read_pretrained_forward for "
+                "pretrained models)."
             )
         return fwd
 
@@ -238,21 +244,39 @@ class DeepInverseModel:
             Indices of the model's channels in ``info``, in the model's order.
         """
         _validate_type(info, mne.Info, "info")
-        eeg = mne.pick_types(info, meg=False, eeg=True, exclude=())
-        if len(eeg) == 0:
+        sensors = self.sensors
+        types = [t for t in ("eeg", "mag", "grad") if t in sensors.ch_types] or ["eeg"]
+        eeg_only = types == ["eeg"]
+        if len(sensor_picks(info, types)) == 0:
             kinds = sorted(set(info.get_channel_types()))
             raise ValueError(
                 f"The {kind} has no EEG channels (it has {kinds}); this model is "
                 "an EEG model and cannot be applied to MEG or other data."
+                if eeg_only else
+                f"The {kind} has no {'/'.join(types)} channels (it has {kinds}); "
+                f"this model reads {sensors.description} channels."
             )
         names = self.ch_names
-        eeg_names = [info["ch_names"][p] for p in eeg]
-        missing = [ch for ch in names if ch not in eeg_names]
-        if missing:
+        model_types = ["eeg"] * len(names) if self.any_cap else sensors.ch_types
+        present = [ch for ch in names if ch in info["ch_names"]]
+        have = dict(zip(present, channel_types(
+            info, [info["ch_names"].index(ch) for ch in present]), strict=True))
+        wrong = [f"{ch} ({have[ch]} in the {kind}, {t} for the model)"
+                 for ch, t in zip(names, model_types, strict=True)
+                 if ch in have and have[ch] != t]
+        if wrong:
             raise ValueError(
-                f"The {kind} lacks {len(missing)} EEG channel(s) the model needs: "
-                f"{missing}. Interpolate or add them, or train a model for your "
-                "montage with DeepInverse(fwd).fit()."
+                f"{len(wrong)} channel(s) have another type in the {kind} than in "
+                f"the model: {_short(wrong)}. Set the channel types the data were "
+                "recorded with (set_channel_types), or use a model for them."
+            )
+        missing = [ch for ch in names if ch not in have]
+        if missing:
+            what = "EEG" if eeg_only else "sensor"
+            raise ValueError(
+                f"The {kind} lacks {len(missing)} {what} channel(s) the model "
+                f"needs: {_short(missing)}. Interpolate or add them, or train a "
+                "model for your channels with DeepInverse(fwd).fit()."
             )
         bads = [ch for ch in names if ch in info["bads"]]
         if bads:
@@ -260,9 +284,21 @@ class DeepInverseModel:
                 f"Channel(s) {bads} needed by the model are marked bad; repair "
                 f"them first, e.g. {kind}.interpolate_bads()."
             )
-        _check_reference(info, kind)
+        if "eeg" in types:
+            _check_reference(info, kind)
+        if sensors.whitened:
+            _check_projectors(info, sensors, kind)
+            if "mag" in types or "grad" in types:
+                _check_compensation(info, self.card["sensors"], kind)
         if not self.any_cap:  # any cap: the forward's positions are used
-            _check_positions(info, self.card, on_mismatch)
+            ref = np.asarray(self.card["ch_pos"], dtype=np.float64)
+            for meg in (False, True):
+                rows = [ii for ii, t in enumerate(model_types)
+                        if (t != "eeg") == meg]
+                if not rows:
+                    continue
+                check = _check_head_position if meg else _check_positions
+                check(info, [names[ii] for ii in rows], ref[rows], on_mismatch)
         return np.array([info["ch_names"].index(ch) for ch in names], int)
 
     def _check_X(self, X):
@@ -280,7 +316,10 @@ class DeepInverseModel:
                 f"X must have shape {want} with the model's channels "
                 f"{self.ch_names}, got {X.shape}."
             )
-        checked = _check_data_array(X.reshape(-1, n_ch).T, "The EEG samples X").T
+        eeg = "EEG " if self.any_cap or not self.sensors.whitened else ""
+        checked = _check_data_array(X.reshape(-1, n_ch).T, f"The {eeg}samples X",
+                                    ch_types=None if self.any_cap
+                                    else self.sensors.ch_types).T
         return checked.reshape(X.shape)
 
     # --- running ------------------------------------------------------------
@@ -290,17 +329,20 @@ class DeepInverseModel:
         Parameters
         ----------
         X : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
-            EEG in V, channels in the model's order: time samples, or windows
-            of ``input["n_times"]`` samples for a window model.
+            EEG in V (MEG in T, T/m), channels in the model's order: time
+            samples, or windows of ``input["n_times"]`` samples for a window
+            model.
 
         Returns
         -------
         X_ref : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
-            Average-referenced EEG.
+            Average-referenced EEG (whitened data for a model that reads
+            MEG).
         shapes : array, shape (n_samples, n_sources) | (n_windows, n_times, n_sources)
             Predicted source-map patterns (non-negative, arbitrary scale).
         projection : array, shape like X_ref
-            Forward projection of the patterns (average-referenced gain).
+            Forward projection of the patterns (average-referenced or
+            whitened gain).
         """
         return self._session.run(self._check_X(X), **self._feeds())
 
@@ -317,8 +359,8 @@ class DeepInverseModel:
         Parameters
         ----------
         X : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
-            EEG in V, channels in the model's order (windows of
-            ``input["n_times"]`` samples for a window model).
+            EEG in V (MEG in T, T/m), channels in the model's order (windows
+            of ``input["n_times"]`` samples for a window model).
 
         Returns
         -------
@@ -365,6 +407,54 @@ class DeepInverseModel:
         if fname.suffix != ".onnx":
             logger.info(f"    {fname.name} does not end with .onnx")
         fname.write_bytes(self._onnx)
+
+
+def _short(items, n=10):
+    """At most ``n`` items of a list for a message, with how many were left."""
+    items = list(items)
+    return str(items) if len(items) <= n else (
+        f"{items[:n]} and {len(items) - n} more")
+
+
+def _check_projectors(info, sensors, kind):
+    """Raise if the data's SSP projectors differ from the model's.
+
+    The whitener holds the projectors, as an inverse operator does; MNE
+    refuses data with other projectors (:func:`mne.minimum_norm.apply_inverse`).
+    """
+    from mne._fiff.proj import make_projector
+
+    names = sensors.ch_names
+    avg = "Average EEG reference"
+    data_projs = [p for p in info["projs"] if not p["desc"].startswith(avg)]
+    model_projs = [p for p in sensors.info()["projs"] if not p["desc"].startswith(avg)]
+    P_data = make_projector(data_projs, names)[0]
+    P_model = make_projector(model_projs, names)[0]
+    if np.abs(P_data - P_model).max() > 1e-3:
+        raise ValueError(
+            f"The {kind}'s SSP projectors {[p['desc'] for p in data_projs]} "
+            f"differ from those the model was trained with "
+            f"{[p['desc'] for p in model_projs]}: the model whitens the data "
+            "with its projectors, as an inverse operator does. Give the data the "
+            "model's projectors (add_proj, del_proj), or train a model with a "
+            "noise covariance computed on data with these projectors "
+            "(DeepInverse(fwd, noise_cov=cov))."
+        )
+
+
+def _check_compensation(info, entry, kind):
+    """Raise if the data's CTF compensation grade differs from the model's."""
+    from mne._fiff.compensator import get_current_comp
+
+    grade = int(get_current_comp(info) or 0)
+    want = int(entry.get("comp_grade", 0))
+    if grade != want:
+        raise ValueError(
+            f"The {kind} have CTF compensation grade {grade}, the model's "
+            f"forward grade {want}: the gradiometers would read other fields. "
+            f"Use {kind}.apply_gradient_compensation({want}), or train a model "
+            "with the forward of the data as they are."
+        )
 
 
 def _check_reference(info, kind="data"):

@@ -33,7 +33,6 @@ from ._utils import (
     _check_fixed_forward,
     _check_random_state,
     _check_range,
-    _eeg_gain,
     _source_adjacency,
     _source_positions,
     _src_space_ids,
@@ -317,9 +316,13 @@ class _RegionWindows:
     it), the region-to-source maps and the window geometry.
     """
 
-    def _setup(self, fwd, n_regions, sfreq, n_times, rng, *, max_times=None):
+    def _setup(self, fwd, n_regions, sfreq, n_times, rng, *, max_times=None,
+               noise_cov=None):
+        from ._sensors import Sensors, sensor_gain
+
         fwd = _check_fixed_forward(fwd)
-        self.gain, self.ch_names = _eeg_gain(fwd)
+        self.gain, self.ch_names, _ = sensor_gain(fwd)
+        self.sensors = Sensors.from_forward(fwd, noise_cov)
         pos = _source_positions(fwd)
         n_src = len(pos)
         if n_regions is None:
@@ -350,6 +353,14 @@ class _RegionWindows:
         self.expansion = region_expansion(pos, self.labels, self.centres,
                                           self.region_space)
         return fwd
+
+    def _measure(self, rows):
+        """Rows of windows as the SNR measures them (whitened for MEG)."""
+        if not self.sensors.whitened:
+            return rows
+        n_ch = len(self.ch_names)
+        return self.sensors.pre(rows.reshape(len(rows), -1, n_ch)).reshape(
+            len(rows), -1)
 
     @property
     def n_regions(self):
@@ -388,6 +399,7 @@ class _RegionWindows:
         return np.asarray(Y @ self._region_mean.toarray().astype(Y.dtype))
 
 
+@fill_doc
 class NeuralMassSimulator(_RegionWindows):
     """Windows of EEG from a Jansen-Rit network, mixed on the fly.
 
@@ -436,12 +448,13 @@ class NeuralMassSimulator(_RegionWindows):
         Seed of the parcellation and the banks.
     progress : bool
         Show the integration's progress.
+    %(noise_cov_sim)s
     """
 
     def __init__(self, fwd, *, n_regions=None, sfreq=250.0, n_times=128,
                  n_patches=(1, 3), extent=(0, 1), snr_db=(0.0, 15.0), n_runs=64,
                  seconds=5.0, coupling=10.0, params=None, random_state=None,
-                 progress=False):
+                 progress=False, noise_cov=None):
         from mne.utils import _check_dict_keys
 
         rng = _check_random_state(random_state)
@@ -451,7 +464,7 @@ class NeuralMassSimulator(_RegionWindows):
                          "Jansen-Rit parameters (JR_PARAMS)")
         self.params = dict(JR_PARAMS, **(params or {}))
         fwd = self._setup(fwd, n_regions, sfreq, n_times, rng,
-                          max_times=seconds * sfreq / 4)
+                          max_times=seconds * sfreq / 4, noise_cov=noise_cov)
         self.n_patches = _check_range(n_patches, "n_patches", kind=int, low=1)
         self.extent = _check_range(extent, "extent", kind=int, low=0, high=5)
         self.snr_db = _check_range(snr_db, "snr_db")
@@ -530,7 +543,7 @@ class NeuralMassSimulator(_RegionWindows):
         run = rng.integers(n_runs, size=n_windows)
         start = rng.integers(0, n_bank - self.n_times, size=n_windows)
         bg = self._background[run[:, None], start[:, None] + np.arange(self.n_times)]
-        return bg - bg.mean(axis=-1, keepdims=True)
+        return self.sensors.project(bg)
 
     def _patch(self, region, order):
         """Return the regions within ``order`` steps of ``region`` (cached)."""
@@ -582,10 +595,11 @@ class NeuralMassSimulator(_RegionWindows):
         bg = self.background(n_windows, rng)
         from .simulation import _add_noise_at_snr  # (simulation imports us)
 
-        X -= X.mean(axis=-1, keepdims=True)
+        X = self.sensors.project(X)
         snr = rng.uniform(*self.snr_db, n_windows)
         # one SNR per window: its samples and channels as one row
-        _add_noise_at_snr(X.reshape(n_windows, -1), bg.reshape(n_windows, -1), snr)
+        _add_noise_at_snr(X.reshape(n_windows, -1), bg.reshape(n_windows, -1), snr,
+                          self._measure)
         return X, Y
 
 
@@ -605,6 +619,7 @@ def _random_courses(rng, n, n_times, sfreq):
     return course / np.abs(course).max(axis=1, keepdims=True)
 
 
+@fill_doc
 class PatchWindowSimulator(_RegionWindows):
     """Windows of EEG from independent source patches in white noise.
 
@@ -637,6 +652,7 @@ class PatchWindowSimulator(_RegionWindows):
         Ratio (dB) of the patches' EEG power to the noise's, per window.
     random_state : None | int | instance of numpy.random.Generator
         Seed of the parcellation.
+    %(noise_cov_sim)s
 
     References
     ----------
@@ -645,16 +661,17 @@ class PatchWindowSimulator(_RegionWindows):
 
     def __init__(self, fwd, *, n_regions=None, sfreq=250.0, n_times=128,
                  n_patches=(1, 3), extent=(2, 5), amplitude=(5.0, 10.0),
-                 snr_db=(0.0, 15.0), random_state=None):
+                 snr_db=(0.0, 15.0), random_state=None, noise_cov=None):
         from .simulation import SourceSimulator  # (simulation imports us)
 
         rng = _check_random_state(random_state)
-        fwd = self._setup(fwd, n_regions, sfreq, n_times, rng)
+        fwd = self._setup(fwd, n_regions, sfreq, n_times, rng, noise_cov=noise_cov)
         self.n_patches = _check_range(n_patches, "n_patches", kind=int, low=1)
         self.snr_db = _check_range(snr_db, "snr_db")
         # one patch per draw; windows combine draws with their time courses
         self._single = SourceSimulator(fwd, n_patches=1, extent=extent,
-                                       amplitude=amplitude, average_ref=False)
+                                       amplitude=amplitude, average_ref=False,
+                                       noise_cov=noise_cov)
 
     @fill_doc
     def simulate(self, n_windows, rng):
@@ -689,11 +706,14 @@ class PatchWindowSimulator(_RegionWindows):
         for j, i in enumerate(window):
             row = region_maps[j]
             Y[i][:, row.indices] += np.outer(courses[j], row.data).astype(np.float32)
-        X -= X.mean(axis=-1, keepdims=True)
+        X = self.sensors.project(X)
         noise = rng.standard_normal(X.shape)
-        noise -= noise.mean(axis=-1, keepdims=True)
+        if self.sensors.whitened:  # sensor noise of every channel type's level
+            noise = noise @ self.sensors.noise_sqrt().T
+        noise = self.sensors.project(noise)
         snr = rng.uniform(*self.snr_db, n_windows)
-        _add_noise_at_snr(X.reshape(n_windows, -1), noise.reshape(n_windows, -1), snr)
+        _add_noise_at_snr(X.reshape(n_windows, -1), noise.reshape(n_windows, -1), snr,
+                          self._measure)
         return X, Y
 
 
@@ -733,7 +753,7 @@ class _Mixture:
 WINDOW_SIMULATIONS = ("neural_mass", "patches", "mixed")
 
 
-def _window_simulator(fwd, kind, params, random_state):
+def _window_simulator(fwd, kind, params, random_state, noise_cov=None):
     """Return the window simulator of ``DeepInverse(simulation=)`` for ``kind``.
 
     ``"neural_mass"`` and ``"patches"`` take ``params`` as their parameters;
@@ -748,7 +768,7 @@ def _window_simulator(fwd, kind, params, random_state):
     params = dict(params)
     if kind != "mixed":
         cls = NeuralMassSimulator if kind == "neural_mass" else PatchWindowSimulator
-        return cls(fwd, random_state=random_state, **params)
+        return cls(fwd, random_state=random_state, noise_cov=noise_cov, **params)
     shared = {k: params.pop(k) for k in ("n_regions", "sfreq", "n_times")
               if k in params}
     own = {k: dict(params.pop(k, None) or {}) for k in ("neural_mass", "patches")}
@@ -756,7 +776,7 @@ def _window_simulator(fwd, kind, params, random_state):
     _check_dict_keys(params, (), "simulation key(s)", "a mixed simulation "
                      "(n_regions, sfreq, n_times, neural_mass, patches, share)")
     return _Mixture([
-        NeuralMassSimulator(fwd, random_state=random_state, **shared,
-                            **own["neural_mass"]),
-        PatchWindowSimulator(fwd, random_state=random_state, **shared,
-                             **own["patches"])], share)
+        NeuralMassSimulator(fwd, random_state=random_state, noise_cov=noise_cov,
+                            **shared, **own["neural_mass"]),
+        PatchWindowSimulator(fwd, random_state=random_state, noise_cov=noise_cov,
+                             **shared, **own["patches"])], share)

@@ -3,6 +3,7 @@
 # Copyright the mne-deepinverse contributors.
 """Shared helpers: forward checks, EEG info, source geometry and adjacency."""
 
+import copy
 import hashlib
 
 import mne
@@ -52,12 +53,15 @@ def _eeg_gain(fwd):
 
 
 def _make_info(fwd, ch_names, sfreq):
-    """EEG Info with the forward's electrode positions."""
+    """Info of the forward's channels (types, positions, MEG coils, dev_head_t)."""
     info = mne.create_info(ch_names, sfreq, "eeg")
     fwd_chs = {ch["ch_name"]: ch for ch in fwd["info"]["chs"]}
     with info._unlock():
-        for ch in info["chs"]:
-            ch["loc"] = fwd_chs[ch["ch_name"]]["loc"].copy()
+        info["chs"] = [copy.deepcopy(fwd_chs[name]) for name in ch_names]
+        if fwd["info"].get("dev_head_t") is not None:
+            info["dev_head_t"] = fwd["info"]["dev_head_t"].copy()
+    info._update_redundant()
+    info._check_consistency()
     return info
 
 

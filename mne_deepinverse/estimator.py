@@ -22,13 +22,12 @@ from ._model import DeepInverseModel, read_deep_inverse_model
 from ._onnx import FORMAT_VERSION
 from ._preprocessing import DESCRIPTION as _PREPROCESSING
 from ._registry import BACKENDS
+from ._sensors import Sensors, sensor_gain, sensor_positions_head
 from ._utils import (
     _check_fixed_forward,
     _check_random_state,
-    _eeg_gain,
     _gain_fingerprint,
     _make_info,
-    _reference,
 )
 
 _LOSSES = ("auto", "cosine_mse", "cosine_wmse", "hausdorff")
@@ -79,36 +78,60 @@ def _check_active(Y, what, remedy):
         )
 
 
-def _forward_meta(fwd):
-    """Return what a model needs to know of its forward, JSON-serialisable."""
-    gain, ch_names = _eeg_gain(fwd)
+def _forward_meta(fwd, sensors=None):
+    """Return what a model needs to know of its forward, JSON-serialisable.
+
+    ``sensors`` (:class:`~mne_deepinverse._sensors.Sensors`) default to the
+    forward's without a noise covariance.
+
+    Channel positions are in head coordinates (MEG sensors through the
+    forward's ``dev_head_t``); 2-D positions from MNE's EEG layout (EEG only)
+    or its topomap projection of every sensor.
+    """
+    from mne._fiff.compensator import get_current_comp
+    from mne.channels.layout import _find_topomap_coords
+
+    if sensors is None:
+        sensors = Sensors.from_forward(fwd)
+    gain, ch_names, ch_types = sensor_gain(fwd)
     info = _make_info(fwd, ch_names, 100.0)
-    layout = mne.channels.make_eeg_layout(info)
-    pos2d = layout.pos[:, :2] + layout.pos[:, 2:] / 2
+    picks = np.arange(len(ch_names))
+    if set(ch_types) == {"eeg"}:
+        layout = mne.channels.make_eeg_layout(info)
+        pos2d = layout.pos[:, :2] + layout.pos[:, 2:] / 2
+    else:
+        pos2d = _find_topomap_coords(info, picks, ignore_overlap=True)
     src = fwd["src"]
-    return dict(
+    meta = dict(
         ch_names=ch_names,
-        ch_pos=[np.round(info["chs"][ii]["loc"][:3], 6).tolist()
-                for ii in range(len(ch_names))],
+        ch_pos=np.round(sensor_positions_head(info, picks), 6).tolist(),
         ch_pos2d=np.round(pos2d, 6).tolist(),
         n_sources=int(gain.shape[1]),
         vertices=[s["vertno"].tolist() for s in src],
         subject=src._subject,
         src_kind=src.kind,
         source_rr=np.round(fwd["source_rr"], 5).tolist(),
-        gain_fingerprint=_gain_fingerprint(_reference(gain)),
+        gain_fingerprint=_gain_fingerprint(sensors.pre_gain(gain)),
     )
+    entry = sensors.to_card()
+    if entry is not None:
+        entry["comp_grade"] = int(get_current_comp(fwd["info"]) or 0)
+        meta["sensors"] = entry
+    return meta
 
 
 class DeepInverse(BaseEstimator):
-    """A deep-learning EEG inverse solution trained for one forward model.
+    """A deep-learning EEG/MEG inverse solution trained for one forward model.
 
     Parameters
     ----------
     fwd : instance of Forward | None
-        Fixed-orientation EEG forward model the network is trained for (a
-        free-orientation surface forward is converted). None only for models
-        read from disk.
+        Fixed-orientation forward model the network is trained for (a
+        free-orientation surface forward is converted): EEG, MEG
+        (magnetometers, gradiometers or both) or EEG+MEG; the network reads
+        every EEG and MEG channel of it (pick the channels of the forward,
+        e.g. with :func:`mne.pick_types_forward`, to train for fewer). None
+        only for models read from disk.
     model : "convdip" | "unet" | "vnet" | "sifnet"
         The network backend: ConvDip :footcite:`HeckerEtAl2021` (a shallow
         CNN on a 2-D scalp image), a U-Net refining MNE, dSPM and sLORETA
@@ -151,6 +174,18 @@ class DeepInverse(BaseEstimator):
         default 0.5) on one parcellation, with ``n_regions``, ``sfreq`` and
         ``n_times`` shared and the dicts ``neural_mass`` and ``patches``
         holding each simulator's own parameters.
+    noise_cov : instance of Covariance | None
+        The noise covariance that combines the channel types of a MEG or
+        EEG+MEG forward, as in :func:`mne.minimum_norm.make_inverse_operator`:
+        the network reads data whitened with it (after its SSP projectors and,
+        with EEG, the average reference), the training data's sensor noise is
+        drawn from it and their SNR is measured after whitening. None: an ad
+        hoc diagonal one (:func:`mne.make_ad_hoc_cov`) for MEG; for an
+        EEG-only forward, no whitening (average-referenced EEG in V). Stored
+        with the model; data the model is applied to must carry the same SSP
+        projectors.
+
+        .. versionadded:: 0.1
     hyper_params : dict | None
         Backend hyper-parameters. ConvDip: ``n_filters``, ``n_dense``,
         ``image_shape``. U-Net: ``grid`` (rows, columns per hemisphere),
@@ -226,6 +261,7 @@ class DeepInverse(BaseEstimator):
         patience=5,
         n_val=None,
         simulation=None,
+        noise_cov=None,
         hyper_params=None,
         fp16=True,
         warm_start=None,
@@ -243,6 +279,7 @@ class DeepInverse(BaseEstimator):
         self.patience = patience
         self.n_val = n_val
         self.simulation = simulation
+        self.noise_cov = noise_cov
         self.hyper_params = hyper_params
         self.fp16 = fp16
         self.warm_start = warm_start
@@ -293,11 +330,18 @@ class DeepInverse(BaseEstimator):
         backend = get_backend(self.model)
         _check_hyper_params(self.hyper_params or {}, backend, self.model)
         fwd = _check_fixed_forward(self.fwd)
-        meta = _forward_meta(fwd)
-        gain, _ = _eeg_gain(fwd)
+        sensors = Sensors.from_forward(fwd, self.noise_cov)
+        meta = _forward_meta(fwd, sensors)
+        gain = sensor_gain(fwd)[0]
         window = getattr(backend, "INPUT", "sample") == "window"
         layers = warm = None
         start = self._warm_model()
+        if start is not None and sensors.whitened:
+            raise ValueError(
+                f"warm_start fine-tunes an EEG model, but this forward has "
+                f"{sensors.description} channels (read whitened). Train from "
+                "scratch (warm_start=None)."
+            )
         if start is not None:
             from ._warm_start import warm_start_layers
 
@@ -311,9 +355,9 @@ class DeepInverse(BaseEstimator):
             sim_params = dict(self.simulation or {})
         if window:
             data = self._window_data(fwd, meta, sim_params, X, Y, seeds,
-                                     int(rng.integers(0, 2**31 - 1)))
+                                     int(rng.integers(0, 2**31 - 1)), sensors)
         else:
-            data = self._sample_data(fwd, meta, sim_params, X, Y, seeds)
+            data = self._sample_data(fwd, meta, sim_params, X, Y, seeds, sensors)
         X_val, Y_val, draw, steps, source, inputs, out_pos, to_sources = data
         torch.manual_seed(int(seeds[0]))
         hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
@@ -336,7 +380,8 @@ class DeepInverse(BaseEstimator):
         net = net.to(device)
         what = "windows" if window else "samples"
         logger.info(f"Training {self.model} on {what} {source} ({meta['n_sources']} "
-                    f"sources, {len(meta['ch_names'])} channels)")
+                    f"sources, {sensors.description} channels)")
+        whitener = sensors.W if sensors.whitened else None
         record = train_network(
             net, draw, X_val, Y_val, n_epochs=self.n_epochs, steps_per_epoch=steps,
             batch_size=self.batch_size, learning_rate=self.learning_rate,
@@ -344,6 +389,7 @@ class DeepInverse(BaseEstimator):
             seed=int(seeds[0]), progress=self.progress,
             target_transform=(backend.train_targets(net)
                               if hasattr(backend, "train_targets") else None),
+            whitener=whitener,
         )
         self.net_ = net = net.cpu()
         card = dict(
@@ -352,7 +398,10 @@ class DeepInverse(BaseEstimator):
             backend=self.model,
             hyper_params=hyper,
             preprocessing=dict(_PREPROCESSING,
-                               rescaling="least squares (closed form, Brent-checked)"),
+                               rescaling="least squares (closed form, Brent-checked)",
+                               **(dict(reference="whitener (noise covariance, "
+                                       "projectors)") if whitener is not None
+                                  else {})),
             **meta,
             simulation={k: (v if not isinstance(v, mne.Covariance) else "Covariance")
                         for k, v in sim_params.items()},
@@ -368,7 +417,8 @@ class DeepInverse(BaseEstimator):
         # export, score the exported model on the validation set, then store
         # the validation metrics in the card (metadata only, same graph)
         model = DeepInverseModel(
-            export_onnx(backend, net, _reference(gain), card, fp16=self.fp16)
+            export_onnx(backend, net, sensors.pre_gain(gain), card, fp16=self.fp16,
+                        whitener=whitener)
         )
         card["validation"] = self._validation_metrics(model, X_val, Y_val, meta,
                                                       to_sources)
@@ -451,11 +501,12 @@ class DeepInverse(BaseEstimator):
             )
         for name in ("simulation", "hyper_params"):
             _validate_type(getattr(self, name), (dict, None), name)
+        _validate_type(self.noise_cov, (mne.Covariance, None), "noise_cov")
         _validate_type(self.device, str, "device")
         for name in ("fp16", "progress"):
             _validate_type(getattr(self, name), bool, name)
 
-    def _sample_data(self, fwd, meta, sim_params, X, Y, seeds):
+    def _sample_data(self, fwd, meta, sim_params, X, Y, seeds, sensors):
         """Return validation set, batch source, steps per epoch of a sample model."""
         from ._backend_inputs import backend_inputs
         from .simulation import SourceSimulator
@@ -463,7 +514,7 @@ class DeepInverse(BaseEstimator):
         meta["input"] = dict(kind="sample")
         n_val = 2000 if self.n_val is None else self.n_val
         if X is None:
-            sim = SourceSimulator(fwd, **sim_params)
+            sim = SourceSimulator(fwd, noise_cov=self.noise_cov, **sim_params)
             X_val, Y_val = sim.simulate(n_val, np.random.default_rng(seeds[1]))
             _check_active(
                 Y_val, "The simulated validation set", f"Check simulation="
@@ -478,18 +529,18 @@ class DeepInverse(BaseEstimator):
             steps = max(1, self.samples_per_epoch // self.batch_size)
             source = "simulated on the fly"
         else:
-            X, Y = self._check_XY(X, Y, len(meta["ch_names"]), meta["n_sources"])
+            X, Y = self._check_XY(X, Y, sensors.ch_types, meta["n_sources"])
             X_val, Y_val, draw, steps = self._split(X, Y, n_val, seeds)
             source = "given arrays"
         from .backends import get_backend
 
         hyper = dict(get_backend(self.model).DEFAULTS, **(self.hyper_params or {}))
         inputs = {} if self.warm_start not in (None, False) else backend_inputs(
-            self.model, self.fwd, hyper)
+            self.model, self.fwd, hyper, noise_cov=self.noise_cov)
         return (X_val, Y_val, draw, steps, source, inputs,
                 np.asarray(meta["source_rr"]), None)
 
-    def _window_data(self, fwd, meta, sim_params, X, Y, seeds, sim_seed):
+    def _window_data(self, fwd, meta, sim_params, X, Y, seeds, sim_seed, sensors):
         """Return validation set, batch source, steps per epoch of a window model.
 
         Windows are simulated by a neural-mass network
@@ -503,7 +554,7 @@ class DeepInverse(BaseEstimator):
         kind = params.pop("kind", "neural_mass")
         n_val = 256 if self.n_val is None else self.n_val
         if X is None:
-            sim = _window_simulator(fwd, kind, params, sim_seed)
+            sim = _window_simulator(fwd, kind, params, sim_seed, self.noise_cov)
             X_val, Y_val = sim.simulate(n_val, np.random.default_rng(seeds[1]))
             train_rng = np.random.default_rng(seeds[2])
 
@@ -513,7 +564,7 @@ class DeepInverse(BaseEstimator):
             steps = max(1, self.samples_per_epoch // self.batch_size)
             source = f"simulated on the fly ({kind})"
         else:
-            X, Y = self._check_XY(X, Y, len(meta["ch_names"]), meta["n_sources"],
+            X, Y = self._check_XY(X, Y, sensors.ch_types, meta["n_sources"],
                                   window=True)
             sim = _RegionWindows()
             sim._setup(fwd, params.get("n_regions"), params.get("sfreq", 250.0),
@@ -570,9 +621,10 @@ class DeepInverse(BaseEstimator):
         return {k: float(np.median(v)) for k, v in out.items()} | {"n_samples": n}
 
     @staticmethod
-    def _check_XY(X, Y, n_ch, n_src, *, window=False):
+    def _check_XY(X, Y, ch_types, n_src, *, window=False):
         """Check given samples (or windows) and their maps; return them as float32."""
         X, Y = np.asarray(X), np.asarray(Y)
+        n_ch = len(ch_types)
         what = "windows" if window else "samples"
         if X.ndim != 2 + window or X.shape[-1] != n_ch:
             shape = "(n_windows, n_times, " if window else "(n_samples, "
@@ -592,7 +644,9 @@ class DeepInverse(BaseEstimator):
                 f"fit needs at least 2 {what} (some are held out for validation, "
                 f"the others train), got {len(X)}."
             )
-        flat = _check_data_array(X.reshape(-1, n_ch).T, f"The EEG {what} X").T
+        eeg = "EEG " if set(ch_types) == {"eeg"} else ""
+        flat = _check_data_array(X.reshape(-1, n_ch).T, f"The {eeg}{what} X",
+                                 ch_types=ch_types).T
         X = np.asarray(flat, np.float32).reshape(X.shape)
         Y = np.asarray(_check_data_array(Y.reshape(-1, n_src), "The source maps Y",
                                          eeg=False), np.float32).reshape(Y.shape)

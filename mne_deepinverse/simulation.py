@@ -30,11 +30,11 @@ from ._neural_mass import (  # noqa: F401 (public here)
     region_expansion,
     simulate_jansen_rit,
 )
+from ._sensors import Sensors, sensor_gain
 from ._utils import (
     _check_fixed_forward,
     _check_random_state,
     _check_range,
-    _eeg_gain,
     _hash_array,
     _make_info,
     _source_adjacency,
@@ -113,9 +113,15 @@ def _gaussian_weights(rows, seeds, members, pos, shape, radius=None):
     return sparse.csr_matrix((w.astype(np.float32), (rows, members)), shape=shape)
 
 
-def _noise_sqrt(noise, gain, ch_names):
-    """Square root (n_ch, n_ch) of the noise covariance, unit mean variance."""
+def _noise_sqrt(noise, gain, ch_names, sensors=None):
+    """Square root (n_ch, n_ch) of the noise covariance, unit mean variance.
+
+    With whitened ``sensors`` (MEG models), "white" is the sensors' noise
+    covariance (sensor noise per channel type) and every kind is scaled to
+    unit mean variance after whitening.
+    """
     kinds = list(noise) if isinstance(noise, list | tuple) else [noise]
+    whitened = sensors is not None and sensors.whitened
     n_ch = len(ch_names)
     total = np.zeros((n_ch, n_ch))
     for kind in kinds:
@@ -133,8 +139,15 @@ def _noise_sqrt(noise, gain, ch_names):
         else:
             _check_option("noise", kind, _NOISE_KINDS)
             # brain noise: independent unit sources everywhere through the gain
-            cov = np.eye(n_ch) if kind == "white" else gain @ gain.T
-        total += cov / np.trace(cov) * n_ch
+            if kind == "brain":
+                cov = gain @ gain.T
+            else:
+                cov = sensors.cov_matrix() if whitened else np.eye(n_ch)
+        if whitened:
+            white = sensors.W @ cov @ sensors.W.T
+            total += cov / np.trace(white) * n_ch
+        else:
+            total += cov / np.trace(cov) * n_ch
     total /= len(kinds)
     evals, evecs = np.linalg.eigh(total)
     return evecs * np.sqrt(np.clip(evals, 0, None))
@@ -147,10 +160,11 @@ class SourceSimulator:
     Parameters
     ----------
     fwd : instance of Forward
-        Fixed-orientation EEG forward model on a surface, volume or discrete
-        source space (a free-orientation surface forward is converted with a
-        logged note).
+        Fixed-orientation EEG, MEG or EEG+MEG forward model on a surface,
+        volume or discrete source space (a free-orientation surface forward
+        is converted with a logged note); every EEG and MEG channel is used.
     %(sim_params)s
+    %(noise_cov_sim)s
     """
 
     def __init__(
@@ -165,6 +179,7 @@ class SourceSimulator:
         noise="white",
         average_ref=True,
         dtype=np.float32,
+        noise_cov=None,
     ):
         _check_option("extent_units", extent_units, ("order", "mm"))
         self.n_patches = _check_sim_range(
@@ -201,14 +216,15 @@ class SourceSimulator:
                 "least 2 (with one there is nothing to localise and no inactive "
                 "source to score against). Use a source space with more sources."
             )
-        self.gain, self.ch_names = _eeg_gain(fwd)
+        self.gain, self.ch_names, _ = sensor_gain(fwd)
         if not np.isfinite(self.gain).all():
             raise ValueError("The forward's gain matrix holds NaN or inf values.")
+        self.sensors = Sensors.from_forward(fwd, noise_cov)
         self.src = fwd["src"]
         self.pos = _source_positions(fwd)
         self.space_ids = _src_space_ids(fwd["src"])
         self.n_sources = self.gain.shape[1]
-        self.noise_sqrt = _noise_sqrt(noise, self.gain, self.ch_names)
+        self.noise_sqrt = _noise_sqrt(noise, self.gain, self.ch_names, self.sensors)
         self._tree = None
         if extent_units == "order":
             key = (_hash_array(self.pos, self.gain), self.extent)
@@ -289,7 +305,7 @@ class SourceSimulator:
         Returns
         -------
         X : array, shape (n_samples, n_channels)
-            EEG in V.
+            EEG in V (MEG in T, T/m).
         Y : array, shape (n_samples, n_sources)
             Source moments in Am.
         """
@@ -298,12 +314,19 @@ class SourceSimulator:
         Y, X = self._clean(n_samples, rng)
         noise = rng.standard_normal((n_samples, len(self.ch_names))) @ self.noise_sqrt.T
         snr = rng.uniform(*self.snr_db, n_samples)
-        X = _add_noise_at_snr(self._reference(X), self._reference(noise), snr)
+        X = _add_noise_at_snr(self._reference(X), self._reference(noise), snr,
+                              self._measure)
         return X.astype(self.dtype, copy=False), Y.astype(self.dtype, copy=False)
 
+    @property
+    def _measure(self):
+        """Where the SNR is measured: None (the data) or the whitened data."""
+        return self.sensors.pre if self.sensors.whitened else None
+
     def _reference(self, X):
+        """Apply the average reference (and, for MEG, the projectors) if asked."""
         if self.average_ref:
-            X = X - X.mean(axis=-1, keepdims=True)
+            X = self.sensors.project(X)
         return X
 
 
@@ -322,9 +345,10 @@ def simulate_samples(
     noise="white",
     average_ref=True,
     dtype=np.float32,
+    noise_cov=None,
     verbose=None,
 ):
-    """Simulate single-time-point EEG samples and their source maps.
+    """Simulate single-time-point EEG (or MEG) samples and their source maps.
 
     Parameters
     ----------
@@ -335,12 +359,14 @@ def simulate_samples(
         Number of samples.
     %(random_state)s
     %(sim_params)s
+    %(noise_cov_sim)s
     %(verbose)s
 
     Returns
     -------
     X : array, shape (n_samples, n_channels)
-        EEG in V, channels in the order of the forward's EEG channels.
+        EEG in V (MEG in T and T/m), channels in the order of the forward's
+        EEG and MEG channels.
     Y : array, shape (n_samples, n_sources)
         Source moments in Am (non-negative, normal to the cortex).
 
@@ -354,19 +380,23 @@ def simulate_samples(
     sim = SourceSimulator(
         fwd, n_patches=n_patches, extent=extent, extent_units=extent_units,
         amplitude=amplitude, snr_db=snr_db, noise=noise, average_ref=average_ref,
-        dtype=dtype,
+        dtype=dtype, noise_cov=noise_cov,
     )
     rng = _check_random_state(random_state)
     return sim.simulate(n_samples, rng)
 
 
-def _add_noise_at_snr(X, noise, snr_db):
+def _add_noise_at_snr(X, noise, snr_db, measure=None):
     """Add ``noise`` to the samples ``X`` (in place) at the SNR (dB) of each.
 
     Numpy arrays or torch tensors (the any-cap training simulates on a GPU).
+    The powers are those of the rows, or of ``measure(rows)`` (e.g. the
+    whitened data of a MEG model, where every channel type counts by its
+    noise).
     """
-    p_sig = (X**2).mean(1)
-    p_noise = (noise**2).mean(1)
+    Xm, Nm = (X, noise) if measure is None else (measure(X), measure(noise))
+    p_sig = (Xm**2).mean(1)
+    p_noise = (Nm**2).mean(1)
     p_noise = p_noise + (p_noise == 0)  # all-zero noise adds nothing
     X += noise * ((p_sig / (p_noise * 10 ** (snr_db / 10))) ** 0.5)[:, None]
     return X
@@ -412,6 +442,7 @@ def _erp_course(times, rng):
 
 
 @verbose
+@fill_doc
 def simulate_evoked(
     fwd,
     *,
@@ -428,6 +459,7 @@ def simulate_evoked(
     time_course="half-sine",
     return_epochs=False,
     random_state=None,
+    noise_cov=None,
     verbose=None,
 ):
     """Simulate an evoked response with its true source estimate.
@@ -442,7 +474,7 @@ def simulate_evoked(
     Parameters
     ----------
     fwd : instance of Forward
-        Fixed-orientation EEG forward model.
+        Fixed-orientation EEG, MEG or EEG+MEG forward model.
     n_patches, extent, extent_units, amplitude : see :func:`simulate_samples`
         Source configuration (one draw for the whole evoked).
     snr_db : float | tuple of float
@@ -469,6 +501,9 @@ def simulate_evoked(
         Also return the single trials as :class:`mne.EpochsArray`.
     random_state : None | int | instance of numpy.random.Generator
         Seed.
+    %(noise_cov_sim)s
+
+        .. versionadded:: 0.1
     %(verbose)s
 
     Returns
@@ -524,15 +559,19 @@ def simulate_evoked(
     sim = SourceSimulator(
         fwd, n_patches=n_patches, extent=extent, extent_units=extent_units,
         amplitude=amplitude, snr_db=snr_db, noise="white", average_ref=True,
-        dtype=np.float64,
+        dtype=np.float64, noise_cov=noise_cov,
     )
-    fwd = sim.fwd
+    fwd, sensors = sim.fwd, sim.sensors
     # one noiseless source map, drawn like the training samples
     y = sim._clean(1, rng)[0][0].astype(np.float64)
     source = y[:, None] * course[None]
-    signal = sim.gain @ source
-    signal -= signal.mean(axis=0, keepdims=True)
+    signal = sensors.project((sim.gain @ source).T).T
     n_ch, n_times = signal.shape
+
+    def power(x):  # mean power over channels (whitened for MEG), x (n_ch, ...)
+        x = np.moveaxis(x, 0, -1)
+        return np.mean((sensors.pre(x) if sensors.whitened else x) ** 2)
+
     # noise per trial, as (n_trials, n_ch, n_times)
     parts = []
     for kind in noise_kinds:
@@ -540,29 +579,36 @@ def simulate_evoked(
             part = _pink_noise(rng, n_trials * n_ch, n_times).reshape(
                 n_trials, n_ch, n_times
             )
+            if sensors.whitened:  # each channel at its type's noise level
+                part = np.einsum("ij,tjs->tis", sensors.noise_sqrt(), part)
         elif isinstance(kind, str) and kind == "brain":
             src_noise = _pink_noise(rng, sim.n_sources, n_times * n_trials)
             part = (sim.gain @ src_noise).reshape(n_ch, n_trials, n_times)
             part = part.transpose(1, 0, 2)
         else:
-            nsqrt = _noise_sqrt(kind, sim.gain, sim.ch_names)
+            nsqrt = _noise_sqrt(kind, sim.gain, sim.ch_names, sensors)
             part = np.einsum("ij,tjs->tis", nsqrt, rng.standard_normal(
                 (n_trials, n_ch, n_times)))
-        part = part - part.mean(axis=1, keepdims=True)
-        parts.append(part / np.sqrt(np.mean(part**2)))
+        part = np.moveaxis(sensors.project(np.moveaxis(part, 1, -1)), -1, 1)
+        parts.append(part / np.sqrt(power(np.moveaxis(part, 1, 0))))
     trial_noise = sum(parts) / np.sqrt(len(parts))
     snr = rng.uniform(*sim.snr_db)
     peak = np.argmax(np.abs(course))
-    p_sig = np.mean(signal[:, peak] ** 2)
-    p_noise_avg = np.mean(trial_noise.mean(axis=0) ** 2)
+    p_sig = power(signal[:, peak])
+    p_noise_avg = power(trial_noise.mean(axis=0))
     trial_noise *= np.sqrt(p_sig / (p_noise_avg * 10 ** (snr / 10)))
     trials = signal[None] + trial_noise
     info = _make_info(fwd, sim.ch_names, sfreq)
+    if sensors.whitened:  # the SSP projectors the noise covariance was made with
+        with info._unlock():
+            info["projs"] = [p for p in sensors.info()["projs"]
+                             if p["desc"] != "Average EEG reference"]
     baseline = (None, 0) if times[0] < 0 else None
     epochs = mne.EpochsArray(
         trials, info, tmin=times[0], baseline=baseline, verbose=False
     )
-    epochs.set_eeg_reference("average", projection=True, verbose=False)
+    if "eeg" in sensors.ch_types:
+        epochs.set_eeg_reference("average", projection=True, verbose=False)
     epochs.apply_proj(verbose=False)
     evoked = epochs.average()
     stc = _make_stc(fwd, source, times[0], 1.0 / sfreq)

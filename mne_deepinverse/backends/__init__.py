@@ -36,12 +36,17 @@ def get_backend(name):
     return import_module(f".{BACKENDS[name]}", __name__)
 
 
-def export_onnx(backend, net, gain_ref, card, *, fp16=True):
-    """Export a trained network of ``backend`` as an ONNX model (bytes)."""
+def export_onnx(backend, net, gain_ref, card, *, fp16=True, whitener=None):
+    """Export a trained network of ``backend`` as an ONNX model (bytes).
+
+    ``gain_ref`` is the average-referenced gain, or the whitened one when
+    ``whitener`` (MEG models) replaces the average reference.
+    """
     from .._export import export_torch_model, make_onnx_model
 
     if hasattr(backend, "fold"):  # gain_ref None: an any-cap graph
-        return make_onnx_model(backend.fold(net), gain_ref, card, fp16=fp16)
+        return make_onnx_model(backend.fold(net), gain_ref, card, fp16=fp16,
+                               whitener=whitener)
     if hasattr(backend, "for_export"):  # e.g. regions mapped onto sources
         net = backend.for_export(net)
-    return export_torch_model(net, gain_ref, card, fp16=fp16)
+    return export_torch_model(net, gain_ref, card, fp16=fp16, whitener=whitener)

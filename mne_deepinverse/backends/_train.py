@@ -57,6 +57,7 @@ def train_network(
     normalise_input=True,
     max_time_s=None,
     target_transform=None,
+    whitener=None,
 ):
     """Train ``net`` with Adam, a plateau schedule and early stopping.
 
@@ -100,6 +101,9 @@ def train_network(
         Applied to the (normalised) training targets, to match what the
         network outputs in training mode (e.g. time-averaged windows);
         validation runs in eval mode on the targets as they are.
+    whitener : array, shape (n_channels, n_channels) | None
+        The whitener that replaces the average reference in the input
+        pre-processing (models that read MEG).
 
     Returns
     -------
@@ -114,10 +118,13 @@ def train_network(
         opt, factor=0.5, patience=max(1, patience // 2)
     )
     device = next(net.parameters()).device
-    prepare = normalise_eeg if normalise_input else (lambda x: x)
-
     def tensor(a):
         return torch.as_tensor(a, dtype=torch.float32).to(device)
+
+    white_t = None if whitener is None else tensor(np.asarray(whitener).T)
+
+    def prepare(x):
+        return normalise_eeg(x, white_t) if normalise_input else x
 
     Xv = prepare(tensor(X_val))
     Yv = normalise_sources(tensor(Y_val))

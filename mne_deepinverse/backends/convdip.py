@@ -8,6 +8,11 @@ alike; the paper max-normalises), is interpolated onto a 7 x 11 image
 with one precomputed linear matrix (so any number of time samples goes
 through one matrix product), then Conv 8@3x3 + ReLU + BatchNorm, dense 512 +
 ReLU + BatchNorm, dense n_sources + ReLU.
+
+Whitened MEG (or EEG+MEG) is drawn as several images on one grid, the
+image's channels (:func:`image_groups`): one per sensor type and per coil at
+a sensor position (a Neuromag VectorView gives magnetometers, the first and
+the second gradiometer of each pair, and EEG: four images).
 """
 
 import numpy as np
@@ -18,7 +23,33 @@ DEFAULTS = dict(image_shape=(7, 11), n_filters=8, n_dense=512)
 LOSS = "cosine_mse"
 
 
-def scalp_image_matrix(pos2d, shape=(7, 11)):
+def image_groups(ch_types, pos2d):
+    """Channels drawn as one image each: per type and per coil at a position.
+
+    Parameters
+    ----------
+    ch_types : list of str
+        Channel types.
+    pos2d : array, shape (n_channels, 2)
+        2-D (topomap) channel positions.
+
+    Returns
+    -------
+    groups : list of array of int
+        Channel indices of every image, in order of first appearance; the
+        k-th channel of a type at a position (e.g. the second gradiometer of
+        a pair) goes to the type's k-th image.
+    """
+    seen, groups = {}, {}
+    for ii, (kind, pos) in enumerate(zip(ch_types, np.round(pos2d, 4).tolist(),
+                                         strict=True)):
+        k = seen.get((kind, tuple(pos)), 0)
+        seen[(kind, tuple(pos))] = k + 1
+        groups.setdefault((kind, k), []).append(ii)
+    return [np.array(g) for g in groups.values()]
+
+
+def scalp_image_matrix(pos2d, shape=(7, 11), groups=None):
     """Linear interpolation of channel values onto a regular 2-D grid.
 
     Parameters
@@ -27,28 +58,37 @@ def scalp_image_matrix(pos2d, shape=(7, 11)):
         2-D (topomap) channel positions.
     shape : tuple of int
         Image rows and columns.
+    groups : list of array of int | None
+        Channels of each image (:func:`image_groups`); None: one image of
+        every channel. All images share the grid over all positions.
 
     Returns
     -------
-    interp : array, shape (rows * cols, n_channels)
-        ``image.ravel() = interp @ x``; pixels outside the channels' convex
-        hull take the nearest channel's value.
+    interp : array, shape (n_images * rows * cols, n_channels)
+        ``image.ravel() = interp @ x`` (images one after the other); pixels
+        outside the channels' convex hull take the nearest channel's value.
     """
     from scipy.interpolate import LinearNDInterpolator
     from scipy.spatial import cKDTree
 
     pos2d = np.asarray(pos2d, dtype=np.float64)
     n_ch = len(pos2d)
+    groups = [np.arange(n_ch)] if groups is None else groups
     rows, cols = shape
     lo, hi = pos2d.min(axis=0), pos2d.max(axis=0)
     gx, gy = np.meshgrid(
         np.linspace(lo[0], hi[0], cols), np.linspace(hi[1], lo[1], rows)
     )
     grid = np.c_[gx.ravel(), gy.ravel()]
-    interp = LinearNDInterpolator(pos2d, np.eye(n_ch))(grid)
-    outside = np.isnan(interp).any(axis=1)
-    nearest = cKDTree(pos2d).query(grid[outside])[1]
-    interp[outside] = np.eye(n_ch)[nearest]
+    interp = np.zeros((len(groups) * len(grid), n_ch))
+    for gg, idx in enumerate(groups):
+        block = np.full((len(grid), len(idx)), np.nan)
+        if len(idx) >= 4:  # a triangulation needs a few points
+            block = LinearNDInterpolator(pos2d[idx], np.eye(len(idx)))(grid)
+        outside = np.isnan(block).any(axis=1)
+        nearest = cKDTree(pos2d[idx]).query(grid[outside])[1]
+        block[outside] = np.eye(len(idx))[nearest]
+        interp[gg * len(grid):(gg + 1) * len(grid), idx] = block
     return interp
 
 
@@ -56,11 +96,12 @@ class ConvDip(nn.Module):
     """The ConvDip network (training form, with BatchNorm)."""
 
     def __init__(self, interp, n_sources, image_shape=(7, 11), n_filters=8,
-                 n_dense=512):
+                 n_dense=512, n_images=1):
         super().__init__()
         self.image_shape = tuple(image_shape)
+        self.n_images = int(n_images)
         self.register_buffer("interp", torch.as_tensor(interp.T, dtype=torch.float32))
-        self.conv = nn.Conv2d(1, n_filters, 3, padding=1)
+        self.conv = nn.Conv2d(self.n_images, n_filters, 3, padding=1)
         self.bn1 = nn.BatchNorm2d(n_filters)
         n_pix = self.image_shape[0] * self.image_shape[1]
         self.fc = nn.Linear(n_filters * n_pix, n_dense)
@@ -69,7 +110,7 @@ class ConvDip(nn.Module):
 
     def first_layer(self, x):
         """Interpolation and convolution (linear, before the ReLU)."""
-        img = (x @ self.interp).view(-1, 1, *self.image_shape)
+        img = (x @ self.interp).view(-1, self.n_images, *self.image_shape)
         return self.conv(img).flatten(1)
 
     def forward(self, x):
@@ -83,10 +124,15 @@ class ConvDip(nn.Module):
 def build(meta, hyper_params):
     """Build an untrained ConvDip for a model card's channel layout."""
     params = {**DEFAULTS, **hyper_params}
-    interp = scalp_image_matrix(np.asarray(meta["ch_pos2d"]), params["image_shape"])
+    pos2d = np.asarray(meta["ch_pos2d"])
+    groups = None
+    if meta.get("sensors"):  # MEG, EEG+MEG: an image per type and coil
+        groups = image_groups(meta["sensors"]["ch_types"], pos2d)
+    interp = scalp_image_matrix(pos2d, params["image_shape"], groups)
     return ConvDip(
         interp, meta["n_sources"], image_shape=params["image_shape"],
         n_filters=params["n_filters"], n_dense=params["n_dense"],
+        n_images=1 if groups is None else len(groups),
     )
 
 

@@ -11,6 +11,7 @@ from ._pretrained import (
 )
 from ._template import (
     DEFAULT_CONDUCTIVITY,
+    MEG_SYSTEMS,
     TEMPLATE_SUBJECT,
     check_scalp_positions,
     get_cache_dir,
@@ -19,6 +20,7 @@ from ._template import (
     make_template_bem,
     make_template_forward,
     make_template_info,
+    make_template_meg_info,
     make_template_montage,
     project_to_template_scalp,
     setup_template_source_space,
@@ -27,6 +29,7 @@ from ._template import (
 __all__ = [
     "CONVDIP_CH_NAMES",
     "DEFAULT_CONDUCTIVITY",
+    "MEG_SYSTEMS",
     "TEMPLATE_SUBJECT",
     "check_scalp_positions",
     "fetch_pretrained_file",
@@ -36,6 +39,7 @@ __all__ = [
     "make_template_bem",
     "make_template_forward",
     "make_template_info",
+    "make_template_meg_info",
     "make_template_montage",
     "pretrained_dir",
     "project_to_template_scalp",

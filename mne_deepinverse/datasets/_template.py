@@ -24,6 +24,11 @@ MAX_SCALP_DISTANCE_MM = 35.0
 #: (MNE's standard caps: 2-7 mm; spherical montages: 13-15 mm).
 MAX_MEDIAN_SCALP_DISTANCE_MM = 10.0
 _SPACINGS = ("ico4", "oct6")
+#: MEG systems whose sensor definitions ship with the package.
+MEG_SYSTEMS = ("neuromag306",)
+#: Closest distance (mm) of a MEG sensor to the template's scalp: nearer (or
+#: inside the head) means the head sits where no head fits in the helmet.
+MIN_MEG_SCALP_DISTANCE_MM = 5.0
 
 
 @verbose
@@ -195,6 +200,80 @@ def make_template_info(ch_names, sfreq=100.0):
     info = mne.create_info(ch_names, float(sfreq), "eeg")
     info.set_montage(make_template_montage(ch_names))
     return info
+
+
+def make_template_meg_info(system="neuromag306", *, sfreq=100.0, dev_head_t=None):
+    """Make a MEG :class:`mne.Info` with the template head in the helmet.
+
+    Parameters
+    ----------
+    system : "neuromag306"
+        The MEG system: ``"neuromag306"`` is the Neuromag (Elekta, MEGIN)
+        VectorView array of 102 magnetometers and 204 planar gradiometers
+        (the sensor definitions of the MNE "sample" recording).
+    sfreq : float
+        Sampling frequency in Hz.
+    dev_head_t : instance of Transform | array, shape (4, 4) | None
+        Where the head sits in the helmet (device to head coordinates).
+        None: the head position of the MNE "sample" recording, which leaves
+        21-30 mm (closest, median) between the template's scalp and the
+        sensors (the head frame is defined by the fiducials, in the
+        recording as in the template).
+
+    Returns
+    -------
+    info : instance of Info
+        The MEG channels and ``dev_head_t``; add EEG channels with
+        :func:`mne.io.Info` tools or combine with a template EEG montage.
+
+    See Also
+    --------
+    make_template_info
+    make_template_forward
+    """
+    _check_option("system", system, MEG_SYSTEMS)
+    _validate_type(sfreq, "numeric", "sfreq")
+    _validate_type(dev_head_t, (mne.transforms.Transform, np.ndarray, None),
+                   "dev_head_t")
+    info = mne.io.read_info(
+        Path(str(files("mne_deepinverse.datasets") / "data" / f"{system}-info.fif")),
+        verbose=False)
+    with info._unlock():
+        info["sfreq"] = float(sfreq)
+        info["lowpass"] = float(sfreq) / 2.0
+        if dev_head_t is not None:
+            trans = dev_head_t if isinstance(dev_head_t, mne.transforms.Transform) \
+                else mne.transforms.Transform("meg", "head", np.asarray(dev_head_t))
+            if (trans["from"], trans["to"]) != (1, 4):  # device -> head
+                raise ValueError(f"dev_head_t must map the MEG device frame to "
+                                 f"the head frame, got {trans}.")
+            info["dev_head_t"] = trans
+    return info
+
+
+def _check_meg_in_helmet(info, picks):
+    """Raise if MEG sensors are nearer the template's scalp than a head allows."""
+    from scipy.spatial import cKDTree
+
+    if info["dev_head_t"] is None:
+        raise ValueError("The info has MEG channels but no device-to-head "
+                         "transform (info['dev_head_t']); set it.")
+    pos = np.array([info["chs"][p]["loc"][:3] for p in picks])
+    pos_mri = mne.transforms.apply_trans(
+        get_template_trans(), mne.transforms.apply_trans(info["dev_head_t"], pos))
+    scalp = _template_scalp()
+    dist, idx = cKDTree(scalp["rr"]).query(pos_mri)
+    inside = np.einsum("ij,ij->i", pos_mri - scalp["rr"][idx], scalp["nn"][idx]) < 0
+    dist = np.where(inside, -dist, dist) * 1e3
+    if dist.min() < MIN_MEG_SCALP_DISTANCE_MM:
+        raise ValueError(
+            f"With this info['dev_head_t'] the template's scalp comes "
+            f"{dist.min():.0f} mm from a MEG sensor (minimum "
+            f"{MIN_MEG_SCALP_DISTANCE_MM:g} mm; negative: inside the head): the "
+            "head would not fit in the helmet there. Check the device-to-head "
+            "transform (in m), or align the head by its fiducials "
+            "(mne_deepinverse.datasets.make_template_meg_info gives a typical one)."
+        )
 
 
 def _check_spacing(spacing):
@@ -434,6 +513,13 @@ def _forward_key(info, spacing, conductivity):
         ch = info["chs"][p]
         h.update(ch["ch_name"].encode())
         h.update(np.round(ch["loc"][:3], 7).tobytes())
+    meg = mne.pick_types(info, meg=True, exclude=())
+    for p in meg:  # (EEG-only keys stay as they were)
+        ch = info["chs"][p]
+        h.update(f"{ch['ch_name']}{int(ch['coil_type'])}".encode())
+        h.update(np.round(ch["loc"], 7).tobytes())
+    if len(meg):
+        h.update(np.round(info["dev_head_t"]["trans"], 7).tobytes())
     # electrodes are projected onto the scalp before the forward is computed
     h.update(f"{spacing}{conductivity}scalp-projected".encode())
     return h.hexdigest()[:16]
@@ -448,13 +534,15 @@ def make_template_forward(
     fixed=True,
     verbose=None,
 ):
-    """Make (or read from the cache) an EEG forward model on the template.
+    """Make (or read from the cache) an EEG/MEG forward model on the template.
 
     Parameters
     ----------
     info : instance of Info
         Measurement info with EEG positions in head coordinates (as set by a
-        standard montage or a digitisation aligned to fsaverage); only EEG
+        standard montage or a digitisation aligned to fsaverage) and/or MEG
+        sensors with a device-to-head transform that places the template
+        head in the helmet (:func:`make_template_meg_info`); its EEG and MEG
         channels are used, bad ones included. The electrodes are moved onto
         the template's scalp first (:func:`project_to_template_scalp`; the
         forward's info holds the moved positions, ``info`` is not modified).
@@ -484,30 +572,41 @@ def make_template_forward(
     _check_spacing(spacing)
     _validate_type(fixed, bool, "fixed")
     conductivity = _check_conductivity(conductivity)
-    montage = project_to_template_scalp(info)[0]
+    n_eeg = len(mne.pick_types(info, meg=False, eeg=True, exclude=()))
+    meg = mne.pick_types(info, meg=True, exclude=())
+    if n_eeg == 0 and len(meg) == 0:
+        raise ValueError(
+            f"The info has no EEG or MEG channels (it has "
+            f"{sorted(set(info.get_channel_types()))}); a forward needs sensors.")
+    montage = project_to_template_scalp(info)[0] if n_eeg else None
+    if len(meg):
+        _check_meg_in_helmet(info, meg)
     key = _forward_key(info, spacing, conductivity)
 
     def compute():
-        picks = mne.pick_types(info, meg=False, eeg=True, exclude=())
-        info_eeg = mne.pick_info(info, picks)
-        with info_eeg._unlock():
-            info_eeg["bads"] = []
-            info_eeg["projs"] = []
-        info_eeg.set_montage(montage)
+        picks = mne.pick_types(info, meg=True, eeg=True, exclude=())
+        info_sel = mne.pick_info(info, picks)
+        with info_sel._unlock():
+            info_sel["bads"] = []
+            info_sel["projs"] = []
+            info_sel["comps"] = []
+        if montage is not None:
+            info_sel.set_montage(montage)
         src = setup_template_source_space(spacing)
         bem = make_template_bem(conductivity)
         return mne.make_forward_solution(
-            info_eeg, get_template_trans(), src, bem, meg=False, eeg=True,
-            mindist=0.0, verbose=False,
+            info_sel, get_template_trans(), src, bem, meg=bool(len(meg)),
+            eeg=bool(n_eeg), mindist=0.0, verbose=False,
         )
 
-    n_eeg = len(mne.pick_types(info, meg=False, eeg=True, exclude=()))
+    what = " + ".join(f"{n} {kind}" for n, kind in ((n_eeg, "EEG"), (len(meg), "MEG"))
+                      if n)
     fwd = _cached(
         get_cache_dir() / f"template-{spacing}-{key}-fwd.fif",
         compute,
         mne.write_forward_solution,
         mne.read_forward_solution,
-        f"the {spacing} template forward for {n_eeg} EEG channels",
+        f"the {spacing} template forward for {what} channels",
     )
     if fixed:
         fwd = mne.convert_forward_solution(
