@@ -792,9 +792,15 @@ def read_deep_inverse(fname):
     model = read_deep_inverse_model(fname)
     card = model.card
     training = card.get("training", {})
+    noise_cov = None
+    if card.get("sensors", {}).get("noise_cov", {}).get("kind") == "given":
+        sensors = model.sensors  # the covariance with its SSP projectors
+        noise_cov = sensors.covariance()
+        noise_cov["projs"] = [p for p in sensors.info()["projs"]
+                              if p["desc"] != "Average EEG reference"]
     est = DeepInverse(
         None, card["backend"], hyper_params=card.get("hyper_params"),
-        simulation=card.get("simulation") or None,
+        simulation=card.get("simulation") or None, noise_cov=noise_cov,
         loss=training.get("loss", "cosine_mse"),
         random_state=training.get("random_state"),
     )
