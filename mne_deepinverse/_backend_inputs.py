@@ -16,13 +16,11 @@ hyper_params, **inputs)``:
 
 import mne
 import numpy as np
-from mne.io.constants import FIFF
-from mne.utils import _check_option, logger
+from mne.utils import _check_option
 
 from ._registry import BACKENDS
 from ._sensors import Sensors
-from ._utils import _make_info
-from .baselines import apply_baseline, make_baseline_operator
+from ._sensors import linear_kernels as _linear_kernels
 from .datasets import TEMPLATE_SUBJECT, get_template
 
 
@@ -49,11 +47,14 @@ def backend_inputs(name, fwd, hyper_params, *, noise_cov=None):
         Keyword arguments for the backend's ``build`` (empty for
         ``"convdip"``).
     """
+    from .backends import get_backend
+
     _check_option("model", name, sorted(BACKENDS))
     if name == "convdip":
         return {}
-    from .backends import get_backend
-
+    if name == "anysensor":  # its kernels are computed per forward, at apply
+        params = {**get_backend(name).DEFAULTS, **hyper_params}
+        return dict(sphere_pos=sphere_positions(fwd, params.get("subjects_dir")))
     params = {**get_backend(name).DEFAULTS, **hyper_params}
     if name == "unet":
         # the source space check first: it fails fast for non-surface spaces
@@ -69,63 +70,29 @@ def backend_inputs(name, fwd, hyper_params, *, noise_cov=None):
 def linear_kernels(fwd, methods, *, lambda2=1.0 / 9.0, depth=0.8, noise_cov=None):
     """Linear inverse kernels of MNE's minimum-norm solvers for a forward.
 
-    Each kernel maps what the network reads (average-referenced EEG, or
-    whitened data for MEG and EEG+MEG) to signed source amplitudes; it is
-    read off :func:`mne.minimum_norm.apply_inverse` applied to the identity
-    (one "time sample" per channel), with the model's noise covariance (an
-    ad-hoc diagonal one by default), fixed orientations and the projectors
-    (the EEG average reference); for whitened data it is then multiplied by
-    the pseudo-inverse of the whitener.
+    :func:`mne_deepinverse._sensors.linear_kernels` for the sensors of
+    ``fwd`` and ``noise_cov`` (see :class:`~mne_deepinverse.DeepInverse`).
 
     Parameters
     ----------
     fwd : instance of Forward
-        EEG forward. With free orientations (surface source space) the
-        kernels use depth weighting; a fixed-orientation forward gives no
-        depth information, so its kernels are computed without.
+        EEG, MEG or EEG+MEG forward.
     methods : list of str
         Any of ``"MNE"``, ``"dSPM"``, ``"sLORETA"``, ``"eLORETA"``.
     lambda2 : float
         Regularisation.
     depth : float | None
-        Depth weighting exponent.
+        Depth weighting exponent (free-orientation forwards only).
     noise_cov : instance of Covariance | None
-        The model's noise covariance (see
-        :class:`~mne_deepinverse.DeepInverse`).
+        The model's noise covariance.
 
     Returns
     -------
     kernels : array of float32, shape (n_methods, n_sources, n_channels)
-        The kernels, each scaled to a largest absolute entry of 1 (the
-        networks see per-sample normalised estimates, so the scale is free).
+        The kernels, each scaled to a largest absolute entry of 1.
     """
-    sensors = Sensors.from_forward(fwd, noise_cov)
-    ch_names = sensors.ch_names
-    info = _make_info(fwd, ch_names, 100.0)
-    cov = None
-    if sensors.whitened:
-        cov = sensors.covariance()
-        with info._unlock():  # the SSP projectors (the average reference below)
-            info["projs"] = [p for p in sensors.info()["projs"]
-                             if p["desc"] != "Average EEG reference"]
-    fwd = mne.pick_channels_forward(fwd, ch_names, ordered=True, verbose=False)
-    eye = mne.EvokedArray(np.eye(len(ch_names)), info, tmin=0.0, nave=1,
-                          verbose=False)
-    if "eeg" in sensors.ch_types:
-        eye.set_eeg_reference("average", projection=True, verbose=False)
-    if fwd["source_ori"] == FIFF.FIFFV_MNE_FIXED_ORI:
-        depth = None
-    inv = make_baseline_operator(eye.info, fwd, "MNE", depth=depth, noise_cov=cov,
-                                 verbose=False)
-    kernels = []
-    for method in methods:
-        logger.info(f"    Linear kernel: {method}")
-        kern = apply_baseline(eye, fwd, method, operator=inv,
-                              snr=lambda2**-0.5).data
-        if sensors.whitened:  # maps whitened data: K W+ W x = K x
-            kern = kern @ sensors.colorer
-        kernels.append(kern / np.abs(kern).max())
-    return np.stack(kernels).astype(np.float32)
+    return _linear_kernels(fwd, Sensors.from_forward(fwd, noise_cov), methods,
+                           lambda2=lambda2, depth=depth)
 
 
 def sphere_positions(fwd, subjects_dir=None):

@@ -64,6 +64,17 @@ docdict["model_apply"] = """model : str | path-like | DeepInverseModel | DeepInv
     :func:`~mne_deepinverse.datasets.read_pretrained_forward`), a saved
     model file (.onnx), a :class:`~mne_deepinverse.DeepInverseModel`, or a
     fitted :class:`~mne_deepinverse.DeepInverse`."""
+docdict["noise_cov_apply"] = """noise_cov : instance of Covariance | None
+    For models that compute their linear estimates at apply time
+    (``"anysensor"``): the noise covariance of the data (e.g. from the
+    pre-stimulus baseline or an empty-room recording), which combines the
+    channel types and whitens the data, as for
+    :func:`mne.minimum_norm.make_inverse_operator`; None: an ad hoc diagonal
+    one (:func:`mne.make_ad_hoc_cov`). Other models whiten with the
+    covariance they were trained with (see
+    :class:`~mne_deepinverse.DeepInverse`); passing one to them is an error.
+
+    .. versionadded:: 0.1"""
 docdict["on_mismatch"] = """on_mismatch : "raise" | "warn" | "ignore"
     What to do when the data's electrode positions are far (median distance
     > 2 cm) from those the model was trained for. Missing positions (no

@@ -275,3 +275,64 @@ def export_torch_model(net, gain, card, *, fp16=True, whitener=None):
     return _finish(onnx.load_from_string(buffer.getvalue()), card, fp16)
 
 
+
+
+def export_any_sensor_model(net, card, *, fp16=True):
+    """Export a network whose kernels, whitener and gain are graph inputs.
+
+    The graph takes raw data ``eeg`` ``(n, n_channels)`` (any number of
+    channels) and ``white_t`` ``(n_channels, n_channels)`` (the transposed
+    whitener), ``kernel_t`` ``(n_channels, n_kernels * n_sources)`` (the
+    transposed linear kernels, on whitened data) and ``gain_t``
+    ``(n_sources, n_channels)`` (the transposed whitened gain), all computed
+    at apply time for the user's forward and noise covariance; it returns
+    the whitened data, the source-map shape and its projection, as every
+    graph does.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Has ``from_data(x, kernel_t)``, mapping normalised whitened data and
+        kernels to source shapes ``(n, n_sources)``.
+    card : dict
+        The model card, stored as metadata.
+    fp16 : bool
+        Store the weights in float16 (computation stays in float32).
+
+    Returns
+    -------
+    model : bytes
+        The serialised ONNX model.
+    """
+    import io
+    import warnings
+
+    import onnx
+    import torch
+
+    class _Graph(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, eeg, white_t, kernel_t, gain_t):
+            sources = self.net.from_data(normalise_torch(eeg, white_t), kernel_t)
+            return eeg @ white_t, sources, sources @ gain_t
+
+    graph = _Graph().eval()
+    n_ch, n_src, n_k = 7, int(card["n_sources"]), net.n_k
+    example = (torch.zeros(2, n_ch), torch.eye(n_ch), torch.zeros(n_ch, n_k * n_src),
+               torch.zeros(n_src, n_ch))
+    buffer = io.BytesIO()
+    inputs = ["eeg", "white_t", "kernel_t", "gain_t"]
+    names = ["eeg_ref", "sources", "projection"]
+    axes = dict(eeg={0: "n", 1: "n_channels"},
+                white_t={0: "n_channels", 1: "n_channels"},
+                kernel_t={0: "n_channels"}, gain_t={1: "n_channels"},
+                eeg_ref={0: "n", 1: "n_channels"}, sources={0: "n"},
+                projection={0: "n", 1: "n_channels"})
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(graph, example, buffer, dynamo=False, input_names=inputs,
+                          output_names=names, opset_version=17, dynamic_axes=axes)
+    return _finish(onnx.load_from_string(buffer.getvalue()), card, fp16)

@@ -21,7 +21,6 @@ from ._checks import _check_data_array
 from ._docs import fill_doc
 from ._model import DeepInverseModel, read_deep_inverse_model
 from ._registry import PRETRAINED
-from ._sensors import sensor_gain
 from ._utils import _source_adjacency
 from .scaling import fit_patch_amplitudes
 
@@ -60,12 +59,11 @@ def _load_model(model):
 
 def _patch_inputs(model, fwd):
     """Average-referenced (or whitened) gain and source adjacency, cached."""
-    key = id(fwd["sol"]["data"])
+    key = (id(fwd["sol"]["data"]), tuple(model.ch_names))
     cached = getattr(model, "_patch_cache", None)
     if cached is None or cached[0] != key:
-        types = tuple(t for t in ("eeg", "mag", "grad")
-                      if t in model.sensors.ch_types) or ("eeg",)
-        gain = sensor_gain(fwd, types)[0]
+        rows = [fwd["sol"]["row_names"].index(ch) for ch in model.ch_names]
+        gain = np.asarray(fwd["sol"]["data"][rows], np.float64)
         gain_ref = model.sensors.pre_gain(gain).astype(np.float32)
         cached = (key, gain_ref, _source_adjacency(fwd["src"]))
         model._patch_cache = cached
@@ -111,7 +109,8 @@ class _Inverter:
     change the result.
     """
 
-    def __init__(self, model, info, fwd, *, kind, on_mismatch, amplitudes):
+    def __init__(self, model, info, fwd, *, kind, on_mismatch, amplitudes,
+                 noise_cov=None):
         from mne._fiff.proj import make_projector
 
         _check_on_missing(on_mismatch, "on_mismatch")
@@ -136,15 +135,18 @@ class _Inverter:
                             "(the model's rate) and the estimates back")
                 self.rate = (want, have)
             self.window = (n_times, max(1, n_times // 2), _window_weights(n_times))
-        if model.any_cap and fwd is None:
+        if model.reads_forward and fwd is None:
+            what = "EEG cap" if model.any_cap else "EEG cap and MEG array"
             raise ValueError(
-                f"This {model.backend} model accepts any EEG cap and reads your "
-                "cap through its forward model: pass fwd, e.g. fwd = mne_"
+                f"This {model.backend} model accepts any {what} and reads your "
+                "sensors through their forward model: pass fwd, e.g. fwd = mne_"
                 f"deepinverse.datasets.make_template_forward({kind}.info)."
             )
+        if fwd is None and noise_cov is not None:
+            raise ValueError("noise_cov is used with the forward model; pass fwd.")
         # an any-cap model learns its channels from the forward: check it first
         self.fwd = None if fwd is None else model.check_forward(
-            fwd, on_mismatch=on_mismatch)
+            fwd, on_mismatch=on_mismatch, info=info, noise_cov=noise_cov)
         self.picks = model.check_info(info, on_mismatch=on_mismatch, kind=kind)
         self.kind = kind
         # pending projectors are applied to every block (never to the user's
@@ -307,6 +309,7 @@ def apply_deep_inverse(
     return_residual=False,
     on_mismatch="raise",
     amplitudes="scale",
+    noise_cov=None,
     verbose=None,
 ):
     """Apply a deep-learning inverse solution to an evoked response.
@@ -337,6 +340,7 @@ def apply_deep_inverse(
         :func:`mne.minimum_norm.apply_inverse`.
     %(on_mismatch)s
     %(amplitudes)s
+    %(noise_cov_apply)s
     %(verbose)s
 
     Returns
@@ -360,7 +364,8 @@ def apply_deep_inverse(
     if fwd is None and hasattr(model, "fwd") and hasattr(model, "model_"):
         fwd = model.fwd  # a fitted DeepInverse knows its forward
     inv = _Inverter(model, evoked.info, fwd, kind="evoked",
-                    on_mismatch=on_mismatch, amplitudes=amplitudes)
+                    on_mismatch=on_mismatch, amplitudes=amplitudes,
+                    noise_cov=noise_cov)
     data = evoked.data[inv.picks]
     sol, res = inv.span(lambda a, b: data[:, a:b], data.shape[1],
                         residual=return_residual)
@@ -383,6 +388,7 @@ def apply_deep_inverse_epochs(
     return_generator=False,
     on_mismatch="raise",
     amplitudes="scale",
+    noise_cov=None,
     verbose=None,
 ):
     """Apply a deep-learning inverse solution to every epoch.
@@ -403,6 +409,7 @@ def apply_deep_inverse_epochs(
         instead of a list.
     %(on_mismatch)s
     %(amplitudes)s
+    %(noise_cov_apply)s
     %(verbose)s
 
     Returns
@@ -420,7 +427,8 @@ def apply_deep_inverse_epochs(
     _validate_type(fwd, (mne.Forward, None), "fwd")
     _validate_type(return_generator, bool, "return_generator")
     inv = _Inverter(model, epochs.info, fwd, kind="epochs",
-                    on_mismatch=on_mismatch, amplitudes=amplitudes)
+                    on_mismatch=on_mismatch, amplitudes=amplitudes,
+                    noise_cov=noise_cov)
     n_epochs = len(epochs)  # loads nothing, but drops bad epochs if needed
     if n_epochs == 0:
         raise ValueError("The epochs are empty (no epoch left); nothing to invert.")
@@ -447,6 +455,7 @@ def apply_deep_inverse_raw(
     buffer_size=10_000,
     on_mismatch="raise",
     amplitudes="scale",
+    noise_cov=None,
     verbose=None,
 ):
     """Apply a deep-learning inverse solution to continuous data.
@@ -478,6 +487,7 @@ def apply_deep_inverse_raw(
         Samples per chunk (at least 1).
     %(on_mismatch)s
     %(amplitudes)s
+    %(noise_cov_apply)s
     %(verbose)s
 
     Returns
@@ -507,7 +517,7 @@ def apply_deep_inverse_raw(
             f"(0 <= start < stop <= {n_total}), got start={start}, stop={stop}."
         )
     inv = _Inverter(model, raw.info, fwd, kind="raw", on_mismatch=on_mismatch,
-                    amplitudes=amplitudes)
+                    amplitudes=amplitudes, noise_cov=noise_cov)
     logger.info(f"    Applying {inv.model.backend} to {stop - start} samples in "
                 f"chunks of {buffer_size}")
 

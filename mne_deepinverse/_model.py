@@ -78,6 +78,20 @@ class DeepInverseModel:
         """Whether the model accepts any EEG cap on its source space (bool)."""
         return "cap" in self.card
 
+    @property
+    def any_sensors(self):
+        """Whether the model accepts any EEG and MEG sensors (bool).
+
+        Such a model computes its linear estimates at apply time, for the
+        forward (on its source space) and noise covariance it is given.
+        """
+        return "any_sensors" in self.card
+
+    @property
+    def reads_forward(self):
+        """Whether the model learns its channels from the forward (bool)."""
+        return self.any_cap or self.any_sensors
+
     # --- what the model is -------------------------------------------------
     @property
     def onnx(self):
@@ -93,14 +107,14 @@ class DeepInverseModel:
     def ch_names(self):
         """The channels the model reads, in order (list of str).
 
-        For an any-cap model, the channels of the forward it was last checked
-        against (:meth:`check_forward`).
+        For an any-cap or any-sensor model, the channels of the forward it
+        was last checked against (:meth:`check_forward`).
         """
-        if self.any_cap:
+        if self.reads_forward:
             if self._cap is None:
                 raise RuntimeError(
-                    "This any-cap model reads the channels of your forward: call "
-                    "model.check_forward(fwd) first (apply_deep_inverse does)."
+                    f"This {self.backend} model reads the channels of your forward: "
+                    "call model.check_forward(fwd) first (apply_deep_inverse does)."
                 )
             return list(self._cap["ch_names"])
         return list(self.card["ch_names"])
@@ -118,6 +132,8 @@ class DeepInverseModel:
         if self.any_cap:
             low, high = self.card["cap"]["n_channels"]
             chans = f"any cap of {low}-{high} EEG channels"
+        elif self.any_sensors:
+            chans = "any EEG cap and MEG array"
         else:
             chans = f"{self.sensors.description} channels"
         return (
@@ -133,7 +149,7 @@ class DeepInverseModel:
         self.__init__(state["onnx"])
 
     # --- checks ------------------------------------------------------------
-    def check_forward(self, fwd, *, on_mismatch="raise"):
+    def check_forward(self, fwd, *, on_mismatch="raise", info=None, noise_cov=None):
         """Raise if ``fwd`` is not a forward the model can be applied with.
 
         A model for one cap needs the forward it was trained on (same
@@ -150,6 +166,12 @@ class DeepInverseModel:
         on_mismatch : "raise" | "warn" | "ignore"
             For an any-cap model, what to do when the cap is outside the
             trained range.
+        info : instance of Info | None
+            For an any-sensor model: the data's info, whose bad channels are
+            left out and whose projectors are part of the whitener.
+        noise_cov : instance of Covariance | None
+            For an any-sensor model: the data's noise covariance (None: ad
+            hoc). Other models carry their own: passing one is an error.
 
         Returns
         -------
@@ -162,6 +184,16 @@ class DeepInverseModel:
             "the forward the model was trained on"
         )
         fwd = _check_fixed_forward(fwd)
+        if noise_cov is not None and not self.any_sensors:
+            raise ValueError(
+                f"This {self.backend} model whitens the data with the noise "
+                "covariance it was trained with (or reads average-referenced "
+                "EEG); noise_cov is only for models that compute their linear "
+                "estimates at apply time (e.g. 'anysensor'). Drop noise_cov, or "
+                "train a model with it: DeepInverse(fwd, noise_cov=cov)."
+            )
+        if self.any_sensors:
+            return self._bind_sensors(fwd, info, noise_cov)
         if self.any_cap:
             gain, ch_names = _eeg_gain(fwd)
             return self._bind(fwd, gain, ch_names, on_mismatch)
@@ -199,14 +231,7 @@ class DeepInverseModel:
         from ._caps import cap_interpolation, check_cap
 
         card = self.card
-        vertices = [s["vertno"].tolist() for s in fwd["src"]]
-        if gain.shape[1] != card["n_sources"] or vertices != card["vertices"]:
-            raise ValueError(
-                f"The forward has {gain.shape[1]} sources but this any-cap model "
-                f"works on the template's {card['n_sources']} ({card['subject']}, "
-                "other vertices). Build the forward on the template: "
-                "mne_deepinverse.datasets.make_template_forward(inst.info)."
-            )
+        self._check_source_space(fwd, gain.shape[1])
         key = id(fwd["sol"]["data"])
         if self._cap is not None and self._cap["key"] == key:
             return fwd
@@ -219,6 +244,59 @@ class DeepInverseModel:
                        gain_t=np.ascontiguousarray(_reference(gain).T,
                                                    dtype=np.float32)),
         )
+        return fwd
+
+    def _check_source_space(self, fwd, n_sources):
+        """Raise if a forward is not on the model's (template) source space."""
+        card = self.card
+        vertices = [s["vertno"].tolist() for s in fwd["src"]]
+        if n_sources != card["n_sources"] or vertices != card["vertices"]:
+            raise ValueError(
+                f"The forward has {n_sources} sources but this {self.backend} "
+                f"model works on the template's {card['n_sources']} "
+                f"({card['subject']}, other vertices). Build the forward on the "
+                "template: mne_deepinverse.datasets.make_template_forward(inst.info)."
+            )
+
+    def _bind_sensors(self, fwd, info, noise_cov):
+        """Bind an any-sensor model: whitener, kernels and gain of a forward."""
+        from ._sensors import Sensors, linear_kernels, sensor_positions_head
+
+        _validate_type(noise_cov, (mne.Covariance, None), "noise_cov")
+        gain_all, names, _ = sensor_gain(fwd)
+        self._check_source_space(fwd, gain_all.shape[1])
+        if info is not None:  # the data's good channels of the forward
+            names = [ch for ch in names
+                     if ch in info["ch_names"] and ch not in info["bads"]]
+            if not names:
+                raise ValueError(
+                    "None of the forward's EEG/MEG channels is a good channel of "
+                    "the data; make the forward from the data's info "
+                    "(mne_deepinverse.datasets.make_template_forward(inst.info))."
+                )
+        projs = [] if info is None else info["projs"]
+        key = (id(fwd["sol"]["data"]), tuple(names), id(noise_cov),
+               tuple((p["desc"], np.asarray(p["data"]["data"]).tobytes())
+                     for p in projs))
+        if self._cap is not None and self._cap["key"] == key:
+            return fwd
+        sensors = Sensors.from_forward(fwd, noise_cov, ch_names=names, projs=projs,
+                                       whiten=True)
+        fwd_sel = mne.pick_channels_forward(fwd, names, ordered=True, verbose=False)
+        entry = self.card["any_sensors"]
+        kernels = linear_kernels(fwd_sel, sensors, list(entry["kernels"]),
+                                 lambda2=entry["lambda2"])
+        n_k, n_src, n_ch = kernels.shape
+        gain = sensor_gain(fwd_sel)[0]
+        self._cap = dict(
+            key=key, ch_names=names,
+            pos=sensor_positions_head(fwd_sel["info"], np.arange(n_ch)),
+            feeds=dict(
+                white_t=np.ascontiguousarray(sensors.W.T, np.float32),
+                kernel_t=np.ascontiguousarray(kernels.reshape(n_k * n_src, n_ch).T),
+                gain_t=np.ascontiguousarray(sensors.pre_gain(gain).T, np.float32)),
+        )
+        self.sensors = sensors
         return fwd
 
     def check_info(self, info, *, on_mismatch="raise", kind="data"):
@@ -286,11 +364,16 @@ class DeepInverseModel:
             )
         if "eeg" in types:
             _check_reference(info, kind)
-        if sensors.whitened:
+        if self.any_sensors:  # whitener made with the data's projectors
+            meg = [ii for ii, t in enumerate(model_types) if t != "eeg"]
+            if meg:  # the forward's head position must be the data's
+                _check_head_position(info, [names[ii] for ii in meg],
+                                     self._cap["pos"][meg], on_mismatch)
+        elif sensors.whitened:
             _check_projectors(info, sensors, kind)
             if "mag" in types or "grad" in types:
                 _check_compensation(info, self.card["sensors"], kind)
-        if not self.any_cap:  # any cap: the forward's positions are used
+        if not self.reads_forward:  # else: the forward's positions are used
             ref = np.asarray(self.card["ch_pos"], dtype=np.float64)
             for meg in (False, True):
                 rows = [ii for ii, t in enumerate(model_types)
@@ -347,8 +430,8 @@ class DeepInverseModel:
         return self._session.run(self._check_X(X), **self._feeds())
 
     def _feeds(self):
-        """Further graph inputs: an any-cap model's interpolation and gain."""
-        if not self.any_cap:
+        """Further graph inputs: an any-cap or any-sensor model's bound inputs."""
+        if not self.reads_forward:
             return {}
         self.ch_names  # noqa: B018 (raises when no forward is bound)
         return self._cap["feeds"]

@@ -21,6 +21,7 @@ BACKENDS = {
     "vnet": "vnet",
     "anycap": "anycap",
     "sifnet": "sifnet",
+    "anysensor": "anysensor",
 }
 
 #: Shipped pretrained models: name -> backend, model file, the forward it was

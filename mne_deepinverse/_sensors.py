@@ -130,20 +130,22 @@ class Sensors:
 
     # --- construction -------------------------------------------------------
     @classmethod
-    def from_forward(cls, fwd, noise_cov=None, ch_names=None):
+    def from_forward(cls, fwd, noise_cov=None, ch_names=None, *, projs=None,
+                     whiten=False):
         """Make the sensors of a forward (all its EEG and MEG channels).
 
-        EEG-only forwards without ``noise_cov`` give the average-reference
-        sensors; others are whitened with ``noise_cov`` (ad hoc if None) after
-        the projectors of ``noise_cov`` (SSP) and, with EEG, an average
-        reference.
+        EEG-only forwards without ``noise_cov`` (and ``whiten=False``) give
+        the average-reference sensors; others are whitened with ``noise_cov``
+        (ad hoc if None) after the SSP projectors (``projs``, by default those
+        of ``noise_cov`` and the forward) and, with EEG, an average reference.
+        ``ch_names`` picks channels of the forward.
         """
         _validate_type(noise_cov, (mne.Covariance, None), "noise_cov")
         _, names, types = sensor_gain(fwd)
         if ch_names is not None:
             keep = [names.index(ch) for ch in ch_names]
             names, types = [names[k] for k in keep], [types[k] for k in keep]
-        if noise_cov is None and set(types) == {"eeg"}:
+        if noise_cov is None and set(types) == {"eeg"} and not whiten:
             return cls(names, types)
         if noise_cov is None:
             noise_cov = mne.make_ad_hoc_cov(mne.create_info(names, 1000.0, types),
@@ -161,7 +163,9 @@ class Sensors:
             kind = "given"
         # SSP projectors: those of the noise covariance (computed on projected
         # data, as for mne.minimum_norm.make_inverse_operator) and the forward's
-        projs = [p for p in [*noise_cov["projs"], *fwd["info"].get("projs", [])]
+        if projs is None:
+            projs = [*noise_cov["projs"], *fwd["info"].get("projs", [])]
+        projs = [p for p in projs
                  if not p["desc"].startswith("Average EEG reference")]
         projs = list({p["desc"]: p for p in projs}.values())
         projs = [dict(desc=p["desc"], data=_proj_on(p, names).tolist())
@@ -279,6 +283,72 @@ class Sensors:
             return np.diag(np.sqrt(cov))
         evals, evecs = np.linalg.eigh(cov)
         return evecs * np.sqrt(np.clip(evals, 0, None))
+
+
+def linear_kernels(fwd, sensors, methods, *, lambda2=1.0 / 9.0, depth=0.8):
+    """Linear inverse kernels of MNE's minimum-norm solvers for a forward.
+
+    Each kernel maps what a network reads (average-referenced EEG, or
+    whitened data for MEG and EEG+MEG) to signed source amplitudes; it is
+    read off :func:`mne.minimum_norm.apply_inverse` applied to the identity
+    (one "time sample" per channel), with the sensors' noise covariance (an
+    ad-hoc diagonal one for average-referenced EEG), fixed orientations and
+    the projectors (the EEG average reference); for whitened data it is then
+    multiplied by the pseudo-inverse of the whitener.
+
+    Parameters
+    ----------
+    fwd : instance of Forward
+        Forward with the sensors' channels. With free orientations (surface
+        source space) the kernels use depth weighting; a fixed-orientation
+        forward gives no depth information, so its kernels are computed
+        without.
+    sensors : Sensors
+        The channels, whitener and projectors.
+    methods : list of str
+        Any of ``"MNE"``, ``"dSPM"``, ``"sLORETA"``, ``"eLORETA"``.
+    lambda2 : float
+        Regularisation.
+    depth : float | None
+        Depth weighting exponent.
+
+    Returns
+    -------
+    kernels : array of float32, shape (n_methods, n_sources, n_channels)
+        The kernels, each scaled to a largest absolute entry of 1 (the
+        networks see per-sample normalised estimates, so the scale is free).
+    """
+    from mne.utils import logger
+
+    from ._utils import _make_info
+    from .baselines import apply_baseline, make_baseline_operator
+
+    ch_names = sensors.ch_names
+    info = _make_info(fwd, ch_names, 100.0)
+    cov = None
+    if sensors.whitened:
+        cov = sensors.covariance()
+        with info._unlock():  # the SSP projectors (the average reference below)
+            info["projs"] = [p for p in sensors.info()["projs"]
+                             if p["desc"] != "Average EEG reference"]
+    fwd = mne.pick_channels_forward(fwd, ch_names, ordered=True, verbose=False)
+    eye = mne.EvokedArray(np.eye(len(ch_names)), info, tmin=0.0, nave=1,
+                          verbose=False)
+    if "eeg" in sensors.ch_types:
+        eye.set_eeg_reference("average", projection=True, verbose=False)
+    if fwd["source_ori"] == FIFF.FIFFV_MNE_FIXED_ORI:
+        depth = None
+    inv = make_baseline_operator(eye.info, fwd, "MNE", depth=depth, noise_cov=cov,
+                                 verbose=False)
+    kernels = []
+    for method in methods:
+        logger.info(f"    Linear kernel: {method}")
+        kern = apply_baseline(eye, fwd, method, operator=inv,
+                              snr=lambda2**-0.5).data
+        if sensors.whitened:  # maps whitened data: K W+ W x = K x
+            kern = kern @ sensors.colorer
+        kernels.append(kern / np.abs(kern).max())
+    return np.stack(kernels).astype(np.float32)
 
 
 def _proj_on(proj, ch_names):

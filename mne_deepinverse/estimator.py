@@ -130,9 +130,10 @@ class DeepInverse(BaseEstimator):
         free-orientation surface forward is converted): EEG, MEG
         (magnetometers, gradiometers or both) or EEG+MEG; the network reads
         every EEG and MEG channel of it (pick the channels of the forward,
-        e.g. with :func:`mne.pick_types_forward`, to train for fewer). None
-        only for models read from disk.
-    model : "convdip" | "unet" | "vnet" | "sifnet"
+        e.g. with :func:`mne.pick_types_forward`, to train for fewer). A list
+        of forwards on one source space for ``model="anysensor"``. None only
+        for models read from disk.
+    model : "convdip" | "unet" | "vnet" | "sifnet" | "anysensor"
         The network backend: ConvDip :footcite:`HeckerEtAl2021` (a shallow
         CNN on a 2-D scalp image), a U-Net refining MNE, dSPM and sLORETA
         estimates on latitude/longitude images of the hemispheres (surface
@@ -141,6 +142,11 @@ class DeepInverse(BaseEstimator):
         :footcite:`CNN3D2023`, or SIFNet :footcite:`SunEtAl2022`, a residual
         network that reads windows of EEG and predicts every region's
         activity over the window (trained on neural-mass simulations).
+        ``"anysensor"`` is the U-Net whose MNE, dSPM and sLORETA kernels are
+        computed at apply time for the user's forward and noise covariance:
+        trained over several forwards on one source space (``fwd`` a list:
+        EEG caps, MEG arrays in several head positions, EEG+MEG), it serves
+        any of them and others like them.
     n_epochs : int
         Largest number of epochs.
     samples_per_epoch : int
@@ -323,6 +329,14 @@ class DeepInverse(BaseEstimator):
         import torch
 
         device = self._torch_device(torch)  # before any expensive work
+        if self.model == "anysensor":
+            if X is not None:
+                raise ValueError(
+                    "model='anysensor' trains on data simulated for every forward "
+                    "it is given (its inputs depend on the sensors); it cannot "
+                    "take X and Y. Call fit() without them."
+                )
+            return self._fit_any_sensors(device)
         from ._export import set_card as _set_card
         from .backends import export_onnx, get_backend
         from .backends._train import card_training_record, train_network
@@ -425,6 +439,86 @@ class DeepInverse(BaseEstimator):
         self.model_ = DeepInverseModel(_set_card(model.onnx, card))
         return self
 
+    def _fit_any_sensors(self, device):
+        """Train an any-sensor model over the sensor configurations of ``fwd``."""
+        from ._any_sensors import SensorConfigs
+        from ._backend_inputs import backend_inputs
+        from ._export import set_card as _set_card
+        from .backends import export_onnx, get_backend
+        from .backends._train import card_training_record, train_network
+        from .metrics import evaluate
+
+        backend = get_backend(self.model)
+        _check_hyper_params(self.hyper_params or {}, backend, self.model)
+        fwds = list(self.fwd) if isinstance(self.fwd, list | tuple) else [self.fwd]
+        hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
+        rng = _check_random_state(self.random_state)
+        seeds = rng.integers(0, 2**31 - 1, 3)
+        sim_params = dict(self.simulation or {})
+        configs = SensorConfigs(fwds, sim_params, list(hyper["kernels"]),
+                                hyper["lambda2"], self.noise_cov)
+        n_val = 2000 if self.n_val is None else self.n_val
+        X_val, Y_val, raw_val = configs.validation(n_val, np.random.default_rng(
+            seeds[1]))
+        train_rng = np.random.default_rng(seeds[2])
+        import torch
+
+        torch.manual_seed(int(seeds[0]))
+        meta = _forward_meta(configs.configs[0]["fwd"])
+        meta.pop("sensors", None)
+        meta.update(ch_names=[], ch_pos=[], ch_pos2d=[], gain_fingerprint=[],
+                    input=dict(kind="sample"))
+        net = backend.build(meta, hyper, **backend_inputs(
+            self.model, configs.configs[0]["fwd"], hyper)).to(device)
+        for key in getattr(backend, "RUNTIME_KEYS", ()):
+            hyper.pop(key, None)
+        loss = backend.LOSS if self.loss == "auto" else self.loss
+        logger.info(f"Training {self.model} on samples simulated on the fly for "
+                    f"{len(fwds)} sensor configurations ({meta['n_sources']} "
+                    "sources)")
+        record = train_network(
+            net, lambda n: configs.draw(n, train_rng), X_val, Y_val,
+            n_epochs=self.n_epochs,
+            steps_per_epoch=max(1, self.samples_per_epoch // self.batch_size),
+            batch_size=self.batch_size, learning_rate=self.learning_rate, loss=loss,
+            patience=self.patience, source_pos=np.asarray(meta["source_rr"]),
+            seed=int(seeds[0]), progress=self.progress, normalise_input=False,
+        )
+        self.net_ = net = net.cpu()
+        card = dict(
+            format="mne-deepinverse", format_version=FORMAT_VERSION,
+            backend=self.model, hyper_params=hyper,
+            preprocessing=dict(_PREPROCESSING, reference="whitener (noise covariance, "
+                               "projectors), computed at apply time",
+                               rescaling="least squares (closed form, Brent-checked)"),
+            **meta,
+            any_sensors=dict(kernels=list(hyper["kernels"]),
+                             lambda2=float(hyper["lambda2"]),
+                             configs=configs.descriptions),
+            simulation=dict(sim_params),
+            training=dict(
+                data="simulated on the fly", loss=loss, batch_size=self.batch_size,
+                learning_rate=float(self.learning_rate),
+                random_state=None if self.random_state is None
+                else int(self.random_state),
+                **card_training_record(record)),
+        )
+        model = DeepInverseModel(export_onnx(backend, net, None, card, fp16=self.fp16))
+        per_config = []
+        for c, (X, Y) in zip(configs.configs, raw_val, strict=True):
+            model.check_forward(c["fwd"], noise_cov=self.noise_cov)
+            n = min(len(Y), 300)
+            out = evaluate(Y[:n], model.predict(X[:n]), np.asarray(meta["source_rr"]),
+                           metrics=("auc", "mle", "nmse"))
+            per_config.append({k: float(np.median(v)) for k, v in out.items()}
+                              | dict(n_samples=n, sensors=c["sensors"].description))
+        card["validation"] = {k: float(np.median([v[k] for v in per_config]))
+                              for k in ("auc", "mle", "nmse")}
+        card["validation"].update(n_samples=sum(v["n_samples"] for v in per_config),
+                                  per_config=per_config)
+        self.model_ = DeepInverseModel(_set_card(model.onnx, card))
+        return self
+
     def _torch_device(self, torch):
         """Return the checked torch device of ``self.device``."""
         try:
@@ -456,6 +550,19 @@ class DeepInverse(BaseEstimator):
         if self.fwd is None:
             raise ValueError("DeepInverse needs a forward model (fwd) to be trained.")
         _check_option("model", self.model, sorted(BACKENDS))
+        if isinstance(self.fwd, list | tuple):
+            if self.model != "anysensor":
+                raise ValueError(
+                    f"fwd is a list of {len(self.fwd)} forwards; only "
+                    "model='anysensor' trains over several sensor configurations. "
+                    f"Pass one forward for model={self.model!r}."
+                )
+            if not self.fwd:
+                raise ValueError("fwd is an empty list; pass at least one forward.")
+            for f in self.fwd:
+                _validate_type(f, mne.Forward, "each forward in fwd")
+        else:
+            _validate_type(self.fwd, mne.Forward, "fwd")
         if self.model == "anycap":
             raise NotImplementedError(
                 "DeepInverse trains a network for one forward's channels; any-cap "

@@ -42,8 +42,10 @@ def export_onnx(backend, net, gain_ref, card, *, fp16=True, whitener=None):
     ``gain_ref`` is the average-referenced gain, or the whitened one when
     ``whitener`` (MEG models) replaces the average reference.
     """
-    from .._export import export_torch_model, make_onnx_model
+    from .._export import export_any_sensor_model, export_torch_model, make_onnx_model
 
+    if getattr(backend, "KERNELS_AT_APPLY", False):  # kernels etc. fed at apply
+        return export_any_sensor_model(net, card, fp16=fp16)
     if hasattr(backend, "fold"):  # gain_ref None: an any-cap graph
         return make_onnx_model(backend.fold(net), gain_ref, card, fp16=fp16,
                                whitener=whitener)

@@ -120,11 +120,15 @@ class UNet(nn.Module):
 
     def __init__(self, kernels, to_grid, from_grid, image_shape, channels, groups):
         super().__init__()
-        n_k, n_src, n_ch = kernels.shape
+        # kernels: an array (n_kernels, n_sources, n_channels), or only its
+        # first two sizes when the kernels are an input of forward()
+        n_k, n_src = kernels.shape[:2] if hasattr(kernels, "shape") else kernels
         self.n_k, self.n_src = n_k, n_src
         self.image_shape = tuple(image_shape)
-        self.register_buffer(
-            "kernel_t", torch.as_tensor(kernels.reshape(n_k * n_src, n_ch).T.copy()))
+        self.kernel_t = None
+        if hasattr(kernels, "shape"):
+            self.register_buffer("kernel_t", torch.as_tensor(
+                kernels.reshape(n_k * n_src, kernels.shape[2]).T.copy()))
         for name, (idx, w) in (("to", to_grid), ("from", from_grid)):
             self.register_buffer(f"{name}_idx", torch.as_tensor(idx))
             self.register_buffer(f"{name}_w", torch.as_tensor(w))
@@ -139,18 +143,31 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(c1, 1, 1)
         self.pool = nn.MaxPool2d(2)
 
-    def images(self, x):
-        """Normalised EEG (n, n_channels) -> input images (n, n_k, rows, cols)."""
-        est = peak_normalise((x @ self.kernel_t).view(-1, self.n_k, self.n_src))
+    def images(self, x, kernel_t=None):
+        """Normalised EEG (n, n_channels) -> input images (n, n_k, rows, cols).
+
+        ``kernel_t`` (n_channels, n_k * n_sources) replaces the network's
+        own kernels (transposed).
+        """
+        kernel_t = self.kernel_t if kernel_t is None else kernel_t
+        return self.estimate_images(x @ kernel_t)
+
+    def estimate_images(self, est):
+        """Linear estimates (n, n_k * n_sources) -> input images."""
+        est = peak_normalise(est.view(-1, self.n_k, self.n_src))
         img = gather_sum(est, self.to_idx, self.to_w)
         img = img.view(-1, self.n_k, *self.image_shape)
         if torch.onnx.is_in_onnx_export():
             return img
         return img.contiguous(memory_format=torch.channels_last)  # faster on CPU
 
-    def forward(self, x):
+    def forward(self, x, kernel_t=None):
         """Map normalised EEG (n, n_channels) to a source-map shape in (0, 1)."""
-        e1 = self.enc1(self.images(x))
+        return self.from_images(self.images(x, kernel_t))
+
+    def from_images(self, images):
+        """Map input images to a source-map shape in (0, 1)."""
+        e1 = self.enc1(images)
         e2 = self.enc2(self.pool(e1))
         b = self.bottom(self.pool(e2))
         d2 = self.dec2(torch.cat([self.up2(b), e2], dim=1))
