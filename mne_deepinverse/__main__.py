@@ -70,11 +70,13 @@ def _benchmark(args, error):
         if args.montage is not None:
             _montage_info(args.montage)
         # on another cap the models are checked against its forward, in the run
-        _load_deep_models(tuple(args.models), check=args.montage is None)
+        _load_deep_models(tuple(args.models),
+                          check=args.montage is None and args.sensors == "eeg")
     except (ValueError, TypeError, OSError, RuntimeError) as exc:
         error(str(exc))
     result = run_benchmark(
-        models=tuple(args.models), montage=args.montage, n_samples=args.n_samples,
+        models=tuple(args.models), montage=args.montage, sensors=args.sensors,
+        n_samples=args.n_samples,
         quick=args.quick, random_state=args.seed, n_trials=args.n_trials,
         time_course=args.time_course,
     )
@@ -130,6 +132,10 @@ def main(argv=None):
              "paper's 31 channels. Test data and MNE solvers use the cap; deep "
              "models that cannot run on it are reported as not applicable",
     )
+    p.add_argument("--sensors", choices=("eeg", "meg", "meg+eeg"), default="eeg",
+                   help="EEG (the cap of --montage), the template Neuromag "
+                        "VectorView MEG (head moved in the helmet, real MEG noise), "
+                        "or both")
     p.add_argument("--n-samples", type=_positive_int, default=1000,
                    help="samples per set")
     p.add_argument("--n-trials", type=_positive_int, default=None,

@@ -59,11 +59,14 @@ docdict["fwd_apply"] = """fwd : instance of Forward | None
     :func:`mne_deepinverse.datasets.read_pretrained_forward`. None skips the
     check (and ``amplitudes="patch"``, which needs the gain)."""
 docdict["model_apply"] = """model : str | path-like | DeepInverseModel | DeepInverse
-    A pretrained model name (``"convdip"``, ``"unet"`` or ``"vnet"``, all
-    for the forward of
-    :func:`~mne_deepinverse.datasets.read_pretrained_forward`), a saved
-    model file (.onnx), a :class:`~mne_deepinverse.DeepInverseModel`, or a
-    fitted :class:`~mne_deepinverse.DeepInverse`."""
+    A pretrained model name (``"convdip"``, ``"unet"``, ``"vnet"`` or
+    ``"sifnet"``, all for the 31-channel EEG forward of
+    :func:`~mne_deepinverse.datasets.read_pretrained_forward`; ``"anycap"``
+    for any EEG cap and ``"anysensor"`` for any EEG cap and MEG array, both
+    with the template forward of the data's sensors,
+    :func:`~mne_deepinverse.datasets.make_template_forward`), a saved model
+    file (.onnx), a :class:`~mne_deepinverse.DeepInverseModel`, or a fitted
+    :class:`~mne_deepinverse.DeepInverse`."""
 docdict["noise_cov_apply"] = """noise_cov : instance of Covariance | None
     For models that compute their linear estimates at apply time
     (``"anysensor"``): the noise covariance of the data (e.g. from the

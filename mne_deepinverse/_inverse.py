@@ -329,9 +329,14 @@ def apply_deep_inverse(
     evoked : instance of Evoked
         EEG data in V with an average-reference projector and electrode
         positions (a montage) near the model's, containing every channel of
-        the model (others are ignored). Data that cannot be EEG in V (complex,
-        not floating point, empty, non-finite, or spanning more than 10 mV
-        peak to peak) raise an error; data below 1e-13 V give a warning.
+        the model (others are ignored); MEG in T (magnetometers) and T/m
+        (gradiometers) for models that read MEG, with the SSP projectors and
+        compensation grade the model was trained with and the head where the
+        model's forward put it in the helmet (``info["dev_head_t"]``). Data
+        that cannot be EEG in V or MEG in T, T/m (complex, not floating
+        point, empty, non-finite, or spanning more than 10 mV, 100 nT or
+        10 µT/m peak to peak) raise an error; implausibly small data give a
+        warning.
     %(fwd_apply)s
     %(model_apply)s
     return_residual : bool
@@ -400,7 +405,7 @@ def apply_deep_inverse_epochs(
     Parameters
     ----------
     epochs : instance of Epochs
-        EEG epochs in V with an average-reference projector (see
+        EEG epochs in V with an average-reference projector, or MEG (see
         :func:`apply_deep_inverse` for what the data must hold).
     %(fwd_apply)s
     %(model_apply)s
@@ -476,7 +481,7 @@ def apply_deep_inverse_raw(
     raw : instance of Raw
         Continuous EEG in V (high-pass filtered: slow drifts of more than
         10 mV within a chunk are refused as not EEG in V), with an
-        average-reference projector (see :func:`apply_deep_inverse`).
+        average-reference projector, or MEG (see :func:`apply_deep_inverse`).
     %(fwd_apply)s
     %(model_apply)s
     start, stop : int | None

@@ -29,18 +29,39 @@ def _eeg_names(fwd):
     return [fwd["info"]["ch_names"][p] for p in picks]
 
 
-def _make_agm_info(ch_names, electrode_jitter, random_state):
-    """Info (template positions for names) with electrodes moved by N(0, jitter mm)."""
+def _make_agm_info(ch_names, electrode_jitter, random_state, head_motion=(0.0, 0.0)):
+    """Info (template positions for names) with electrodes moved by N(0, jitter mm).
+
+    MEG sensors stay in the helmet; the head moves instead: ``head_motion``
+    = (degrees, mm) of a rotation about a random axis through the head
+    frame's origin and a shift in a random direction.
+    """
     if isinstance(ch_names, mne.Info):
         info = ch_names.copy()
     else:
         info = make_template_info(ch_names)
     rng = _check_random_state(random_state)
     shift = rng.normal(0.0, electrode_jitter * 1e-3, (len(info["chs"]), 3))
+    eeg = set(mne.pick_types(info, meg=False, eeg=True, exclude=()))
     with info._unlock():
-        for ch, dr in zip(info["chs"], shift, strict=True):
-            ch["loc"][:3] += dr
-    return info, shift
+        for ii, (ch, dr) in enumerate(zip(info["chs"], shift, strict=True)):
+            if ii in eeg:
+                ch["loc"][:3] += dr
+        if len(mne.pick_types(info, meg=True, exclude=())) and any(head_motion):
+            info["dev_head_t"] = _move_head(info["dev_head_t"], *head_motion, rng)
+    return info, shift[sorted(eeg)]
+
+
+def _move_head(dev_head_t, degrees, mm, rng):
+    """Return ``dev_head_t`` with the head rotated and shifted (random directions)."""
+    from scipy.spatial.transform import Rotation
+
+    axis, direction = rng.normal(size=3), rng.normal(size=3)
+    move = np.eye(4)
+    move[:3, :3] = Rotation.from_rotvec(
+        np.deg2rad(degrees) * axis / np.linalg.norm(axis)).as_matrix()
+    move[:3, 3] = mm * 1e-3 * direction / np.linalg.norm(direction)
+    return mne.transforms.Transform("meg", "head", move @ dev_head_t["trans"])
 
 
 @verbose
@@ -50,6 +71,7 @@ def make_agm_forward(
     conductivity=AGM_CONDUCTIVITY,
     spacing="oct6",
     electrode_jitter=2.0,
+    head_motion=(3.0, 3.0),
     random_state=None,
     verbose=None,
 ):
@@ -64,8 +86,8 @@ def make_agm_forward(
     ch_names : list of str | instance of Info
         EEG channel names of the 10-05 system (e.g. the model's channels),
         placed at the template's 10-05 positions, or an Info whose electrode
-        positions (e.g. a standard cap's) are used instead; it is not
-        modified.
+        positions (e.g. a standard cap's) and MEG sensors (with the head
+        position ``dev_head_t``) are used instead; it is not modified.
     conductivity : tuple of float
         Brain, skull and scalp conductivities in S/m.
     spacing : "ico4" | "oct6"
@@ -74,6 +96,12 @@ def make_agm_forward(
         Standard deviation (mm) of the Gaussian displacement added to every
         coordinate of every electrode (MNE then projects the electrodes
         onto the scalp).
+    head_motion : tuple of float
+        For MEG: the head of the AGM sits elsewhere in the helmet than in
+        ``ch_names``' ``dev_head_t``: rotated by this many degrees about a
+        random axis and shifted by this many mm in a random direction.
+
+        .. versionadded:: 0.1
     random_state : None | int | instance of numpy.random.Generator
         Seed of the electrode displacements; the same seed gives the same
         forward.
@@ -102,11 +130,14 @@ def make_agm_forward(
             f"electrode_jitter must be a non-negative number of mm, got "
             f"{electrode_jitter}."
         )
-    info, shift = _make_agm_info(ch_names, electrode_jitter, random_state)
-    logger.info(
-        f"Making the AGM forward ({spacing}, {conductivity} S/m, electrodes "
-        f"moved by {np.linalg.norm(shift, axis=1).mean() * 1e3:.1f} mm on average)"
-    )
+    info, shift = _make_agm_info(ch_names, electrode_jitter, random_state,
+                                 head_motion)
+    moved = ("" if not len(shift) else ", electrodes moved by "
+             f"{np.linalg.norm(shift, axis=1).mean() * 1e3:.1f} mm on average")
+    if len(mne.pick_types(info, meg=True, exclude=())):
+        moved += (f", head rotated by {head_motion[0]:g} degrees and shifted by "
+                  f"{head_motion[1]:g} mm in the helmet")
+    logger.info(f"Making the AGM forward ({spacing}, {conductivity} S/m{moved})")
     return make_template_forward(info, spacing, conductivity, fixed=True)
 
 

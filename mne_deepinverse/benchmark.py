@@ -54,6 +54,10 @@ CLASSIC_1020 = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz",
                 "C4", "T8", "P7", "P3", "Pz", "P4", "P8", "O1", "O2")
 #: Standard deviation (mm) of the AGM's electrode displacements.
 _AGM_JITTER_MM = 2.0
+#: The AGM's head motion in the MEG helmet: rotation (degrees), shift (mm).
+_AGM_HEAD_MOTION = (3.0, 3.0)
+#: The sensors a benchmark runs on.
+SENSORS = ("eeg", "meg", "meg+eeg")
 #: The test evokeds per time course: sampling rate, time range, and the
 #: window of the sources' activity (LCMV's data covariance). The half-sine is
 #: the ConvDip paper's; "erp" evokeds (one evoked-response-like waveform per
@@ -75,7 +79,14 @@ def _sample_plan(kind, n_samples, rng):
 
 
 def _simulate_test_sample(fwd_agm, pos_agm, pos_model, n_patches, extent,
-                          snr_db, n_trials, rng, time_course="half-sine"):
+                          snr_db, n_trials, rng, time_course="half-sine",
+                          noise_cov=None, info=None):
+    """One test evoked (and its trials) from the AGM, with its truth.
+
+    With MEG, the sensor noise is drawn from ``noise_cov`` and the data get
+    the sensors and head position of ``info`` (where the methods believe the
+    head is; the AGM's head sits elsewhere).
+    """
     from .simulation import simulate_evoked
 
     ev = EVOKEDS[time_course]
@@ -83,7 +94,14 @@ def _simulate_test_sample(fwd_agm, pos_agm, pos_model, n_patches, extent,
         fwd_agm, n_patches=n_patches, extent=extent, snr_db=snr_db,
         n_trials=n_trials, return_epochs=True, random_state=rng,
         sfreq=ev["sfreq"], tmin=ev["tmin"], tmax=ev["tmax"], time_course=time_course,
+        noise_cov=noise_cov,
     )
+    if info is not None:
+        for inst in (evoked, epochs):
+            chs = {ch["ch_name"]: ch for ch in info["chs"]}
+            with inst.info._unlock():
+                inst.info["chs"] = [dict(chs[ch["ch_name"]]) for ch in inst.info["chs"]]
+                inst.info["dev_head_t"] = info["dev_head_t"]
     t_peak = int(np.argmax(np.abs(stc.data).max(axis=0)))
     truth_agm = stc.data[:, t_peak]
     truth = map_to_sources(truth_agm, pos_agm, pos_model)
@@ -98,12 +116,10 @@ class _Baselines:
         self.fwd_free, self.fwd_fixed, self.methods = fwd_free, fwd_fixed, methods
         self.active = active
 
-    def apply(self, evoked, epochs, t_peak):
+    def apply(self, evoked, epochs, t_peak, noise_cov, t_cov):
+        """Return maps at ``t_peak`` and times (s, covariances and operators in)."""
         out, times = {}, {}
         ev_peak = evoked.copy().crop(evoked.times[t_peak], evoked.times[t_peak])
-        t0 = time.perf_counter()
-        noise_cov = mne.compute_covariance(epochs, tmax=0.0, verbose=False)
-        t_cov = time.perf_counter() - t0
         mn = [m for m in self.methods if m != "LCMV"]
         if mn:  # one minimum-norm operator serves eLORETA, dSPM and sLORETA
             t0 = time.perf_counter()
@@ -450,6 +466,56 @@ def _montage_info(montage):
     return info, cap + (f" ({'; '.join(note)})" if note else "")
 
 
+def _meg_setup(sensors, montage, sfreq, random_state):
+    """Nominal info, cap, forwards (free, AGM) and sensor noise for MEG.
+
+    The MEG is the template Neuromag VectorView in its default head position;
+    ``"meg+eeg"`` adds the EEG cap (``montage``, or the ConvDip paper's 31
+    channels). The AGM's head is rotated and shifted in the helmet
+    (:data:`_AGM_HEAD_MOTION`), its electrodes moved; the sensor noise of
+    the MEG is the real noise covariance of the MNE "sample" recording
+    (:func:`~mne_deepinverse.datasets.read_meg_noise_cov`), that of the EEG
+    the ad hoc 0.2 µV.
+    """
+    from .datasets import (
+        CONVDIP_CH_NAMES,
+        make_template_info,
+        make_template_meg_info,
+        read_meg_noise_cov,
+    )
+
+    info = make_template_meg_info(sfreq=sfreq)
+    cap = "Neuromag VectorView (102 mag + 204 grad), template head position"
+    if sensors == "meg+eeg":
+        eeg_info, eeg_cap = ((make_template_info(CONVDIP_CH_NAMES), _DEFAULT_CAP)
+                             if montage is None else _montage_info(montage))
+        raw = mne.io.RawArray(np.zeros((len(info["ch_names"]), 1)), info,
+                              verbose=False)
+        eeg = mne.io.RawArray(np.zeros((len(eeg_info["ch_names"]), 1)), eeg_info,
+                              verbose=False)
+        with eeg.info._unlock():
+            eeg.info["sfreq"] = info["sfreq"]
+        raw.add_channels([eeg], force_update_info=True)
+        info, cap = raw.info, f"{cap} + EEG: {eeg_cap}"
+    logger.info(f"Building the template and AGM forwards for {cap} (cached after "
+                "the first run)")
+    fwd_free = make_template_forward(info, "ico4", fixed=False)
+    fwd_agm = make_agm_forward(info, electrode_jitter=_AGM_JITTER_MM,
+                               head_motion=_AGM_HEAD_MOTION,
+                               random_state=random_state)
+    meg_cov = read_meg_noise_cov()
+    names = fwd_agm["info"]["ch_names"]
+    ad_hoc = mne.make_ad_hoc_cov(mne.create_info(names, sfreq, [
+        mne.channel_type(fwd_agm["info"], ii) for ii in range(len(names))]),
+        verbose=False)
+    data = np.diag(ad_hoc.data)
+    meg = [names.index(ch) for ch in meg_cov["names"] if ch in names]
+    data[np.ix_(meg, meg)] = meg_cov.data
+    noise_cov = mne.Covariance(data, names, bads=[], projs=meg_cov["projs"],
+                               nfree=meg_cov["nfree"], verbose=False)
+    return info, cap, fwd_free, fwd_agm, noise_cov
+
+
 def _first_sentence(text):
     return text.split(". ")[0].rstrip(".")
 
@@ -465,7 +531,7 @@ def _deep_on_cap(deep, fwd_cap, cap):
     cap_names = fwd_cap["info"]["ch_names"]
     picks, not_applicable = {}, {}
     for name, est in deep.items():
-        any_cap = getattr(est, "any_cap", False)
+        any_cap = getattr(est, "reads_forward", False)
         names = cap_names if any_cap else est.ch_names
         if missing := [ch for ch in names if ch not in cap_names]:
             shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
@@ -499,7 +565,7 @@ def _apply_window_model(model, evoked, picks, fwd, t_peak):
     from ._inverse import apply_deep_inverse
 
     ev = evoked.copy().pick([evoked.ch_names[p] for p in picks])
-    fwd_model = fwd if getattr(model, "any_cap", False) else None
+    fwd_model = fwd if getattr(model, "reads_forward", False) else None
     # (a short evoked is padded with a warning: said once, by run_benchmark)
     with mne.utils.use_log_level("error"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -518,6 +584,7 @@ def run_benchmark(
     *,
     baselines=BASELINES,
     montage=None,
+    sensors="eeg",
     n_samples=1000,
     snr_db=(6.0, 9.0),
     n_trials=None,
@@ -553,6 +620,20 @@ def run_benchmark(
         them all and its forward check passes on the cap's forward; else it
         is reported as not applicable (``result.config["not_applicable"]``,
         the table and the log).
+    sensors : "eeg" | "meg" | "meg+eeg"
+        The sensors: the EEG cap (``montage``), the template Neuromag
+        VectorView MEG (102 magnetometers, 204 gradiometers, in the template
+        head position of
+        :func:`~mne_deepinverse.datasets.make_template_meg_info`), or both
+        (the cap of ``montage`` or the ConvDip paper's 31 channels). With
+        MEG, the AGM's head sits elsewhere in the helmet than the methods
+        believe (rotated by 3 degrees, shifted by 3 mm), its sensor noise is
+        the real MEG noise covariance of the MNE "sample" recording (with
+        its SSP projectors; ad hoc 0.2 µV for EEG), and every method gets a
+        noise covariance from the pre-stimulus baseline (models that compute
+        their estimates at apply time, such as ``"anysensor"``, too).
+
+        .. versionadded:: 0.1
     n_samples : int
         Samples per set (single source, 1-10 sources), at least 1.
     snr_db : tuple of float
@@ -601,10 +682,15 @@ def run_benchmark(
     evokeds = EVOKEDS[time_course]
     if quick:
         n_samples = 30
-    info_cap, cap = (None, _DEFAULT_CAP) if montage is None else _montage_info(montage)
-    deep, fwd = _load_deep_models(models, check=montage is None)
+    _check_option("sensors", sensors, SENSORS)
+    # deep models for one forward are checked against the pretrained forward
+    # only on its cap; on others, against the cap's forward (_deep_on_cap)
+    default_cap = montage is None and sensors == "eeg"
+    deep, fwd = _load_deep_models(models, check=default_cap)
     names = list(deep)
-    if montage is None:
+    info_meg = test_cov = None
+    if default_cap:
+        cap = _DEFAULT_CAP
         fwd_free = read_pretrained_forward("convdip", fixed=False)
         ch_names = fwd["info"]["ch_names"]
         logger.info("Building the AGM forward (cached after the first run)")
@@ -614,9 +700,16 @@ def run_benchmark(
         not_applicable = {}
         forward = f"template ico4, {cap} (read_pretrained_forward('convdip'))"
     else:
-        logger.info(f"Building the template and AGM forwards for {cap} (cached "
-                    "after the first run)")
-        fwd_free = make_template_forward(info_cap, "ico4", fixed=False)
+        if sensors == "eeg":
+            info_cap, cap = _montage_info(montage)
+            logger.info(f"Building the template and AGM forwards for {cap} (cached "
+                        "after the first run)")
+            fwd_free = make_template_forward(info_cap, "ico4", fixed=False)
+            fwd_agm = make_agm_forward(info_cap, electrode_jitter=_AGM_JITTER_MM,
+                                       random_state=random_state)
+        else:
+            info_meg, cap, fwd_free, fwd_agm, test_cov = _meg_setup(
+                sensors, montage, evokeds["sfreq"], random_state)
         fwd_cap = mne.convert_forward_solution(
             fwd_free, surf_ori=True, force_fixed=True, use_cps=True, verbose=False
         )
@@ -625,8 +718,6 @@ def run_benchmark(
                                "the pretrained forward; please report this.")
         fwd = fwd_cap
         ch_names = fwd["info"]["ch_names"]
-        fwd_agm = make_agm_forward(info_cap, electrode_jitter=_AGM_JITTER_MM,
-                                   random_state=random_state)
         picks, not_applicable = _deep_on_cap(deep, fwd, cap)
         deep = {name: est for name, est in deep.items() if name in picks}
         forward = f"template ico4, {cap} (make_template_forward)"
@@ -655,19 +746,24 @@ def run_benchmark(
         ):
             evoked, epochs, t_peak, truth, true_centre = _simulate_test_sample(
                 fwd_agm, pos_agm, pos, n_patches, extent, snr_db, n_trials, rng,
-                time_course,
+                time_course, test_cov, info_meg,
             )
+            t0 = time.perf_counter()
+            noise_cov = mne.compute_covariance(epochs, tmax=0.0, verbose=False)
+            t_cov = time.perf_counter() - t0
             maps, times = {}, {}
             x = evoked.data[:, t_peak]
             for name, est in deep.items():
                 t0 = time.perf_counter()
+                if getattr(est, "any_sensors", False):  # kernels for this data
+                    est.check_forward(fwd, info=evoked.info, noise_cov=noise_cov)
                 if est.input["kind"] == "window":  # the whole evoked
                     maps[name] = _apply_window_model(est, evoked, picks[name],
                                                      fwd, t_peak)
                 else:
                     maps[name] = est.predict(x[picks[name]][None])[0]
                 times[name] = time.perf_counter() - t0
-            bl_maps, bl_times = base.apply(evoked, epochs, t_peak)
+            bl_maps, bl_times = base.apply(evoked, epochs, t_peak, noise_cov, t_cov)
             maps.update(bl_maps)
             times.update(bl_times)
             for name, est_map in maps.items():
@@ -694,13 +790,19 @@ def run_benchmark(
     config = dict(
         models=names, deep=list(deep),
         not_applicable=not_applicable, baselines=list(baselines),
-        montage=montage, n_channels=len(ch_names), ch_names=list(ch_names), cap=cap,
+        montage=montage, sensors=sensors, n_channels=len(ch_names),
+        ch_names=list(ch_names), cap=cap,
         n_samples=n_samples, snr_db=list(snr_db), n_trials=n_trials,
         time_course=time_course, evokeds=evokeds,
         random_state=random_state, quick=quick,
         forward=forward,
         agm="oct6, conductivities (0.332, 0.0113, 0.332) S/m, electrodes moved "
-            "by N(0, 2 mm), truth mapped by 5-NN averaging",
+            "by N(0, 2 mm), truth mapped by 5-NN averaging" + (
+                "" if sensors == "eeg" else
+                f"; head rotated by {_AGM_HEAD_MOTION[0]:g} degrees and shifted by "
+                f"{_AGM_HEAD_MOTION[1]:g} mm in the helmet; MEG sensor noise from the "
+                "real noise covariance of the MNE sample recording (3 SSP "
+                "projectors)"),
         mne_version=mne.__version__,
     )
     return BenchmarkResult(records, config, examples)

@@ -66,6 +66,14 @@ def biosemi64_fwd():
 
 
 @pytest.fixture(scope="session")
+def meg_template_fwd():
+    """The template forward (ico4) for the shipped Neuromag VectorView MEG."""
+    from mne_deepinverse.datasets import make_template_forward, make_template_meg_info
+
+    return make_template_forward(make_template_meg_info())
+
+
+@pytest.fixture(scope="session")
 def sphere_fwd():
     """A fast fixed-orientation forward on a discrete source space."""
     from mne_deepinverse.datasets import CONVDIP_CH_NAMES, make_template_info

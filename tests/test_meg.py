@@ -296,3 +296,66 @@ def test_template_meg_forward():
         make_template_forward(make_template_meg_info(dev_head_t=inside))
     with pytest.raises(ValueError, match="Invalid value for the 'system'"):
         make_template_meg_info("ctf275")
+
+
+@pytest.fixture(scope="module")
+def anysensor_model(meg_template_fwd, fwd):
+    """A tiny any-sensor model trained over a MEG and an EEG forward."""
+    est = DeepInverse([meg_template_fwd, fwd], "anysensor", n_epochs=1,
+                      samples_per_epoch=64, batch_size=16, n_val=8, random_state=0,
+                      progress=False, hyper_params=dict(channels=(4, 4, 4)))
+    return est.fit()
+
+
+def test_anysensor_any_sensors(anysensor_model, meg_template_fwd, fwd, tmp_path):
+    """Kernels at apply time: MEG, EEG, bad channels, a noise covariance."""
+    est = anysensor_model
+    model = est.model_
+    card = est.card_
+    assert model.any_sensors and card["ch_names"] == []
+    assert card["any_sensors"]["configs"] == ["102 mag + 204 grad", "31 EEG"]
+    assert [v["sensors"] for v in card["validation"]["per_config"]] == \
+        card["any_sensors"]["configs"]
+    assert "any EEG cap and MEG array" in repr(model)
+    est.save(tmp_path / "any.onnx")
+    from mne_deepinverse import read_deep_inverse_model
+
+    model = read_deep_inverse_model(tmp_path / "any.onnx")
+    with pytest.raises(RuntimeError, match="call model.check_forward"):
+        model.ch_names  # noqa: B018
+    for f in (meg_template_fwd, fwd):
+        evoked, _ = simulate_evoked(f, random_state=0, snr_db=20, n_patches=1)
+        stc, res = apply_deep_inverse(evoked, f, model, return_residual=True)
+        assert stc.data.shape == (5124, len(evoked.times)) and np.abs(stc.data).max()
+        assert res.ch_names == evoked.ch_names
+    # bad channels are left out of the kernels; the data keep them
+    bad = evoked.copy()
+    bad.info["bads"] = [bad.ch_names[0]]
+    apply_deep_inverse(bad, fwd, model)
+    assert model.ch_names == evoked.ch_names[1:]
+    # the data's noise covariance whitens (and its projectors with it)
+    meg_ev, _ = simulate_evoked(meg_template_fwd, random_state=1, snr_db=20,
+                                n_patches=1)
+    cov = mne.make_ad_hoc_cov(meg_ev.info, std=dict(mag=4e-14, grad=9e-13),
+                              verbose=False)
+    stc_cov = apply_deep_inverse(meg_ev, meg_template_fwd, model, noise_cov=cov)
+    np.testing.assert_allclose(model._cap["feeds"]["white_t"][0, 0],
+                               1 / 9e-13, rtol=1e-3)  # MEG 0113: a gradiometer
+    assert stc_cov.data.shape[1] == len(meg_ev.times)
+    # errors: no forward, another source space, a covariance for other models
+    with pytest.raises(ValueError, match="accepts any EEG cap and MEG array"):
+        apply_deep_inverse(meg_ev, None, model)
+    with pytest.raises(ValueError, match="works on the template's 5124"):
+        apply_deep_inverse(meg_ev, _other_src(meg_template_fwd), model)
+    with pytest.raises(ValueError, match="noise_cov is only for models"):
+        apply_deep_inverse(evoked, fwd, "convdip", noise_cov=cov)
+    with pytest.raises(ValueError, match="cannot take X and Y"):
+        DeepInverse(fwd, "anysensor").fit(np.zeros((4, 31)), np.ones((4, 5124)))
+    with pytest.raises(ValueError, match="only model='anysensor' trains over"):
+        DeepInverse([fwd, fwd], "convdip").fit()
+
+
+def _other_src(fwd):
+    """The forward restricted to one hemisphere's sources."""
+    return mne.forward.restrict_forward_to_label(
+        fwd, mne.Label(fwd["src"][0]["vertno"], hemi="lh", subject="fsaverage5"))

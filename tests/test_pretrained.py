@@ -47,10 +47,16 @@ def test_pretrained_card(name, no_network, fresh_cache):
     if name in FIXED_CAP:
         assert card["ch_names"] == CONVDIP_CH_NAMES
         assert card["validation"]["auc"] > 0.7
-    else:  # validated on caps held out of training
-        assert model.any_cap and card["ch_names"] == []
+    elif model.any_cap:  # validated on caps held out of training
+        assert card["ch_names"] == []
         assert card["cap"]["n_channels"] == [16, 256]
         for scores in card["validation"]["caps"].values():
+            assert scores["auc"] > 0.7
+    else:  # any sensors: validated per training configuration
+        assert model.any_sensors and card["ch_names"] == []
+        kinds = " ".join(card["any_sensors"]["configs"])
+        assert "mag" in kinds and "grad" in kinds and "EEG" in kinds
+        for scores in card["validation"]["per_config"]:
             assert scores["auc"] > 0.7
     assert (pretrained_dir() / f"{name}.md").is_file()
 
@@ -58,9 +64,11 @@ def test_pretrained_card(name, no_network, fresh_cache):
 @pytest.mark.parametrize("name", sorted(PRETRAINED))
 def test_pretrained_apply(name, no_network, fresh_cache, request):
     """The shipped models localise single high-SNR patches on the template
-    (the any-cap model on a 64-channel BioSemi cap)."""
+    (the any-cap model on a 64-channel BioSemi cap, the any-sensor model on
+    the Neuromag VectorView MEG)."""
     fwd = (read_pretrained_forward(name) if name in FIXED_CAP
-           else request.getfixturevalue("biosemi64_fwd"))
+           else request.getfixturevalue("meg_template_fwd" if name == "anysensor"
+                                        else "biosemi64_fwd"))
     pos = fwd["source_rr"]
     errors = []
     # a model that reads windows gets evokeds a window long (250 Hz, 128 samples)
@@ -117,7 +125,7 @@ def test_one_registry():
     assert set(hashes) == shipped - {None}
     any_cap = [n for n, e in PRETRAINED.items() if e["forward"] is None]
     for name in any_cap:
-        with pytest.raises(ValueError, match="accepts any EEG cap and has no forward"):
+        with pytest.raises(ValueError, match="accepts any EEG cap.*has no forward"):
             read_pretrained_forward(name)
     # the package data is found through importlib.resources
     assert pretrained_dir().parent.name == "mne_deepinverse"

@@ -23,6 +23,7 @@ from ._template import (
     make_template_meg_info,
     make_template_montage,
     project_to_template_scalp,
+    read_meg_noise_cov,
     setup_template_source_space,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "make_template_montage",
     "pretrained_dir",
     "project_to_template_scalp",
+    "read_meg_noise_cov",
     "read_pretrained_forward",
     "setup_template_source_space",
 ]

@@ -251,6 +251,27 @@ def make_template_meg_info(system="neuromag306", *, sfreq=100.0, dev_head_t=None
     return info
 
 
+def read_meg_noise_cov(system="neuromag306"):
+    """Read the real MEG noise covariance that ships with the package.
+
+    Parameters
+    ----------
+    system : "neuromag306"
+        The MEG system (see :func:`make_template_meg_info`).
+
+    Returns
+    -------
+    cov : instance of Covariance
+        The noise covariance of the MNE "sample" recording's MEG (the 200 ms
+        before each of its 29 auditory and visual stimuli, 1-40 Hz, shrunk;
+        with its three empty-room SSP projectors): the sensor noise of the
+        MEG benchmark's test data.
+    """
+    _check_option("system", system, MEG_SYSTEMS)
+    fname = files("mne_deepinverse.datasets") / "data" / f"{system}-noise-cov.fif"
+    return mne.read_cov(Path(str(fname)), verbose=False)
+
+
 def _check_meg_in_helmet(info, picks):
     """Raise if MEG sensors are nearer the template's scalp than a head allows."""
     from scipy.spatial import cKDTree
