@@ -251,9 +251,8 @@ def test_unet(unet, fwd, tmp_path):
 def test_unet_fp16(unet, fwd):
     """Float16 storage of the weights: half the file, the same maps."""
     from mne_deepinverse._onnx import OnnxModel
-    from mne_deepinverse._utils import _eeg_gain
+    from mne_deepinverse._utils import _eeg_gain, _reference
     from mne_deepinverse.backends import export_onnx
-    from mne_deepinverse._utils import _reference
 
     gain_ref = _reference(_eeg_gain(fwd)[0])
     half = export_onnx(get_backend("unet"), unet.net_, gain_ref, unet.card_, fp16=True)

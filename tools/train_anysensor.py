@@ -36,9 +36,7 @@ import numpy as np
 
 from mne_deepinverse import DeepInverse
 from mne_deepinverse.datasets import (
-    CONVDIP_CH_NAMES,
     make_template_forward,
-    make_template_info,
     make_template_meg_info,
     read_pretrained_forward,
 )
@@ -56,7 +54,7 @@ N_POSITIONS, POSITION_SEED = 6, 7
 
 
 def head_positions(n=N_POSITIONS, seed=POSITION_SEED):
-    """The default device-to-head transform and ``n - 1`` moved ones."""
+    """Return the default device-to-head transform and ``n - 1`` moved ones."""
     from scipy.spatial.transform import Rotation
 
     default = make_template_meg_info()["dev_head_t"]["trans"]
@@ -86,7 +84,7 @@ def _with_eeg(info_meg, montage):
 
 
 def forwards():
-    """The template forwards of every training configuration."""
+    """Make the template forwards of every training configuration."""
     positions = head_positions()
     infos = [make_template_meg_info(dev_head_t=t) for t in positions]
     fwds = [make_template_forward(info) for info in infos]
