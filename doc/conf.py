@@ -99,26 +99,24 @@ _plot = os.environ.get("MNE_DEEPINVERSE_DOC_PLOT", "1") != "0"
 
 
 def _have_sample_recording():
-    """Whether example 03 finds the sample recording (same search as there)."""
-    if os.environ.get("MNE_DEEPINVERSE_SAMPLE_RAW"):
-        return True
-    import mne
+    """Whether the real-data examples find the sample recording."""
+    from mne_deepinverse.datasets import find_sample_raw
 
-    full = Path(mne.datasets.sample.data_path(download=False, verbose=False))
-    if (full / "MEG" / "sample" / "sample_audvis_raw.fif").is_file():
-        return True
-    name = Path("shared", "data", "sample_audvis_snippet_raw.fif")
-    examples = HERE.parent / "examples"
-    return any((d / name).is_file() for d in (examples, *examples.parents))
+    try:
+        find_sample_raw(HERE.parent / "examples")
+    except FileNotFoundError:
+        return False
+    return True
 
 
 # Every example runs; the real-data example only where the recording is (the
 # project's test data next to the repository, or MNE's sample data).
 _pattern = r"/\d\d_"
 if _plot and not _have_sample_recording():
-    print("mne-deepinverse docs: MNE sample recording not found, example 03 is "
-          "shown without running it (see examples/03_real_data_n100.py)")
-    _pattern = r"/(?!03_)\d\d_"
+    print("mne-deepinverse docs: MNE sample recording not found, examples 03 "
+          "and 08 are shown without running them (see examples/03_real_data_"
+          "n100.py)")
+    _pattern = r"/(?!03_|08_)\d\d_"
 sphinx_gallery_conf = {
     "examples_dirs": ["../examples"],
     "gallery_dirs": ["auto_examples"],

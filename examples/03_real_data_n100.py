@@ -42,9 +42,6 @@ Nothing is downloaded.
 # Copyright the mne-deepinverse contributors.
 
 # %%
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import mne
 import numpy as np
@@ -56,6 +53,7 @@ from mne_deepinverse.baselines import apply_baseline
 from mne_deepinverse.datasets import (
     CONVDIP_CH_NAMES,
     check_scalp_positions,
+    find_sample_raw,
     get_template,
     get_template_trans,
     make_template_forward,
@@ -69,25 +67,6 @@ mne.set_log_level("WARNING")
 # %%
 # Find the recording
 # ------------------
-def find_sample_raw():
-    """Path of the sample recording: env var, MNE's sample data or the excerpt."""
-    if os.environ.get("MNE_DEEPINVERSE_SAMPLE_RAW"):
-        return Path(os.environ["MNE_DEEPINVERSE_SAMPLE_RAW"])
-    full = mne.datasets.sample.data_path(download=False, verbose=False)
-    full = Path(full) / "MEG" / "sample" / "sample_audvis_raw.fif"
-    if full.is_file():
-        return full
-    name = Path("shared", "data", "sample_audvis_snippet_raw.fif")
-    for folder in (Path.cwd(), *Path.cwd().parents):
-        if (folder / name).is_file():
-            return folder / name
-    raise FileNotFoundError(
-        "The MNE sample recording was not found: download it with "
-        "mne.datasets.sample.data_path(), or set MNE_DEEPINVERSE_SAMPLE_RAW to "
-        "sample_audvis_raw.fif or to the project's snippet."
-    )
-
-
 fname = find_sample_raw()
 print(f"Reading {fname.name}")
 raw = mne.io.read_raw_fif(fname, preload=True)

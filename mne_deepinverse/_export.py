@@ -233,10 +233,6 @@ def export_torch_model(net, gain, card, *, fp16=True, whitener=None):
     model : bytes
         The serialised ONNX model.
     """
-    import io
-    import warnings
-
-    import onnx
     import torch
 
     class _Graph(torch.nn.Module):
@@ -261,20 +257,32 @@ def export_torch_model(net, gain, card, *, fp16=True, whitener=None):
     inp = card.get("input", {"kind": "sample"})
     example = (torch.zeros(2, inp["n_times"], n_ch) if inp["kind"] == "window"
                else torch.zeros(2, n_ch))
+    names = ["eeg", *_OUTPUTS]
+    return _export(graph, (example,), ["eeg"], {name: {0: "n"} for name in names},
+                   card, fp16)
+
+
+#: The outputs of every graph.
+_OUTPUTS = ("eeg_ref", "sources", "projection")
+
+
+def _export(graph, example, inputs, axes, card, fp16):
+    """Export a torch graph with torch's ONNX exporter; finish it (card, fp16)."""
+    import io
+    import warnings
+
+    import onnx
+    import torch
+
     buffer = io.BytesIO()
-    names = ["eeg_ref", "sources", "projection"]
     with warnings.catch_warnings(), torch.no_grad():
         # torch >= 2.9 marks the TorchScript exporter as deprecated; the
         # torch.export one needs onnxscript, which we do not require
         warnings.simplefilter("ignore")
-        torch.onnx.export(
-            graph, (example,), buffer, dynamo=False,
-            input_names=["eeg"], output_names=names, opset_version=17,
-            dynamic_axes={name: {0: "n"} for name in ["eeg", *names]},
-        )
+        torch.onnx.export(graph, example, buffer, dynamo=False, input_names=inputs,
+                          output_names=list(_OUTPUTS), opset_version=17,
+                          dynamic_axes=axes)
     return _finish(onnx.load_from_string(buffer.getvalue()), card, fp16)
-
-
 
 
 def export_any_sensor_model(net, card, *, fp16=True):
@@ -304,10 +312,6 @@ def export_any_sensor_model(net, card, *, fp16=True):
     model : bytes
         The serialised ONNX model.
     """
-    import io
-    import warnings
-
-    import onnx
     import torch
 
     class _Graph(torch.nn.Module):
@@ -323,16 +327,10 @@ def export_any_sensor_model(net, card, *, fp16=True):
     n_ch, n_src, n_k = 7, int(card["n_sources"]), net.n_k
     example = (torch.zeros(2, n_ch), torch.eye(n_ch), torch.zeros(n_ch, n_k * n_src),
                torch.zeros(n_src, n_ch))
-    buffer = io.BytesIO()
-    inputs = ["eeg", "white_t", "kernel_t", "gain_t"]
-    names = ["eeg_ref", "sources", "projection"]
     axes = dict(eeg={0: "n", 1: "n_channels"},
                 white_t={0: "n_channels", 1: "n_channels"},
                 kernel_t={0: "n_channels"}, gain_t={1: "n_channels"},
                 eeg_ref={0: "n", 1: "n_channels"}, sources={0: "n"},
                 projection={0: "n", 1: "n_channels"})
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(graph, example, buffer, dynamo=False, input_names=inputs,
-                          output_names=names, opset_version=17, dynamic_axes=axes)
-    return _finish(onnx.load_from_string(buffer.getvalue()), card, fp16)
+    return _export(graph, example, ["eeg", "white_t", "kernel_t", "gain_t"], axes,
+                   card, fp16)

@@ -342,3 +342,35 @@ def test_cli_benchmark_montage(cap_result, tmp_path, capsys):
     assert "No deep model ran on this cap" in out
     cfg = json.loads((tmp_path / "benchmark.json").read_text())["config"]
     assert cfg["montage"] == "fsaverage_1020" and cfg["n_channels"] == 19
+
+
+def test_benchmark_meg(meg_template_fwd):
+    """MEG test data: the AGM's head moves in the helmet, real MEG noise; the
+    methods see the nominal head position and get the baseline covariance."""
+    from mne_deepinverse.benchmark import _meg_setup, _simulate_test_sample
+
+    res = run_benchmark(models=("anysensor", "convdip"), sensors="meg",
+                        baselines=("dSPM",), n_samples=2, time_course="erp",
+                        progress=False, random_state=0)
+    cfg = res.config
+    assert cfg["sensors"] == "meg" and cfg["n_channels"] == 306
+    assert "head rotated by 3 degrees and shifted by 3 mm" in cfg["agm"]
+    assert cfg["deep"] == ["anysensor"]
+    assert cfg["not_applicable"]["convdip"].startswith("the cap lacks 31")
+    assert res.methods == ["anysensor", "dSPM"]
+    for r in res.records:
+        assert np.isfinite(r["auc"]) and np.isfinite(r["mle"])
+    info, cap, _, fwd_agm, cov = _meg_setup("meg", None, 250.0, 0)
+    assert cap.startswith("Neuromag VectorView")
+    moved = fwd_agm["info"]["dev_head_t"]["trans"] - info["dev_head_t"]["trans"]
+    assert 1e-3 < np.linalg.norm(moved[:3, 3]) < 2e-2  # the AGM's head moved
+    assert [p["desc"] for p in cov["projs"]] == ["PCA-v1", "PCA-v2", "PCA-v3"]
+    rng = np.random.default_rng(0)
+    evoked = _simulate_test_sample(
+        fwd_agm, fwd_agm["source_rr"], meg_template_fwd["source_rr"], 1, 3,
+        (10.0, 10.0), 4, rng, "erp", cov, info)[0]
+    np.testing.assert_array_equal(evoked.info["dev_head_t"]["trans"],
+                                  info["dev_head_t"]["trans"])
+    assert len(evoked.info["projs"]) == 3
+    with pytest.raises(ValueError, match="Invalid value for the 'sensors'"):
+        run_benchmark(sensors="ecog")

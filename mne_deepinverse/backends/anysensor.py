@@ -15,7 +15,7 @@ sensor configuration it was trained over (``tools/train_anysensor.py``).
 """
 
 from .unet import DEFAULTS as _UNET_DEFAULTS
-from .unet import UNet, sphere_image_tables
+from .unet import UNet, build_unet
 
 DEFAULTS = dict(_UNET_DEFAULTS)
 LOSS = "cosine_wmse"
@@ -53,14 +53,6 @@ def build(meta, hyper_params, *, sphere_pos):
         Unit vectors of each hemisphere's sources on the spherical
         registration.
     """
-    import torch
-
     params = {**DEFAULTS, **hyper_params}
-    grid = tuple(params["grid"])
-    if grid[0] % 4 or grid[1] % 4:
-        raise ValueError(f"The U-Net grid must be divisible by 4, got {grid}.")
-    to_grid, from_grid = sphere_image_tables(sphere_pos, grid, params["k"])
-    shape = (len(sphere_pos) * grid[0], grid[1])
-    net = EstimateUNet((len(params["kernels"]), int(meta["n_sources"])), to_grid,
-                       from_grid, shape, tuple(params["channels"]), params["groups"])
-    return net.to(memory_format=torch.channels_last)
+    return build_unet(EstimateUNet, (len(params["kernels"]), int(meta["n_sources"])),
+                      params, sphere_pos)

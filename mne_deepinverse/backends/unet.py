@@ -191,12 +191,20 @@ def build(meta, hyper_params, *, kernels, sphere_pos):
         Unit vectors of each hemisphere's sources on the spherical
         registration.
     """
-    params = {**DEFAULTS, **hyper_params}
+    return build_unet(UNet, kernels, {**DEFAULTS, **hyper_params}, sphere_pos)
+
+
+def build_unet(cls, kernels, params, sphere_pos):
+    """Build a U-Net of class ``cls`` on the hemispheres' sphere images.
+
+    ``kernels`` is the array of linear kernels, or ``(n_kernels,
+    n_sources)`` for a network that takes them as an input.
+    """
     grid = tuple(params["grid"])
     if grid[0] % 4 or grid[1] % 4:
         raise ValueError(f"The U-Net grid must be divisible by 4, got {grid}.")
     to_grid, from_grid = sphere_image_tables(sphere_pos, grid, params["k"])
     shape = (len(sphere_pos) * grid[0], grid[1])
-    net = UNet(kernels, to_grid, from_grid, shape, tuple(params["channels"]),
-               params["groups"])
+    net = cls(kernels, to_grid, from_grid, shape, tuple(params["channels"]),
+              params["groups"])
     return net.to(memory_format=torch.channels_last)

@@ -9,6 +9,7 @@ from ._pretrained import (
     pretrained_dir,
     read_pretrained_forward,
 )
+from ._sample import find_sample_raw
 from ._template import (
     DEFAULT_CONDUCTIVITY,
     MEG_SYSTEMS,
@@ -34,6 +35,7 @@ __all__ = [
     "TEMPLATE_SUBJECT",
     "check_scalp_positions",
     "fetch_pretrained_file",
+    "find_sample_raw",
     "get_cache_dir",
     "get_template",
     "get_template_trans",
