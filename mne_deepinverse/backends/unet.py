@@ -125,10 +125,9 @@ class UNet(nn.Module):
         n_k, n_src = kernels.shape[:2] if hasattr(kernels, "shape") else kernels
         self.n_k, self.n_src = n_k, n_src
         self.image_shape = tuple(image_shape)
-        self.kernel_t = None
-        if hasattr(kernels, "shape"):
-            self.register_buffer("kernel_t", torch.as_tensor(
-                kernels.reshape(n_k * n_src, kernels.shape[2]).T.copy()))
+        self.register_buffer("kernel_t", torch.as_tensor(
+            kernels.reshape(n_k * n_src, kernels.shape[2]).T.copy())
+            if hasattr(kernels, "shape") else None)
         for name, (idx, w) in (("to", to_grid), ("from", from_grid)):
             self.register_buffer(f"{name}_idx", torch.as_tensor(idx))
             self.register_buffer(f"{name}_w", torch.as_tensor(w))
