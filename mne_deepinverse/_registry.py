@@ -40,3 +40,7 @@ PRETRAINED = {
 # applied with the user's template forward, for any cap on the template.
 PRETRAINED["anycap"] = dict(backend="anycap", model="anycap.onnx", forward=None,
                             card="anycap.md")
+# The any-sensor model (tools/train_anysensor.py) computes its kernels for the
+# user's template forward (any EEG cap and MEG array) when it is applied.
+PRETRAINED["anysensor"] = dict(backend="anysensor", model="anysensor.onnx",
+                               forward=None, card="anysensor.md")
