@@ -235,7 +235,9 @@ plt.show()
 # fsaverage's surface coordinates are close to MNI305 space, so the position
 # of each hemisphere's strongest source can be read against the auditory
 # cortex (Heschl's gyrus, roughly x = ±45 to ±55, y = -20, z = +5 to +10 mm).
-src_rr = fwd["source_rr"] * 1e3  # template MRI (surface RAS) coordinates in mm
+# (the forward's source positions are in head coordinates: to the template's
+# MRI, i.e. surface RAS, coordinates in mm)
+src_rr = mne.transforms.apply_trans(get_template_trans(), fwd["source_rr"]) * 1e3
 for name, stc in maps.items():
     y = at_peak(stc)
     parts = []
@@ -255,14 +257,16 @@ for name, stc in maps.items():
 #   auditory cortices; a map that agrees with that is *plausible*, not
 #   *validated*. With the 24-second excerpt (13 trials after rejection) the
 #   evoked response itself is noisy.
-# * On the excerpt, no method shows the textbook picture clearly.
-#   ConvDip finds a patch in the left lateral temporal/parietal region but
-#   puts its strongest source in the right frontal lobe; dSPM spreads the
-#   activity over large parts of both hemispheres with maxima on the dorsal
-#   cortex, with 31 as with 60 channels. The any-cap model, reading all 60
-#   channels without interpolation, is closer to dSPM than to ConvDip here:
-#   bilateral maxima on the dorsal cortex (left central, right superior
-#   frontal), not in the auditory cortices either.
+# * On the excerpt, no method shows the textbook picture clearly in both
+#   hemispheres. ConvDip has a secondary maximum in the left posterior
+#   temporal lobe and puts its strongest source in the right orbitofrontal
+#   cortex. dSPM has its left maximum near the left auditory cortex and the
+#   insula (about (-34, -30, 13) mm) and its right one in the parietal lobe,
+#   with 31 as with 60 channels. The any-cap model, reading all 60 channels
+#   without interpolation, has a left maximum in the posterior superior
+#   temporal cortex (about (-48, -36, 8) mm) and a right one on the dorsal
+#   frontal cortex. The MEG of the same trials (:ref:`ex-meg`) localises
+#   both auditory cortices much more clearly.
 # * The frontal ConvDip source is an instructive failure: tangential dipoles
 #   in the auditory cortices produce the N100's fronto-central negativity,
 #   and a radial source under the frontal electrodes produces a similar
