@@ -80,8 +80,11 @@ docdict["noise_cov_apply"] = """noise_cov : instance of Covariance | None
     .. versionadded:: 0.1"""
 docdict["on_mismatch"] = """on_mismatch : "raise" | "warn" | "ignore"
     What to do when the data's electrode positions are far (median distance
-    > 2 cm) from those the model was trained for. Missing positions (no
-    montage) and positions in another unit (mm, cm) are always an error."""
+    > 2 cm) from those the model was trained for, or when the MEG sensors sit
+    elsewhere relative to the head (median > 1 cm, from the data's
+    ``dev_head_t``) than in the model's forward. Missing positions (no
+    montage), positions in another unit (mm, cm) and MEG without a
+    device-to-head transform are always an error."""
 docdict["amplitudes"] = """amplitudes : "scale" | "patch"
     How the predicted patterns get their signed amplitudes (Am).
     ``"patch"``: the predicted support of each time sample is split into

@@ -27,9 +27,9 @@ def result():
 
 def test_run_benchmark(result, tmp_path):
     methods = result.methods
-    assert methods == ["convdip", "unet", "vnet", "sifnet", "anycap", "eLORETA",
-                       "dSPM", "sLORETA", "LCMV"]
-    assert len(result.records) == 2 * 3 * 9
+    assert methods == ["convdip", "unet", "vnet", "sifnet", "anycap", "anysensor",
+                       "eLORETA", "dSPM", "sLORETA", "LCMV"]
+    assert len(result.records) == 2 * 3 * 10
     summ = result.summary()
     for kind in ("single", "multi"):
         for m in methods:
