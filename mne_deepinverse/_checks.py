@@ -119,8 +119,9 @@ def _check_sensor_types(data, name, ch_types):
             raise ValueError(
                 f"{name} span {ptp:.3g} peak to peak on the {what}s, which cannot "
                 f"be MEG in {unit} (the limit is {max_ptp:g} {unit}); they look "
-                f"like another unit ({wrong}). Read the data with MNE, which "
-                f"keeps MEG in {unit}, or scale them to {unit}."
+                f"like another unit ({wrong}) or carry slow drifts. Read the data "
+                f"with MNE, which keeps MEG in {unit}, or scale them to {unit}; "
+                "high-pass filter continuous data."
             )
         if peak < min_peak:
             warn(
