@@ -189,7 +189,7 @@ def test_montage_caps():
 class _AnyCap:
     """A stand-in for a model that accepts any cap."""
 
-    any_cap = True
+    any_cap = reads_forward = True
 
     def __init__(self, ok):
         self.ok = ok
