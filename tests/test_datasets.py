@@ -120,8 +120,10 @@ def test_bad_positions():
         make_template_forward(make_template_info(["Cz"]), spacing="ico5")
     with pytest.raises(ValueError, match="No 10-05 position"):
         make_template_info(["Cz", "EEG 001"])
-    with pytest.raises(ValueError, match="no EEG channels"):
+    with pytest.raises(ValueError, match="MEG channels but no device-to-head"):
         make_template_forward(mne.create_info(["MEG 0113"], 100.0, "mag"))
+    with pytest.raises(ValueError, match="no EEG or MEG channels"):
+        make_template_forward(mne.create_info(["X"], 100.0, "misc"))
 
 
 def test_template_info_errors():
