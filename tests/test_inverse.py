@@ -94,7 +94,8 @@ def test_input_errors(model, fwd, evoked, sphere_fwd):
     with pytest.raises(ValueError, match="no EEG channels .* cannot be applied to MEG"):
         apply_deep_inverse(meg, fwd, model)
     with pytest.raises(ValueError, match=r"Invalid value for the 'model' parameter.*"
-                       r"\['anycap', 'anysensor', 'convdip', 'sifnet', 'unet', 'vnet'\]"):
+                       r"\['anycap', 'anysensor', 'convdip', 'sifnet', 'unet', "
+                       r"'vnet'\]"):
         apply_deep_inverse(evoked, fwd, "sloreta-net")
 
 
