@@ -796,8 +796,9 @@ def run_benchmark(
         time_course=time_course, evokeds=evokeds,
         random_state=random_state, quick=quick,
         forward=forward,
-        agm="oct6, conductivities (0.332, 0.0113, 0.332) S/m, electrodes moved "
-            "by N(0, 2 mm), truth mapped by 5-NN averaging" + (
+        agm="oct6, conductivities (0.332, 0.0113, 0.332) S/m, " + (
+            "" if sensors == "meg" else "electrodes moved by N(0, 2 mm), ")
+            + "truth mapped by 5-NN averaging" + (
                 "" if sensors == "eeg" else
                 f"; head rotated by {_AGM_HEAD_MOTION[0]:g} degrees and shifted by "
                 f"{_AGM_HEAD_MOTION[1]:g} mm in the helmet; MEG sensor noise from the "
@@ -882,7 +883,7 @@ def _results_section(data, figures, per_cap):
     na = cfg.get("not_applicable", {})
     lines = []
     if per_cap:  # a section per cap, the sets below it
-        title = f"Cap: {cap}"
+        title = f"{'Cap' if cfg.get('sensors', 'eeg') == 'eeg' else 'Sensors'}: {cap}"
         lines += [title, "-" * len(title), ""]
     lines += [
         f"- cap: {cap}",
