@@ -150,8 +150,8 @@ for name, stc in (("anysensor", stc_deep), ("dSPM", stc_dspm)):
 #
 # * Both methods put each hemisphere's maximum in the region of the auditory
 #   cortex: the any-sensor model 12 mm (left) and 12 mm (right) from the
-#   textbook position of Heschl's gyrus and 7 mm from the dipole fits; dSPM
-#   12 and 19 mm from Heschl's gyrus and 15-19 mm from the dipoles, deeper
+#   textbook position of Heschl's gyrus and 7-8 mm from the dipole fits; dSPM
+#   12 and 19 mm from Heschl's gyrus and 16-19 mm from the dipoles, deeper
 #   (x = ±39-41 mm, towards the insula), as minimum-norm estimates with depth
 #   weighting tend to be for superficial sources.
 # * No position here is the truth. The dipoles themselves lie 16-17 mm from
