@@ -174,7 +174,8 @@ class _Inverter:
         return data if self.proj is None else self.proj @ data
 
     def _invert_rows(self, X):
-        """Invert samples or windows; return maps and residuals, one sample per row."""
+        """Invert samples or windows; maps and residuals (as the model reads the
+        data: whitened for MEG), one sample per row."""
         if self.amplitudes == "patch":
             X_ref, shapes, _ = self.model._rows(X)
             maps = fit_patch_amplitudes(X_ref, shapes, self.gain_ref, self.adjacency)[0]
@@ -182,10 +183,7 @@ class _Inverter:
         else:  # the model's own single-scale fit, scaled in place
             maps, X_ref, proj, scale = self.model._predict(X)
             proj *= scale[:, None].astype(np.float32)
-        res = X_ref - proj
-        if self.model.sensors.whitened:  # whitened: back in sensor units
-            res = (res @ self.model.sensors.colorer.T).astype(np.float32)
-        return maps, res
+        return maps, X_ref - proj
 
     def span(self, read, n, *, buffer_size=None, residual=False):
         """Invert ``n`` samples; ``read(first, last)`` gives (n_channels, last - first).
@@ -215,6 +213,8 @@ class _Inverter:
             self._windows(read, n, buffer_size, sol, res)
         if not sol.any():
             _warn(f"The model predicts no active source in the {self.kind} data.")
+        if res is not None and self.model.sensors.whitened:  # to sensor units
+            res = (self.model.sensors.colorer @ res).astype(np.float32)
         return sol, res
 
     def _resampled_span(self, read, n, buffer_size, residual):
