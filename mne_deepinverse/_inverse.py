@@ -174,8 +174,10 @@ class _Inverter:
         return data if self.proj is None else self.proj @ data
 
     def _invert_rows(self, X):
-        """Invert samples or windows; maps and residuals (as the model reads the
-        data: whitened for MEG), one sample per row."""
+        """Invert samples or windows; return maps and residuals, a row a sample.
+
+        The residuals are as the model reads the data (whitened for MEG).
+        """
         if self.amplitudes == "patch":
             X_ref, shapes, _ = self.model._rows(X)
             maps = fit_patch_amplitudes(X_ref, shapes, self.gain_ref, self.adjacency)[0]
