@@ -14,14 +14,15 @@ from mne.utils import (
     logger,
     verbose,
 )
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from ._checks import _check_data_array
 from ._model import DeepInverseModel, read_deep_inverse_model
 from ._onnx import FORMAT_VERSION
 from ._preprocessing import DESCRIPTION as _PREPROCESSING
-from ._registry import BACKENDS
+from ._registry import BACKENDS, PRETRAINED
 from ._sensors import Sensors, sensor_gain, sensor_positions_head
 from ._utils import (
     _check_fixed_forward,
@@ -31,6 +32,10 @@ from ._utils import (
 )
 
 _LOSSES = ("auto", "cosine_mse", "cosine_wmse", "hausdorff")
+# the parameters a model card records and read_deep_inverse restores
+_RECIPE = ("model", "n_epochs", "samples_per_epoch", "batch_size", "learning_rate",
+           "loss", "patience", "n_val", "simulation", "hyper_params", "fp16",
+           "warm_start", "random_state")
 
 
 def _check_hyper_params(hyper, backend, model):
@@ -64,6 +69,18 @@ def _check_hyper_params(hyper, backend, model):
                 f"hyper_params[{key!r}] must be {what} (default {default!r}), got "
                 f"{value!r}."
             )
+
+
+def _sklearn_array(X, name, ensure_2d=True):
+    """Return ``X`` as a numeric array, checked the way scikit-learn checks it.
+
+    Sparse, complex and empty input are refused with scikit-learn's messages;
+    the dtype (integers are refused: not in V) and NaN or infinite values are
+    left to the package's own checks, which say where they are and what to do.
+    """
+    return check_array(X, accept_sparse=False, ensure_all_finite=False,
+                       allow_nd=True,
+                       ensure_2d=ensure_2d, dtype=None, input_name=name)
 
 
 def _check_active(Y, what, remedy):
@@ -120,7 +137,7 @@ def _forward_meta(fwd, sensors=None):
     return meta
 
 
-class DeepInverse(BaseEstimator):
+class DeepInverse(TransformerMixin, BaseEstimator):
     """A deep-learning EEG/MEG inverse solution trained for one forward model.
 
     Parameters
@@ -329,6 +346,15 @@ class DeepInverse(BaseEstimator):
         import torch
 
         device = self._torch_device(torch)  # before any expensive work
+        # seed torch inside a fork of its global RNG: the user's state is restored
+        forked = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=forked):
+            return self._fit(X, Y, device)
+
+    def _fit(self, X, Y, device):
+        """Train on ``X, Y`` (None: simulated) on the torch ``device``."""
+        import torch
+
         if self.model == "anysensor":
             if X is not None:
                 raise ValueError(
@@ -417,8 +443,7 @@ class DeepInverse(BaseEstimator):
                                        "projectors)") if whitener is not None
                                   else {})),
             **meta,
-            simulation={k: (v if not isinstance(v, mne.Covariance) else "Covariance")
-                        for k, v in sim_params.items()},
+            simulation=sim_params,
             training=dict(
                 data=source, loss=loss, batch_size=self.batch_size,
                 learning_rate=float(self.learning_rate),
@@ -426,6 +451,7 @@ class DeepInverse(BaseEstimator):
                 else int(self.random_state),
                 **card_training_record(record),
                 **({} if warm is None else dict(warm_start=warm)),
+                params=self._recipe(backend),
             ),
         )
         # export, score the exported model on the validation set, then store
@@ -501,7 +527,7 @@ class DeepInverse(BaseEstimator):
                 learning_rate=float(self.learning_rate),
                 random_state=None if self.random_state is None
                 else int(self.random_state),
-                **card_training_record(record)),
+                **card_training_record(record), params=self._recipe(backend)),
         )
         model = DeepInverseModel(export_onnx(backend, net, None, card, fp16=self.fp16))
         per_config = []
@@ -518,6 +544,26 @@ class DeepInverse(BaseEstimator):
                                   per_config=per_config)
         self.model_ = DeepInverseModel(_set_card(model.onnx, card))
         return self
+
+    def _recipe(self, backend):
+        """Return the training parameters, as :func:`read_deep_inverse` restores them.
+
+        Not the forward and noise covariance (stored with the channels), the
+        device and progress bars (the machine, not the recipe), nor a
+        warm-start model other than a pretrained name (its record is the
+        card's ``training["warm_start"]``).
+        """
+        hyper = dict(self.hyper_params or {})
+        for key in getattr(backend, "RUNTIME_KEYS", ()):
+            hyper.pop(key, None)
+        params = {name: getattr(self, name) for name in _RECIPE}
+        params["hyper_params"] = hyper or None
+        params["simulation"] = dict(self.simulation) if self.simulation else None
+        params["learning_rate"] = float(self.learning_rate)
+        if not (isinstance(self.warm_start, str) and self.warm_start in PRETRAINED):
+            # a file, an object or the last fit: not reproducible from the card
+            params["warm_start"] = None
+        return params
 
     def _torch_device(self, torch):
         """Return the checked torch device of ``self.device``."""
@@ -608,6 +654,13 @@ class DeepInverse(BaseEstimator):
             )
         for name in ("simulation", "hyper_params"):
             _validate_type(getattr(self, name), (dict, None), name)
+        if "noise_cov" in (self.simulation or {}):
+            raise ValueError(
+                "simulation['noise_cov'] is not a simulation parameter of "
+                "DeepInverse: pass the covariance as DeepInverse(fwd, "
+                "noise_cov=cov), which also whitens the model's input and is "
+                "stored with it."
+            )
         _validate_type(self.noise_cov, (mne.Covariance, None), "noise_cov")
         _validate_type(self.device, str, "device")
         for name in ("fp16", "progress"):
@@ -730,9 +783,15 @@ class DeepInverse(BaseEstimator):
     @staticmethod
     def _check_XY(X, Y, ch_types, n_src, *, window=False):
         """Check given samples (or windows) and their maps; return them as float32."""
-        X, Y = np.asarray(X), np.asarray(Y)
+        X = _sklearn_array(X, "X")
+        Y = _sklearn_array(Y, "Y", ensure_2d=False)
         n_ch = len(ch_types)
         what = "windows" if window else "samples"
+        if len(X) < 2:
+            raise ValueError(
+                f"fit needs at least 2 {what} (some are held out for validation, "
+                f"the others train), got {len(X)} {what[:-1]}."
+            )
         if X.ndim != 2 + window or X.shape[-1] != n_ch:
             shape = "(n_windows, n_times, " if window else "(n_samples, "
             raise ValueError(
@@ -745,11 +804,6 @@ class DeepInverse(BaseEstimator):
             raise ValueError(
                 f"Y must have shape {X.shape[:-1] + (n_src,)} (one source map "
                 f"{per}), got {Y.shape}."
-            )
-        if len(X) < 2:
-            raise ValueError(
-                f"fit needs at least 2 {what} (some are held out for validation, "
-                f"the others train), got {len(X)}."
             )
         eeg = "EEG " if set(ch_types) == {"eeg"} else ""
         flat = _check_data_array(X.reshape(-1, n_ch).T, f"The {eeg}{what} X",
@@ -792,7 +846,7 @@ class DeepInverse(BaseEstimator):
             Forward projection of the shapes (average-referenced).
         """
         check_is_fitted(self, "model_")
-        return self.model_.run(X)
+        return self.model_.run(_sklearn_array(X, "X"))
 
     def predict(self, X):
         """Predict source maps (Am) from EEG samples.
@@ -810,7 +864,83 @@ class DeepInverse(BaseEstimator):
             :func:`~mne_deepinverse.scaling.rescale_amplitudes`).
         """
         check_is_fitted(self, "model_")
-        return self.model_.predict(X)
+        return self.model_.predict(_sklearn_array(X, "X"))
+
+    def transform(self, X):
+        """Estimate the sources of EEG/MEG data: the estimator as a Pipeline step.
+
+        Parameters
+        ----------
+        X : array, shape (n_epochs, n_channels, n_times) | (n_samples, n_channels)
+            Epochs as :meth:`mne.Epochs.get_data` returns them (the layout of
+            :mod:`mne.decoding`), or time samples; channels in the model's
+            order (:attr:`feature_names_in_`), EEG in V, MEG in T and T/m. A
+            model that reads windows needs epochs of its window length
+            (``model_.input["n_times"]``).
+
+        Returns
+        -------
+        Y : array, shape (n_epochs, n_sources, n_times) | (n_samples, n_sources)
+            Source moments in Am, as :meth:`predict` gives them.
+
+        Notes
+        -----
+        For source-space decoding, freeze a fitted (or read) estimator so a
+        pipeline's ``fit`` does not retrain it::
+
+            from sklearn.frozen import FrozenEstimator
+            pipe = make_pipeline(FrozenEstimator(est), mne.decoding.Vectorizer(),
+                                 LogisticRegression())
+        """
+        check_is_fitted(self, "model_")
+        X = _sklearn_array(X, "X")
+        window = self.model_.input["kind"] == "window"
+        if X.ndim != 3:
+            if window:
+                raise ValueError(
+                    f"This {self.model_.backend} model reads windows of "
+                    f"{self.model_.input['n_times']} samples: X must have shape "
+                    f"(n_epochs, n_channels, n_times), got {X.shape}."
+                )
+            return self.predict(X)
+        n_epochs, n_channels, n_times = X.shape
+        if window:
+            if n_times != self.model_.input["n_times"]:
+                raise ValueError(
+                    f"This {self.model_.backend} model reads windows of "
+                    f"{self.model_.input['n_times']} samples, got epochs of "
+                    f"{n_times}: crop or resample them (at "
+                    f"{self.model_.input['sfreq']:g} Hz)."
+                )
+            return self.predict(X.transpose(0, 2, 1)).transpose(0, 2, 1)
+        Y = self.predict(X.transpose(0, 2, 1).reshape(-1, n_channels))
+        return Y.reshape(n_epochs, n_times, -1).transpose(0, 2, 1)
+
+    @property
+    def feature_names_in_(self):
+        """The channels the fitted model reads, in order (array of str)."""
+        check_is_fitted(self, "model_")
+        if self.model_.reads_forward:
+            raise AttributeError(
+                f"This {self.model_.backend} model reads the channels of the forward "
+                "it is applied to; it has no fixed channels (feature_names_in_)."
+            )
+        return np.asarray(self.model_.ch_names, dtype=object)
+
+    @property
+    def n_features_in_(self):
+        """Number of channels the fitted model reads (int)."""
+        return len(self.feature_names_in_)
+
+    def __getstate__(self):
+        """Return the state to pickle: without the torch network (``net_``).
+
+        A pickled estimator loads and predicts without torch; the network's
+        weights are in ``model_`` (ONNX).
+        """
+        state = super().__getstate__()
+        state.pop("net_", None)
+        return state
 
     def score(self, X, Y):
         """Median AUC (close/far) of the predictions.
@@ -890,7 +1020,11 @@ def read_deep_inverse(fname):
     model : instance of DeepInverse
         The fitted estimator (its ``fwd`` is None; pass the forward to
         :func:`apply_deep_inverse` to check it matches). Its ``model_`` is the
-        torch-free :class:`DeepInverseModel`.
+        torch-free :class:`DeepInverseModel`. Its parameters are those it was
+        trained with (the noise covariance with its projectors; a warm start
+        only by a pretrained name; ``device`` and ``progress`` at their
+        defaults), so ``clone(model).set_params(fwd=fwd).fit()`` trains it
+        again.
 
     See Also
     --------
@@ -905,11 +1039,14 @@ def read_deep_inverse(fname):
         noise_cov = sensors.covariance()
         noise_cov["projs"] = [p for p in sensors.info()["projs"]
                               if p["desc"] != "Average EEG reference"]
-    est = DeepInverse(
-        None, card["backend"], hyper_params=card.get("hyper_params"),
-        simulation=card.get("simulation") or None, noise_cov=noise_cov,
-        loss=training.get("loss", "cosine_mse"),
-        random_state=training.get("random_state"),
-    )
+    params = training.get("params")
+    if params is None:  # a card written before the recipe was recorded
+        params = dict(
+            model=card["backend"], hyper_params=card.get("hyper_params"),
+            simulation=card.get("simulation") or None,
+            loss=training.get("loss", "cosine_mse"),
+            random_state=training.get("random_state"),
+        )
+    est = DeepInverse(None, noise_cov=noise_cov, **params)
     est.model_ = model
     return est

@@ -172,7 +172,7 @@ def test_predict_checks(fitted):
     with pytest.raises(ValueError, match="NaN or inf"):
         fitted.predict(np.full((3, 31), np.nan))
     X = np.random.default_rng(0).normal(0, 1e-6, (3, 31))
-    with pytest.raises(TypeError, match="X are complex"):
+    with pytest.raises(ValueError, match="Complex data not supported"):
         fitted.predict(X * 1j)
     with pytest.raises(TypeError, match="X must be floating point, got dtype int"):
         fitted.predict((X * 1e6).astype(int))
@@ -199,7 +199,7 @@ def test_fit_checks(sphere_fwd, monkeypatch):
         est.fit(X, zero)
     with pytest.raises(ValueError, match="X span .* cannot be EEG in V"):
         est.fit(X * 1e6, Y)
-    with pytest.raises(TypeError, match="Y are complex"):
+    with pytest.raises(ValueError, match="Complex data not supported"):
         est.fit(X, Y + 0j)
     for lr in (np.nan, -1e-3, 0):
         with pytest.raises(ValueError, match="learning_rate must be a positive, "
