@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mne_deepinverse.datasets import read_pretrained_forward
-from mne_deepinverse.simulation import SourceSimulator
+from mne_deepinverse.simulation import PatchSimulator
 
 SETTINGS = {
     "default (1-5 patches, orders 2-5, white noise)": {},
@@ -46,7 +46,7 @@ def main():
     fwd = read_pretrained_forward("convdip")
     results = {}
     for name, params in SETTINGS.items():
-        sim = SourceSimulator(fwd, **params)  # bank built (and cached) here
+        sim = PatchSimulator(fwd, **params)  # bank built (and cached) here
         rng = np.random.default_rng(0)
         sim.simulate(1000, rng)  # warm-up
         best = 0.0

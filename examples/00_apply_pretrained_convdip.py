@@ -22,7 +22,7 @@ from mne_deepinverse import apply_deep_inverse
 from mne_deepinverse.baselines import apply_baseline
 from mne_deepinverse.datasets import read_pretrained_forward
 from mne_deepinverse.metrics import find_maxima
-from mne_deepinverse.simulation import simulate_evoked
+from mne_deepinverse.simulation import simulate_patch_evoked
 
 mne.set_log_level("WARNING")
 
@@ -33,7 +33,7 @@ fwd = read_pretrained_forward("convdip")
 fwd_free = read_pretrained_forward("convdip", fixed=False)  # for eLORETA
 pos = fwd["source_rr"]
 
-evoked, stc_true, epochs = simulate_evoked(
+evoked, stc_true, epochs = simulate_patch_evoked(
     fwd, n_patches=2, extent=(2, 3), snr_db=10.0, n_trials=20,
     return_epochs=True, random_state=3,
 )

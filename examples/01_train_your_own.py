@@ -31,7 +31,7 @@ import numpy as np
 from mne_deepinverse import DeepInverse, apply_deep_inverse, read_deep_inverse
 from mne_deepinverse.datasets import make_template_forward, make_template_info
 from mne_deepinverse.metrics import evaluate, find_maxima
-from mne_deepinverse.simulation import simulate_evoked, simulate_samples
+from mne_deepinverse.simulation import simulate_patch_evoked, simulate_samples
 
 mne.set_log_level("WARNING")
 
@@ -105,7 +105,7 @@ print({k: round(float(np.median(v)), 3) for k, v in scores.items()})
 # model's channels and an average-reference projector, and that the forward
 # matches the one the model was trained for; the result is an
 # :class:`mne.SourceEstimate`.
-evoked, stc_true = simulate_evoked(fwd, n_patches=1, extent=2, snr_db=10.0,
+evoked, stc_true = simulate_patch_evoked(fwd, n_patches=1, extent=2, snr_db=10.0,
                                    random_state=4)
 stc = apply_deep_inverse(evoked, fwd, model=est_read)
 print(stc)

@@ -39,7 +39,7 @@ from mne.minimum_norm import (
 
 from mne_deepinverse import apply_deep_inverse, read_deep_inverse
 from mne_deepinverse.datasets import fetch_pretrained_file, read_pretrained_forward
-from mne_deepinverse.simulation import simulate_evoked
+from mne_deepinverse.simulation import simulate_patch_evoked
 
 mne.set_log_level("WARNING")
 
@@ -70,7 +70,7 @@ for node in sess.get_outputs():
 # :func:`~mne_deepinverse.scaling.rescale_amplitudes` finds the same scale),
 # so a complete inverse is a dozen lines of numpy:
 fwd = read_pretrained_forward("convdip")
-evoked, stc_true, epochs = simulate_evoked(
+evoked, stc_true, epochs = simulate_patch_evoked(
     fwd, n_patches=2, snr_db=10.0, n_trials=20, tmin=-0.5, tmax=9.49,
     return_epochs=True, random_state=0,
 )

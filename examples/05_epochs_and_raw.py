@@ -32,7 +32,7 @@ from mne_deepinverse import (
     apply_deep_inverse_raw,
 )
 from mne_deepinverse.datasets import read_pretrained_forward
-from mne_deepinverse.simulation import simulate_evoked
+from mne_deepinverse.simulation import simulate_patch_evoked
 
 mne.set_log_level("WARNING")
 fwd = read_pretrained_forward("convdip")
@@ -41,7 +41,7 @@ fwd = read_pretrained_forward("convdip")
 # Epochs
 # ------
 # Twenty simulated trials of one patch; every epoch gets its own estimate.
-evoked, stc_true, epochs = simulate_evoked(
+evoked, stc_true, epochs = simulate_patch_evoked(
     fwd, n_patches=1, extent=(2, 3), snr_db=10.0, n_trials=20,
     return_epochs=True, random_state=0,
 )
@@ -81,7 +81,7 @@ ax.set(xlabel="Time (s)", ylabel="Moment (nAm)",
 # can only come out right where the network predicts a patch at all: here it
 # finds both, but on 1-10 sources it often misses some (see the benchmark),
 # and then ``"patch"`` can only lower the residual.
-evoked2, stc_true2 = simulate_evoked(fwd, n_patches=2, extent=3, snr_db=20.0,
+evoked2, stc_true2 = simulate_patch_evoked(fwd, n_patches=2, extent=3, snr_db=20.0,
                                      random_state=6)
 tp = int(np.argmax(np.abs(stc_true2.data).max(axis=0)))
 active = np.flatnonzero(stc_true2.data[:, tp])

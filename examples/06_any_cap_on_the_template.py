@@ -31,7 +31,7 @@ from mne_deepinverse._plotting import plot_inflated
 from mne_deepinverse.agm import make_agm_forward
 from mne_deepinverse.datasets import make_template_forward
 from mne_deepinverse.metrics import find_maxima
-from mne_deepinverse.simulation import simulate_evoked
+from mne_deepinverse.simulation import simulate_patch_evoked
 
 mne.set_log_level("WARNING")
 
@@ -51,7 +51,7 @@ print(fwd)
 # the ConvDip paper (finer source space, other conductivities, electrodes
 # displaced by 2 mm). Two patches, 30 trials, 10 dB SNR in the average.
 fwd_agm = make_agm_forward(info, random_state=0)
-evoked, stc_true, epochs = simulate_evoked(
+evoked, stc_true, epochs = simulate_patch_evoked(
     fwd_agm, n_patches=2, extent=(2, 3), snr_db=10.0, n_trials=30,
     sfreq=200.0, return_epochs=True, random_state=7,
 )

@@ -29,7 +29,7 @@ class SensorConfigs:
     fwds : list of Forward
         Fixed-orientation forwards on the same source space.
     sim_params : dict
-        Parameters of :class:`~mne_deepinverse.simulation.SourceSimulator`.
+        Parameters of :class:`~mne_deepinverse.simulation.PatchSimulator`.
     methods : list of str
         The linear kernels (e.g. ``["MNE", "dSPM", "sLORETA"]``).
     lambda2 : float
@@ -39,7 +39,7 @@ class SensorConfigs:
     """
 
     def __init__(self, fwds, sim_params, methods, lambda2, noise_cov=None):
-        from .simulation import SourceSimulator
+        from .simulation import PatchSimulator
 
         self.configs = []
         vertices = None
@@ -54,7 +54,7 @@ class SensorConfigs:
                     "has other sources than the first; make them all on the same "
                     "source space (e.g. the template's)."
                 )
-            sim = SourceSimulator(fwd, noise_cov=noise_cov, **sim_params)
+            sim = PatchSimulator(fwd, noise_cov=noise_cov, **sim_params)
             sensors = sim.sensors
             logger.info(f"    Sensor configuration {ii}: {sensors.description}")
             kernels = linear_kernels(fwd, sensors, methods, lambda2=lambda2)

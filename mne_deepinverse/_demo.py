@@ -92,7 +92,7 @@ def run_demo(out_dir=".", random_state=0, show=False):
     from . import baselines
     from ._inverse import apply_deep_inverse
     from .datasets import read_pretrained_forward
-    from .simulation import simulate_evoked
+    from .simulation import simulate_patch_evoked
 
     out_dir = _check_out_dir(out_dir)
     mne.set_log_level("WARNING")
@@ -101,7 +101,7 @@ def run_demo(out_dir=".", random_state=0, show=False):
     pos = fwd["source_rr"]
     print("Simulating an evoked response with two patches on the template "
           "(31 channels, 5124 sources, 20 trials, SNR 10 dB)")
-    evoked, stc, epochs = simulate_evoked(
+    evoked, stc, epochs = simulate_patch_evoked(
         fwd, n_patches=2, extent=(2, 3), snr_db=10.0, n_trials=20,
         return_epochs=True, random_state=random_state,
     )

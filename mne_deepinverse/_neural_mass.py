@@ -625,7 +625,7 @@ class PatchWindowSimulator(_RegionWindows):
 
     The "patch" training data of SIFNet's comparison :footcite:`SunEtAl2022`:
     1-3 patches per window, grown over the source space like
-    :class:`SourceSimulator`'s, each with its own evoked-like time course (a
+    :class:`PatchSimulator`'s, each with its own evoked-like time course (a
     Gaussian-windowed sine of 2-12 Hz, sd 15-60 ms, centred in the middle
     half of the window), plus white sensor noise at a random SNR. Targets
     are given per region of the same parcellation as
@@ -662,14 +662,14 @@ class PatchWindowSimulator(_RegionWindows):
     def __init__(self, fwd, *, n_regions=None, sfreq=250.0, n_times=128,
                  n_patches=(1, 3), extent=(2, 5), amplitude=(5.0, 10.0),
                  snr_db=(0.0, 15.0), random_state=None, noise_cov=None):
-        from .simulation import SourceSimulator  # (simulation imports us)
+        from .simulation import PatchSimulator  # (simulation imports us)
 
         rng = _check_random_state(random_state)
         fwd = self._setup(fwd, n_regions, sfreq, n_times, rng, noise_cov=noise_cov)
         self.n_patches = _check_range(n_patches, "n_patches", kind=int, low=1)
         self.snr_db = _check_range(snr_db, "snr_db")
         # one patch per draw; windows combine draws with their time courses
-        self._single = SourceSimulator(fwd, n_patches=1, extent=extent,
+        self._single = PatchSimulator(fwd, n_patches=1, extent=extent,
                                        amplitude=amplitude, average_ref=False,
                                        noise_cov=noise_cov)
 

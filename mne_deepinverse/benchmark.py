@@ -87,10 +87,10 @@ def _simulate_test_sample(fwd_agm, pos_agm, pos_model, n_patches, extent,
     the sensors and head position of ``info`` (where the methods believe the
     head is; the AGM's head sits elsewhere).
     """
-    from .simulation import simulate_evoked
+    from .simulation import simulate_patch_evoked
 
     ev = EVOKEDS[time_course]
-    evoked, stc, epochs = simulate_evoked(
+    evoked, stc, epochs = simulate_patch_evoked(
         fwd_agm, n_patches=n_patches, extent=extent, snr_db=snr_db,
         n_trials=n_trials, return_epochs=True, random_state=rng,
         sfreq=ev["sfreq"], tmin=ev["tmin"], tmax=ev["tmax"], time_course=time_course,

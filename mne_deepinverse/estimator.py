@@ -185,7 +185,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         Size of the held-out validation set; None: 2000 samples, or 256
         windows for SIFNet.
     simulation : dict | None
-        Parameters of :class:`~mne_deepinverse.simulation.SourceSimulator`
+        Parameters of :class:`~mne_deepinverse.simulation.PatchSimulator`
         for the training data (defaults: the ConvDip paper's). For SIFNet,
         ``kind`` picks the simulator: ``"neural_mass"`` (default;
         :class:`~mne_deepinverse.simulation.NeuralMassSimulator`) or
@@ -669,12 +669,12 @@ class DeepInverse(TransformerMixin, BaseEstimator):
     def _sample_data(self, fwd, meta, sim_params, X, Y, seeds, sensors):
         """Return validation set, batch source, steps per epoch of a sample model."""
         from ._backend_inputs import backend_inputs
-        from .simulation import SourceSimulator
+        from .simulation import PatchSimulator
 
         meta["input"] = dict(kind="sample")
         n_val = 2000 if self.n_val is None else self.n_val
         if X is None:
-            sim = SourceSimulator(fwd, noise_cov=self.noise_cov, **sim_params)
+            sim = PatchSimulator(fwd, noise_cov=self.noise_cov, **sim_params)
             X_val, Y_val = sim.simulate(n_val, np.random.default_rng(seeds[1]))
             _check_active(
                 Y_val, "The simulated validation set", f"Check simulation="

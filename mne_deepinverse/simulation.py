@@ -154,7 +154,7 @@ def _noise_sqrt(noise, gain, ch_names, sensors=None):
 
 
 @fill_doc
-class SourceSimulator:
+class PatchSimulator:
     """Draw random (EEG, source map) samples from a fixed-orientation forward.
 
     Parameters
@@ -372,12 +372,12 @@ def simulate_samples(
 
     See Also
     --------
-    SourceSimulator
-    simulate_evoked
+    PatchSimulator
+    simulate_patch_evoked
     mne.simulation.simulate_sparse_stc
     """
     n_samples = _check_n_samples(n_samples)
-    sim = SourceSimulator(
+    sim = PatchSimulator(
         fwd, n_patches=n_patches, extent=extent, extent_units=extent_units,
         amplitude=amplitude, snr_db=snr_db, noise=noise, average_ref=average_ref,
         dtype=dtype, noise_cov=noise_cov,
@@ -423,7 +423,7 @@ def _time_course(times):
     return np.where(inside, np.sin(2 * np.pi * 5 * times), 0.0)
 
 
-#: Time courses of :func:`simulate_evoked`.
+#: Time courses of :func:`simulate_patch_evoked`.
 TIME_COURSES = ("half-sine", "erp")
 
 
@@ -443,7 +443,7 @@ def _erp_course(times, rng):
 
 @verbose
 @fill_doc
-def simulate_evoked(
+def simulate_patch_evoked(
     fwd,
     *,
     n_patches=(1, 5),
@@ -556,7 +556,7 @@ def simulate_evoked(
         _validate_type(kind, (str, mne.Covariance), "noise")
         if isinstance(kind, str):
             _check_option("noise", kind, ("white", "pink", "brain"))
-    sim = SourceSimulator(
+    sim = PatchSimulator(
         fwd, n_patches=n_patches, extent=extent, extent_units=extent_units,
         amplitude=amplitude, snr_db=snr_db, noise="white", average_ref=True,
         dtype=np.float64, noise_cov=noise_cov,
@@ -625,3 +625,19 @@ def _make_stc(fwd, data, tmin, tstep):
         "mixed": mne.MixedSourceEstimate,
     }.get(src.kind, mne.VolSourceEstimate)
     return cls(data, vertices, tmin=tmin, tstep=tstep, subject=src._subject)
+
+
+# names of 0.1.dev that shadowed mne.simulation's (other signatures)
+_RENAMED = dict(SourceSimulator="PatchSimulator",
+                simulate_evoked="simulate_patch_evoked")
+
+
+def __getattr__(name):
+    """Return a renamed object by its old name, with a FutureWarning."""
+    if name not in _RENAMED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    new = _RENAMED[name]
+    warn(f"mne_deepinverse.simulation.{name} is renamed {new}: the old name "
+         f"shadowed mne.simulation.{name}, which takes other parameters. It will "
+         "be removed in 0.2.", FutureWarning)
+    return globals()[new]

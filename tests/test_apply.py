@@ -19,7 +19,7 @@ from mne_deepinverse import (
 )
 from mne_deepinverse._inverse import _load_model
 from mne_deepinverse.datasets import fetch_pretrained_file
-from mne_deepinverse.simulation import simulate_evoked
+from mne_deepinverse.simulation import simulate_patch_evoked
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def convdip():
 
 @pytest.fixture(scope="module")
 def data(fwd):
-    evoked, _, epochs = simulate_evoked(
+    evoked, _, epochs = simulate_patch_evoked(
         fwd, n_patches=2, n_trials=4, return_epochs=True, random_state=0
     )
     return evoked, epochs

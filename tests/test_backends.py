@@ -11,7 +11,7 @@ import pytest
 
 import mne_deepinverse
 from mne_deepinverse import DeepInverse, apply_deep_inverse, read_deep_inverse
-from mne_deepinverse.simulation import simulate_evoked, simulate_samples
+from mne_deepinverse.simulation import simulate_patch_evoked, simulate_samples
 
 torch = pytest.importorskip("torch")
 
@@ -243,7 +243,7 @@ def test_unet(unet, fwd, tmp_path):
     unet.save(fname)
     other = read_deep_inverse(fname)
     np.testing.assert_array_equal(other.predict(X), unet.predict(X))
-    evoked, stc_true = simulate_evoked(fwd, n_patches=1, random_state=1)
+    evoked, stc_true = simulate_patch_evoked(fwd, n_patches=1, random_state=1)
     stc = apply_deep_inverse(evoked, fwd, unet)
     assert isinstance(stc, mne.SourceEstimate) and stc.data.shape[0] == 5124
 
@@ -271,7 +271,7 @@ def test_vnet_discrete(sphere_fwd):
     X, Y = _check_model(est, sphere_fwd, 400)
     assert est.score(X, Y) > 0.6
     # volume source estimate from apply_deep_inverse
-    evoked, _ = simulate_evoked(sphere_fwd, n_patches=1, random_state=2)
+    evoked, _ = simulate_patch_evoked(sphere_fwd, n_patches=1, random_state=2)
     stc = apply_deep_inverse(evoked, sphere_fwd, est)
     assert isinstance(stc, mne.VolSourceEstimate)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mne_deepinverse.baselines import apply_baseline, make_baseline_operator
-from mne_deepinverse.simulation import simulate_evoked
+from mne_deepinverse.simulation import simulate_patch_evoked
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +15,7 @@ def single_source(fwd):
     """High-SNR single patches (5 of order 0, 5 of order 1), 20 trials each."""
     out = []
     for seed in range(10):
-        evoked, stc, epochs = simulate_evoked(
+        evoked, stc, epochs = simulate_patch_evoked(
             fwd, n_patches=1, extent=seed // 5, snr_db=20, n_trials=20,
             return_epochs=True, random_state=seed,
         )

@@ -239,14 +239,14 @@ def test_fit_checks(sphere_fwd, monkeypatch):
         DeepInverse(sphere_fwd, "vnet", hyper_params=dict(subjects_dir=".")).fit()
     # a simulation that can give samples without a source is caught on the
     # validation set, before training (the simulator itself refuses n_patches=0)
-    simulate = simulation.SourceSimulator.simulate
+    simulate = simulation.PatchSimulator.simulate
 
     def some_empty(self, n, rng):
         X, Y = simulate(self, n, rng)
         Y[::2] = 0
         return X, Y
 
-    monkeypatch.setattr(simulation.SourceSimulator, "simulate", some_empty)
+    monkeypatch.setattr(simulation.PatchSimulator, "simulate", some_empty)
     with pytest.raises(ValueError, match=r"simulated validation set has 100 "
                        r"sample\(s\) without an active source .* n_patches >= 1"):
         est.fit()
@@ -308,12 +308,12 @@ def test_model_file_errors(fitted, tmp_path):
 def test_apply_surface(fwd):
     """A model trained for the template forward gives SourceEstimates."""
     from mne_deepinverse import apply_deep_inverse
-    from mne_deepinverse.simulation import simulate_evoked
+    from mne_deepinverse.simulation import simulate_patch_evoked
 
     est = DeepInverse(fwd, random_state=0, n_epochs=1, samples_per_epoch=256,
                       batch_size=128, n_val=50, hyper_params=dict(n_dense=32),
                       progress=False).fit()
-    evoked, _ = simulate_evoked(fwd, random_state=0)
+    evoked, _ = simulate_patch_evoked(fwd, random_state=0)
     stc = est.apply(evoked)
     assert isinstance(stc, mne.SourceEstimate)
     stc2 = apply_deep_inverse(evoked, fwd, est)

@@ -8,7 +8,7 @@ import pytest
 
 from mne_deepinverse import DeepInverse, apply_deep_inverse
 from mne_deepinverse.datasets import CONVDIP_CH_NAMES, make_template_info
-from mne_deepinverse.simulation import simulate_evoked
+from mne_deepinverse.simulation import simulate_patch_evoked
 
 pytest.importorskip("torch")
 
@@ -30,7 +30,7 @@ def _without_projs(evoked):
 
 @pytest.fixture(scope="module")
 def evoked(fwd):
-    return simulate_evoked(fwd, n_patches=2, random_state=0)[0]
+    return simulate_patch_evoked(fwd, n_patches=2, random_state=0)[0]
 
 
 def test_apply(model, fwd, evoked):

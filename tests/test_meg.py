@@ -18,7 +18,7 @@ from mne_deepinverse.datasets import (
     make_template_info,
     make_template_meg_info,
 )
-from mne_deepinverse.simulation import SourceSimulator, simulate_evoked
+from mne_deepinverse.simulation import PatchSimulator, simulate_patch_evoked
 
 FIT = dict(n_epochs=1, samples_per_epoch=256, batch_size=64, n_val=32,
            random_state=0, progress=False, simulation=dict(snr_db=(5.0, 15.0)))
@@ -62,7 +62,7 @@ def _pick(fwd, kind):
 
 
 def _evoked(fwd, seed=1, **kwargs):
-    evoked, stc = simulate_evoked(fwd, random_state=seed, snr_db=15.0, n_trials=4,
+    evoked, stc = simulate_patch_evoked(fwd, random_state=seed, snr_db=15.0, n_trials=4,
                                   tmin=-0.3, tmax=0.3, sfreq=250.0, **kwargs)
     with evoked.info._unlock():
         evoked.info["dev_head_t"] = fwd["info"]["dev_head_t"]
@@ -107,7 +107,7 @@ def _info_of(fwd, names):
 def test_meg_noise_and_snr(fwd_all):
     """Sensor noise per channel type; the SNR is that of the whitened data."""
     fwd = _pick(fwd_all, "meg+eeg")
-    sim = SourceSimulator(fwd, snr_db=(0.0, 0.0), noise="white")
+    sim = PatchSimulator(fwd, snr_db=(0.0, 0.0), noise="white")
     sensors = sim.sensors
     # the "white" noise is the noise covariance: whitened, it is white
     white = sensors.W @ (sim.noise_sqrt @ sim.noise_sqrt.T) @ sensors.W.T
@@ -324,7 +324,7 @@ def test_anysensor_any_sensors(anysensor_model, meg_template_fwd, fwd, tmp_path)
     with pytest.raises(RuntimeError, match="call model.check_forward"):
         model.ch_names  # noqa: B018
     for f in (meg_template_fwd, fwd):
-        evoked, _ = simulate_evoked(f, random_state=0, snr_db=20, n_patches=1)
+        evoked, _ = simulate_patch_evoked(f, random_state=0, snr_db=20, n_patches=1)
         stc, res = apply_deep_inverse(evoked, f, model, return_residual=True)
         assert stc.data.shape == (5124, len(evoked.times)) and np.abs(stc.data).max()
         assert res.ch_names == evoked.ch_names
@@ -334,7 +334,7 @@ def test_anysensor_any_sensors(anysensor_model, meg_template_fwd, fwd, tmp_path)
     apply_deep_inverse(bad, fwd, model)
     assert model.ch_names == evoked.ch_names[1:]
     # the data's noise covariance whitens (and its projectors with it)
-    meg_ev, _ = simulate_evoked(meg_template_fwd, random_state=1, snr_db=20,
+    meg_ev, _ = simulate_patch_evoked(meg_template_fwd, random_state=1, snr_db=20,
                                 n_patches=1)
     cov = mne.make_ad_hoc_cov(meg_ev.info, std=dict(mag=4e-14, grad=9e-13),
                               verbose=False)

@@ -19,7 +19,7 @@ from mne_deepinverse.datasets import (
     pretrained_dir,
     read_pretrained_forward,
 )
-from mne_deepinverse.simulation import simulate_evoked
+from mne_deepinverse.simulation import simulate_patch_evoked
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_pretrained_apply(name, no_network, fresh_cache, request):
     timing = (dict(sfreq=250.0, tmin=-0.2, tmax=0.308, time_course="erp") if window
               else {})
     for seed in range(8):
-        evoked, stc_true = simulate_evoked(
+        evoked, stc_true = simulate_patch_evoked(
             fwd, n_patches=1, extent=(2, 4), snr_db=20, random_state=seed, **timing
         )
         before = evoked.data.copy()
@@ -101,7 +101,7 @@ def test_corrupted_model(tmp_path, monkeypatch, fresh_cache):
     with pytest.raises(RuntimeError, match="corrupted or was edited"):
         fetch_pretrained_file("convdip.onnx")
     fwd = read_pretrained_forward("convdip")
-    evoked, _ = simulate_evoked(fwd, random_state=0)
+    evoked, _ = simulate_patch_evoked(fwd, random_state=0)
     with pytest.raises(RuntimeError, match="does not match the registry"):
         apply_deep_inverse(evoked, fwd, "convdip")
 

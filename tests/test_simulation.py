@@ -10,8 +10,8 @@ import pytest
 from scipy import sparse
 
 from mne_deepinverse.simulation import (
-    SourceSimulator,
-    simulate_evoked,
+    PatchSimulator,
+    simulate_patch_evoked,
     simulate_samples,
 )
 
@@ -109,7 +109,7 @@ def test_discrete_source_space(sphere_fwd):
     X, Y = simulate_samples(sphere_fwd, 30, extent=(1, 2), random_state=0)
     assert X.shape == (30, 31) and Y.shape == (30, 400)
     assert ((Y > 0).sum(axis=1) > 1).all()
-    sim = SourceSimulator(sphere_fwd, extent=(10, 20), extent_units="mm")
+    sim = PatchSimulator(sphere_fwd, extent=(10, 20), extent_units="mm")
     X, Y = sim.simulate(5, np.random.default_rng(0))
     assert sparse.issparse(sim._mm_patches(np.array([0]), np.array([20.0])))
 
@@ -126,7 +126,7 @@ def test_bad_forward(sphere_fwd):
 
 
 def test_simulate_evoked(fwd):
-    evoked, stc, epochs = simulate_evoked(
+    evoked, stc, epochs = simulate_patch_evoked(
         fwd, n_patches=2, n_trials=5, snr_db=10, return_epochs=True, random_state=0
     )
     assert isinstance(evoked, mne.Evoked) and isinstance(stc, mne.SourceEstimate)
@@ -141,11 +141,11 @@ def test_simulate_evoked(fwd):
     assert evoked.times[np.argmax(tc)] == pytest.approx(0.05)
     assert np.all(tc[evoked.times < 0] == 0) and np.all(tc[evoked.times > 0.1] == 0)
     # same seed, same evoked
-    evoked2, stc2 = simulate_evoked(fwd, n_patches=2, n_trials=5, snr_db=10,
+    evoked2, stc2 = simulate_patch_evoked(fwd, n_patches=2, n_trials=5, snr_db=10,
                                     random_state=0)
     np.testing.assert_array_equal(evoked.data, evoked2.data)
     for noise in ("pink", "brain", ["brain", "white"]):
-        ev, _ = simulate_evoked(fwd, noise=noise, random_state=0)
+        ev, _ = simulate_patch_evoked(fwd, noise=noise, random_state=0)
         assert np.isfinite(ev.data).all()
 
 
@@ -176,11 +176,11 @@ def test_bad_sample_params(sphere_fwd, kwargs, err, match):
     # parameters are checked before the forward (no work done on it first)
     if "n_samples" not in match:
         with pytest.raises(err, match=match):
-            SourceSimulator("not a forward", **kwargs)
+            PatchSimulator("not a forward", **kwargs)
 
 
 def test_bad_simulate_call(sphere_fwd):
-    sim = SourceSimulator(sphere_fwd)
+    sim = PatchSimulator(sphere_fwd)
     with pytest.raises(ValueError, match="n_samples must be >= 1"):
         sim.simulate(0, np.random.default_rng(0))
     with pytest.raises(TypeError, match="rng must be an instance of Generator"):
@@ -223,12 +223,26 @@ def test_one_source_forward():
 )
 def test_bad_evoked_params(sphere_fwd, kwargs, err, match):
     with pytest.raises(err, match=match):
-        simulate_evoked(sphere_fwd, **kwargs)
+        simulate_patch_evoked(sphere_fwd, **kwargs)
 
 
 def test_evoked_window_without_peak(sphere_fwd):
     with pytest.warns(RuntimeWarning, match="leaves out the peak"):
-        evoked, stc = simulate_evoked(sphere_fwd, tmin=0.07, tmax=0.3, random_state=0)
+        evoked, stc = simulate_patch_evoked(sphere_fwd, tmin=0.07, tmax=0.3,
+                                            random_state=0)
     assert np.abs(stc.data).max() > 0 and np.abs(evoked.data).max() > 0
     # the source course is exactly zero at and after 100 ms
     assert np.all(stc.data[:, stc.times >= 0.1 - 1e-9] == 0)
+
+
+def test_renamed_names():
+    """The names that shadowed mne.simulation's still work, with a FutureWarning."""
+    from mne_deepinverse import simulation
+
+    for old, new in (("SourceSimulator", "PatchSimulator"),
+                     ("simulate_evoked", "simulate_patch_evoked")):
+        assert not hasattr(simulation, "__all__") or old not in simulation.__all__
+        with pytest.warns(FutureWarning, match=f"renamed {new}: the old name shadowed"):
+            assert getattr(simulation, old) is getattr(simulation, new)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        simulation.nothing  # noqa: B018

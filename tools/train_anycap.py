@@ -177,16 +177,16 @@ class CapBatches:
     """Draw batches ``(grid images, source maps)``, one cap per batch (torch).
 
     The patches are drawn as in :class:`~mne_deepinverse.simulation.
-    SourceSimulator` (its patch bank and the bank's EEG, moved to ``device``);
+    PatchSimulator` (its patch bank and the bank's EEG, moved to ``device``);
     amplitudes in nAm (the inputs are normalised, the targets max-scaled).
     """
 
     def __init__(self, fwd, caps, seed, device="cpu"):
         import torch
 
-        from mne_deepinverse.simulation import SourceSimulator
+        from mne_deepinverse.simulation import PatchSimulator
 
-        self.sim = sim = SourceSimulator(
+        self.sim = sim = PatchSimulator(
             fwd, **{k: CONFIG[k] for k in ("n_patches", "extent", "amplitude",
                                            "snr_db", "noise")})
 
