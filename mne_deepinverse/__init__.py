@@ -3,27 +3,23 @@
 # Copyright the mne-deepinverse contributors.
 """Deep-learning EEG/MEG inverse solutions for MNE-Python."""
 
-from . import baselines, datasets, metrics, simulation
-from ._inverse import (
-    apply_deep_inverse,
-    apply_deep_inverse_epochs,
-    apply_deep_inverse_raw,
-)
-from ._model import DeepInverseModel, read_deep_inverse_model
-from ._version import __version__
-from .estimator import DeepInverse, read_deep_inverse
+import lazy_loader as _lazy
 
-__all__ = [
-    "DeepInverse",
-    "DeepInverseModel",
-    "__version__",
-    "apply_deep_inverse",
-    "apply_deep_inverse_epochs",
-    "apply_deep_inverse_raw",
-    "baselines",
-    "datasets",
-    "metrics",
-    "read_deep_inverse",
-    "read_deep_inverse_model",
-    "simulation",
-]
+from ._version import __version__  # noqa: F401 (public, in __all__)
+
+# Submodules and names load on first use (as in MNE-Python), so that
+# ``import mne_deepinverse`` and ``mne-deepinverse --help`` stay fast.
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    submodules=["baselines", "datasets", "metrics", "simulation"],
+    submod_attrs={
+        "_inverse": [
+            "apply_deep_inverse",
+            "apply_deep_inverse_epochs",
+            "apply_deep_inverse_raw",
+        ],
+        "_model": ["DeepInverseModel", "read_deep_inverse_model"],
+        "estimator": ["DeepInverse", "read_deep_inverse"],
+    },
+)
+__all__ = sorted([*__all__, "__version__"])

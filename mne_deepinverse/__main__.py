@@ -6,6 +6,8 @@
 import argparse
 import sys
 
+from ._version import __version__
+
 
 def _int_type(minimum, what):
     """Argparse type: an int >= minimum."""
@@ -27,24 +29,27 @@ _seed = _int_type(0, "an integer >= 0")
 
 
 def _sys_info(args, error):
+    """Print :func:`mne.sys_info` and what mne-deepinverse adds to it."""
     import importlib
-    import platform
+
+    import mne
 
     from .datasets import get_cache_dir, get_template, pretrained_dir
 
-    print(f"mne-deepinverse {__import__('mne_deepinverse').__version__}")
-    print(f"Python          {platform.python_version()} ({platform.platform()})")
-    for name in ("mne", "numpy", "scipy", "sklearn", "torch", "onnxruntime", "pooch"):
+    mne.sys_info(check_version=False)  # offline: no look-up of the latest MNE
+    print("\nmne-deepinverse:")
+    print(f"├☑ mne-deepinverse  {__version__}")
+    for name in ("torch", "onnxruntime", "onnx", "pooch"):
         try:
-            mod = importlib.import_module(name)
-            version = getattr(mod, "__version__", "?")
+            version = getattr(importlib.import_module(name), "__version__", "?")
+            mark = "☑"
         except ImportError:
-            version = "not installed"
-        print(f"{name:<15} {version}")
+            version, mark = "not installed", "☐"
+        print(f"├{mark} {name:<16} {version}")
     subjects_dir, subject = get_template()
-    print(f"template        {subject} in {subjects_dir}")
-    print(f"pretrained      {pretrained_dir()}")
-    print(f"cache (MNE_DATA) {get_cache_dir()}")
+    print(f"├  template         {subject} in {subjects_dir}")
+    print(f"├  pretrained       {pretrained_dir()}")
+    print(f"└  cache (MNE_DATA) {get_cache_dir()}")
     return 0
 
 
@@ -102,10 +107,13 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(
         prog="mne-deepinverse",
-        description="Deep-learning EEG inverse solutions for MNE-Python.",
+        description="Deep-learning EEG/MEG inverse solutions for MNE-Python.",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"mne-deepinverse {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("sys-info", help="versions and where files are")
+    p = sub.add_parser("sys-info", help="mne.sys_info(), our versions and where "
+                                        "our files are")
     p.set_defaults(func=_sys_info)
     p = sub.add_parser(
         "demo",

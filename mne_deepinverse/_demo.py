@@ -6,7 +6,7 @@
 from pathlib import Path
 
 import numpy as np
-from mne.utils import _validate_type, logger
+from mne.utils import _validate_type, logger, verbose
 
 from .metrics import find_maxima
 
@@ -67,7 +67,8 @@ def _plot(maps, pos, true_idx, fname):
     plt.close(fig)
 
 
-def run_demo(out_dir=".", random_state=0, show=False):
+@verbose
+def run_demo(out_dir=".", random_state=0, show=False, verbose="warning"):
     """Simulate two patches, apply the inverse solutions, report and plot.
 
     Parameters
@@ -78,6 +79,9 @@ def run_demo(out_dir=".", random_state=0, show=False):
         Seed of the simulation.
     show : bool
         Unused (figures are saved, never shown).
+    verbose : bool | str | int | None
+        MNE's log level during the demo (default: warnings only; the user's
+        level is restored afterwards).
 
     Returns
     -------
@@ -95,7 +99,6 @@ def run_demo(out_dir=".", random_state=0, show=False):
     from .simulation import simulate_patch_evoked
 
     out_dir = _check_out_dir(out_dir)
-    mne.set_log_level("WARNING")
     fwd = read_pretrained_forward("convdip")
     fwd_free = read_pretrained_forward("convdip", fixed=False)
     pos = fwd["source_rr"]

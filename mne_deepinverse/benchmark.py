@@ -32,8 +32,7 @@ from pathlib import Path
 
 import mne
 import numpy as np
-from mne.utils import _check_option, _validate_type, logger, verbose
-from tqdm.auto import tqdm
+from mne.utils import ProgressBar, _check_option, _validate_type, logger, verbose
 
 from ._registry import PRETRAINED
 from .agm import make_agm_forward, map_to_sources
@@ -659,7 +658,7 @@ def run_benchmark(
     random_state : int
         Seed of the test data and of the AGM electrode displacements.
     progress : bool
-        Show progress bars.
+        Show progress bars (MNE's, shown when its log level includes INFO).
     %(verbose)s
 
     Returns
@@ -742,7 +741,8 @@ def run_benchmark(
     for kind in SETS:
         plan = _sample_plan(kind, n_samples, rng)
         for ii, (n_patches, extent) in enumerate(
-            tqdm(plan, desc=f"Benchmark ({kind} source)", disable=not progress)
+            ProgressBar(plan, mesg=f"Benchmark ({kind} source)",
+                        which_tqdm=None if progress else "off")
         ):
             evoked, epochs, t_peak, truth, true_centre = _simulate_test_sample(
                 fwd_agm, pos_agm, pos, n_patches, extent, snr_db, n_trials, rng,

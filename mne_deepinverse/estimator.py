@@ -237,7 +237,9 @@ class DeepInverse(TransformerMixin, BaseEstimator):
     random_state : None | int
         Seed of everything random (simulation, initialisation, batches).
     progress : bool
-        Show progress bars during training.
+        Show a progress bar during training (MNE's
+        :class:`~mne.utils.ProgressBar`, shown when MNE's log level includes
+        INFO).
     device : str
         The torch device to train on: ``"cpu"`` (default) or a GPU, e.g.
         ``"cuda"``. Only training uses it: the fitted model runs on the CPU

@@ -2,13 +2,17 @@
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
 
+import logging
 import re
+import ssl  # noqa: F401 (before no_network patches socket: ssl subclasses it)
 import subprocess
 import sys
 from pathlib import Path
 
+import mne
 import pytest
 
+import mne_deepinverse
 from mne_deepinverse.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,12 +109,43 @@ def test_torch_range_admits_cpu_build():
 def test_sys_info(capsys, no_network):
     assert main(["sys-info"]) == 0
     out = capsys.readouterr().out
-    for name in ("mne", "numpy", "torch", "onnxruntime", "template", "pretrained"):
-        assert name in out
+    assert "Platform" in out and "Python" in out  # mne.sys_info()'s
+    ours = out[out.index("mne-deepinverse:"):]
+    for name in ("mne-deepinverse", "torch", "onnxruntime", "template",
+                 "pretrained", "cache (MNE_DATA)"):
+        assert name in ours
 
 
-def test_demo(tmp_path, capsys, no_network):
-    assert main(["demo", "--out-dir", str(tmp_path)]) == 0
+def test_version_and_help_are_light():
+    """--version and --help answer without importing MNE, numpy or torch."""
+    code = """
+import sys
+from mne_deepinverse.__main__ import main
+for argv in (["--version"], ["--help"], ["benchmark", "--help"]):
+    try:
+        main(argv)
+    except SystemExit as exc:
+        assert exc.code == 0, exc.code
+heavy = sorted(m for m in ("mne", "numpy", "scipy", "sklearn", "torch", "onnxruntime")
+               if m in sys.modules)
+assert not heavy, heavy
+"""
+    out = subprocess.run([sys.executable, "-c", code], check=True,
+                         capture_output=True, text=True).stdout
+    assert f"mne-deepinverse {mne_deepinverse.__version__}" in out
+    assert "--sensors" in out
+
+
+def test_demo_keeps_log_level(tmp_path, capsys, no_network):
+    """The demo runs; library code leaves the user's MNE log level as it was."""
+    for path in Path(mne_deepinverse.__file__).parent.rglob("*.py"):
+        assert "set_log_level(" not in path.read_text(encoding="utf-8"), path
+    mne.set_log_level("DEBUG")
+    try:
+        assert main(["demo", "--out-dir", str(tmp_path)]) == 0
+        assert mne.utils.logger.level == logging.DEBUG
+    finally:
+        mne.set_log_level("WARNING")
     out = capsys.readouterr().out
     assert "eLORETA" in out and "LCMV" in out
     assert (tmp_path / "mne_deepinverse_demo.png").is_file()

@@ -11,8 +11,7 @@ import time
 
 import numpy as np
 import torch
-from mne.utils import logger
-from tqdm.auto import tqdm
+from mne.utils import ProgressBar, logger
 
 from .._preprocessing import normalise_torch
 from .losses import get_loss
@@ -132,7 +131,8 @@ def train_network(
     history = dict(train_loss=[], val_loss=[], lr=[])
     n_seen = 0
     t0 = time.perf_counter()
-    bar = tqdm(range(n_epochs), desc="Training", unit="epoch", disable=not progress)
+    bar = ProgressBar(range(n_epochs), mesg="Training (epochs)",
+                      which_tqdm=None if progress else "off")
     for epoch in bar:
         net.train()
         total = 0.0
@@ -156,7 +156,8 @@ def train_network(
         history["val_loss"].append(val)
         history["lr"].append(opt.param_groups[0]["lr"])
         sched.step(val)
-        bar.set_postfix(train=f"{total / steps_per_epoch:.4f}", val=f"{val:.4f}")
+        # the losses beside MNE's bar (the tqdm bar it wraps)
+        bar._tqdm.set_postfix(train=f"{total / steps_per_epoch:.4f}", val=f"{val:.4f}")
         if val < best - 1e-6:
             best, bad_epochs = val, 0
             best_state = copy.deepcopy(net.state_dict())
@@ -169,7 +170,7 @@ def train_network(
         if max_time_s is not None and elapsed * (epoch + 2) / (epoch + 1) > max_time_s:
             logger.info(f"    Time budget reached after epoch {epoch + 1}")
             break
-    bar.close()
+    bar._tqdm.close()
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
