@@ -70,6 +70,9 @@ def _benchmark(args, error):
     from ._demo import _check_out_dir
     from .benchmark import STAT_METRICS, _load_deep_models, _montage_info, run_benchmark
 
+    if args.quick and args.n_samples is not None:
+        error(f"--quick runs 30 samples per set, but --n-samples {args.n_samples} "
+              "was given too: pass one of them.")
     try:  # cheap checks first, so bad input fails in seconds, not minutes
         _check_out_dir(args.out_dir)
         if args.montage is not None:
@@ -91,6 +94,7 @@ def _benchmark(args, error):
     if not result.config["deep"]:
         print("No deep model ran on this cap, so there are no paired tests.")
     for kind, st in stats.items():
+        print(f"{kind}: {st['deep']} vs {st['baseline']}, {st['chosen']}")
         for met in STAT_METRICS[kind]:
             s = st[met]
             print(f"{kind}: {st['deep']} - {st['baseline']} {met}: mean difference "
@@ -126,7 +130,8 @@ def main(argv=None):
         "benchmark",
         help="the ConvDip paper's evaluation: deep models vs MNE's solvers",
     )
-    p.add_argument("--quick", action="store_true", help="30 samples per set")
+    p.add_argument("--quick", action="store_true",
+                   help="30 samples per set (not with --n-samples)")
     p.add_argument(
         "--models", nargs="+", default=list(PRETRAINED),
         help="pretrained model names or saved model files (.onnx) to compare "
@@ -144,8 +149,8 @@ def main(argv=None):
                    help="EEG (the cap of --montage), the template Neuromag "
                         "VectorView MEG (head moved in the helmet, real MEG noise), "
                         "or both")
-    p.add_argument("--n-samples", type=_positive_int, default=1000,
-                   help="samples per set")
+    p.add_argument("--n-samples", type=_positive_int, default=None,
+                   help="samples per set (default: 1000; --quick: 30)")
     p.add_argument("--n-trials", type=_positive_int, default=None,
                    help="trials per evoked (default: 20, more on caps of over 43 "
                         "channels, as MNE's covariances need)")

@@ -94,6 +94,10 @@ def test_paired_stats():
     s = _paired_stats(a, a + rng.normal(0, 0.1, 50), 2000, rng)
     assert s["p_value"] > 0.01
     assert _paired_stats(a, a, 100, rng)["p_value"] == 1.0
+    # scipy's exact test on few samples: 2 ** 5 sign flips, the observed one the
+    # most extreme (both signs: p = 2 / 32)
+    s = _paired_stats(np.arange(1.0, 6.0), np.zeros(5), 10_000, rng)
+    assert s["p_value"] == pytest.approx(2 / 32)
 
 
 def test_failures_count_in_summaries():
@@ -124,6 +128,8 @@ def test_cli_benchmark(tmp_path, capsys):
     (dict(n_samples=-3), ValueError, "n_samples must be a positive integer"),
     (dict(n_samples=2.0), TypeError, "n_samples must be an int"),
     (dict(n_trials=0), ValueError, "n_trials must be a positive integer"),
+    (dict(quick=True, n_samples=300), ValueError, "quick=True runs 30 samples per "
+     "set, but n_samples=300 was given too"),
     (dict(baselines="LCMV"), TypeError, "baselines must be an instance of list"),
     (dict(baselines=("MUSIC",)), ValueError, "Invalid value for the 'baselines'"),
     (dict(models="convdip"), TypeError, "models must be an instance of list"),
@@ -327,8 +333,8 @@ def test_run_benchmark_montage_models_run(monkeypatch):
     assert res.config["n_channels"] == 31
     assert res.config["cap"] == "test cap, 31 channels"
     assert "not applicable" not in res.table()
-    assert set(res.statistics()["multi"]) == {"deep", "baseline", "auc", "mle",
-                                              "nmse", "f1"}
+    assert set(res.statistics()["multi"]) == {"deep", "baseline", "chosen", "auc",
+                                              "mle", "nmse", "f1"}
 
 
 def test_cli_benchmark_montage(cap_result, tmp_path, capsys):

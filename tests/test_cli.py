@@ -109,3 +109,8 @@ def test_cli_montage_passed_on(monkeypatch, tmp_path):
     with pytest.raises(Stop):
         main(["benchmark", "--models", "convdip", "--out-dir", str(tmp_path)])
     assert calls[1]["montage"] is None
+
+
+def test_cli_quick_and_n_samples(no_run, capsys):
+    err = _error(["benchmark", "--quick", "--n-samples", "300"], capsys)
+    assert "--quick runs 30 samples per set, but --n-samples 300 was given" in err
