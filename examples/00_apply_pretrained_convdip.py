@@ -20,7 +20,7 @@ import numpy as np
 
 from mne_deepinverse import apply_deep_inverse
 from mne_deepinverse.baselines import apply_baseline
-from mne_deepinverse.datasets import read_pretrained_forward
+from mne_deepinverse.datasets import get_template, read_pretrained_forward
 from mne_deepinverse.metrics import find_maxima
 from mne_deepinverse.simulation import simulate_patch_evoked
 
@@ -55,19 +55,19 @@ for name, stc in (("ConvDip", stc_deep), ("eLORETA", stc_elor)):
           f"{np.round(d.min(axis=1), 1)} mm")
 
 # %%
-# Maps at the peak on the inflated template (headless, matplotlib).
-from mne_deepinverse._plotting import inflated_positions  # noqa: E402
-
-inflated = inflated_positions(stc_true.vertices)
-fig, axes = plt.subplots(1, 3, figsize=(9, 3), constrained_layout=True)
-for ax, (name, y) in zip(axes, (("truth", truth),
-                                ("ConvDip", stc_deep.data[:, t_peak]),
-                                ("eLORETA", stc_elor.data[:, t_peak])), strict=True):
-    y = np.abs(y) / np.abs(y).max()
-    order = np.argsort(y)
-    ax.scatter(inflated[order, 0], inflated[order, 1], c=y[order], s=3,
-               cmap="hot_r", vmin=0, vmax=1)
-    ax.set_title(name)
-    ax.set_aspect("equal")
-    ax.axis("off")
+# Maps at the peak with MNE's own plotting (:meth:`mne.SourceEstimate.plot`,
+# matplotlib backend, headless): the lateral view of the hemisphere holding
+# the strongest true patch, each map thresholded at 30-100 % of its maximum.
+subjects_dir, subject = get_template()
+n_lh = len(stc_true.vertices[0])
+hemi = "lh" if np.argmax(np.abs(truth)) < n_lh else "rh"
+t_at = stc_true.times[t_peak]
+for name, stc in (("truth", stc_true), ("ConvDip", stc_deep), ("eLORETA", stc_elor)):
+    peak = abs(stc.copy().crop(t_at, t_at))
+    top = peak.data.max()
+    fig = peak.plot(subject=subject, subjects_dir=subjects_dir, hemi=hemi,
+                    views="lat", surface="inflated", backend="matplotlib",
+                    colorbar=False, time_label=None, size=(400, 300),
+                    clim=dict(kind="value", lims=[0.3 * top, 0.6 * top, top]))
+    fig.suptitle(f"{name}, {hemi}", fontsize=10)
 plt.show()

@@ -198,35 +198,25 @@ def at_peak(stc):
     return np.abs(stc.data[:, np.argmin(np.abs(stc.times - t_n100))])
 
 
-from mne_deepinverse._plotting import inflated_positions  # noqa: E402
-
 maps = {
     "ConvDip (31 ch)": stc_convdip,
     "dSPM (31 ch)": stc_dspm,
     "any-cap (60 ch)": stc_anycap,
     "dSPM (60 ch)": stc_dspm60,
 }
-vertices = stc_convdip.vertices
-infl = inflated_positions(vertices)
-n_lh = len(vertices[0])
-fig, axes = plt.subplots(2, 4, figsize=(12, 4.5), constrained_layout=True)
-for col, (name, stc) in enumerate(maps.items()):
-    y = at_peak(stc)
-    y /= y.max()
-    for row, (sl, flip, hemi) in enumerate(((slice(0, n_lh), -1, "left"),
-                                            (slice(n_lh, None), 1, "right"))):
-        ax = axes[row, col]
-        p, v = infl[sl], y[sl]
-        ax.scatter(flip * p[:, 1], p[:, 2], c="0.88", s=3, edgecolors="none")
-        order = np.argsort(v)
-        order = order[v[order] > 0.3]
-        ax.scatter(flip * p[order, 1], p[order, 2], c=v[order], s=4, cmap="hot_r",
-                   vmin=0.3, vmax=1, edgecolors="none")
-        ax.set_aspect("equal")
-        ax.axis("off")
-        ax.set_title(f"{name}, {hemi}", fontsize=9)
-fig.suptitle(f"|source estimate| at {1e3 * t_n100:.0f} ms, scaled to each map's "
-             "maximum (values below 30 % not shown)", fontsize=9)
+n_lh = len(stc_convdip.vertices[0])
+# MNE's own plotting (:meth:`mne.SourceEstimate.plot`, matplotlib backend):
+# lateral views of the inflated template, each map at 30-100 % of its maximum
+subjects_dir, subject = get_template()
+for name, stc in maps.items():
+    peak = abs(stc.copy().crop(t_n100, t_n100, include_tmax=True))
+    top = peak.data.max()
+    for hemi in ("lh", "rh"):
+        fig = peak.plot(subject=subject, subjects_dir=subjects_dir, hemi=hemi,
+                        views="lat", surface="inflated", backend="matplotlib",
+                        colorbar=False, time_label=None, size=(400, 300),
+                        clim=dict(kind="value", lims=[0.3 * top, 0.6 * top, top]))
+        fig.suptitle(f"{name}, {hemi}, {1e3 * t_n100:.0f} ms", fontsize=10)
 plt.show()
 
 # %%

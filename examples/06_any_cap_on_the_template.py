@@ -27,9 +27,8 @@ import numpy as np
 from mne.minimum_norm import apply_inverse, make_inverse_operator
 
 from mne_deepinverse import apply_deep_inverse
-from mne_deepinverse._plotting import plot_inflated
 from mne_deepinverse.agm import make_agm_forward
-from mne_deepinverse.datasets import make_template_forward
+from mne_deepinverse.datasets import get_template, make_template_forward
 from mne_deepinverse.metrics import find_maxima
 from mne_deepinverse.simulation import simulate_patch_evoked
 
@@ -93,12 +92,22 @@ for name, stc in stcs.items():
           f"to each true patch: {np.round(d.min(axis=1), 1)} mm")
 
 # %%
-# The maps at the peak on the inflated template (headless, matplotlib).
-fig, axes = plt.subplots(1, 4, figsize=(12, 3), layout="constrained")
-maps = {"truth (AGM)": (stc_true, pos_true)} | {
-    name: (stc, pos) for name, stc in stcs.items()}
-for ax, (name, (stc, _)) in zip(axes, maps.items(), strict=True):
-    plot_inflated(ax, stc.data[:, t_peak], stc.vertices, name)
+# The maps at the peak with MNE's own plotting
+# (:meth:`mne.SourceEstimate.plot`, matplotlib backend, headless): the lateral
+# view of the hemisphere holding the strongest true patch, each map at
+# 30-100 % of its maximum. The truth lives on the AGM's oct6 source space.
+subjects_dir, subject = get_template()
+strongest = np.argmax(np.abs(stc_true.data[:, t_peak]))
+hemi = "lh" if strongest < len(stc_true.vertices[0]) else "rh"
+for name, stc in ({"truth (AGM)": stc_true} | stcs).items():
+    t_at = stc.times[t_peak]
+    peak = abs(stc.copy().crop(t_at, t_at))
+    top = peak.data.max()
+    fig = peak.plot(subject=subject, subjects_dir=subjects_dir, hemi=hemi,
+                    views="lat", surface="inflated", backend="matplotlib",
+                    colorbar=False, time_label=None, size=(400, 300),
+                    clim=dict(kind="value", lims=[0.3 * top, 0.6 * top, top]))
+    fig.suptitle(f"{name}, {hemi}", fontsize=10)
 plt.show()
 
 # %%

@@ -30,9 +30,8 @@ import numpy as np
 from mne.minimum_norm import apply_inverse, make_inverse_operator
 
 from mne_deepinverse import apply_deep_inverse
-from mne_deepinverse._plotting import plot_inflated
 from mne_deepinverse.agm import make_agm_forward
-from mne_deepinverse.datasets import read_pretrained_forward
+from mne_deepinverse.datasets import get_template, read_pretrained_forward
 from mne_deepinverse.simulation import NeuralMassSimulator
 
 mne.set_log_level("WARNING")
@@ -96,13 +95,24 @@ for name, stc in stcs.items():
           "from the centre of the spiking region")
 
 # %%
-# The maps at the peak on the inflated template (headless, matplotlib).
-fig, axes = plt.subplots(1, 4, figsize=(12, 3), layout="constrained")
+# The maps at the peak with MNE's own plotting
+# (:meth:`mne.SourceEstimate.plot`, matplotlib backend, headless): the lateral
+# view of the hemisphere of the spiking region, each map at 30-100 % of its
+# maximum. The truth lives on the AGM's oct6 source space.
 stc_true = mne.SourceEstimate(truth.T, [s["vertno"] for s in fwd_agm["src"]],
                               tmin=evoked.times[0], tstep=1 / sim.sfreq)
-maps = {"truth (AGM)": stc_true} | stcs
-for ax, (name, stc) in zip(axes, maps.items(), strict=True):
-    plot_inflated(ax, stc.data[:, t_peak], stc.vertices, name)
+subjects_dir, subject = get_template()
+strongest = np.argmax(np.abs(truth[t_peak]))
+hemi = "lh" if strongest < len(stc_true.vertices[0]) else "rh"
+for name, stc in ({"truth (AGM)": stc_true} | stcs).items():
+    t_at = stc.times[t_peak]
+    peak = abs(stc.copy().crop(t_at, t_at))
+    top = peak.data.max()
+    fig = peak.plot(subject=subject, subjects_dir=subjects_dir, hemi=hemi,
+                    views="lat", surface="inflated", backend="matplotlib",
+                    colorbar=False, time_label=None, size=(400, 300),
+                    clim=dict(kind="value", lims=[0.3 * top, 0.6 * top, top]))
+    fig.suptitle(f"{name}, {hemi}", fontsize=10)
 plt.show()
 
 # %%

@@ -45,31 +45,6 @@ def inflated_positions(vertices):
     return np.concatenate(out)
 
 
-def plot_inflated(ax, values, vertices, title=""):
-    """Scatter one source map on the inflated template (top view), in ``ax``.
-
-    Parameters
-    ----------
-    ax : instance of matplotlib.axes.Axes
-        Where to draw.
-    values : array, shape (n_sources,)
-        The map (its magnitude is shown, scaled to its maximum).
-    vertices : list of array
-        Left and right hemisphere vertex numbers of the map's sources.
-    title : str
-        Axes title.
-    """
-    xy = inflated_positions(vertices)
-    y = np.abs(np.asarray(values, float))
-    y /= max(y.max(), 1e-30)
-    order = np.argsort(y)
-    ax.scatter(xy[order, 0], xy[order, 1], c=y[order], s=3, cmap="hot_r", vmin=0,
-               vmax=1)
-    ax.set_title(title)
-    ax.set_aspect("equal")
-    ax.axis("off")
-
-
 def plot_maps(maps, vertices, fname, title=""):
     """Plot source maps on the inflated template, lateral views.
 
