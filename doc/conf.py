@@ -10,6 +10,7 @@ Build it offline with ``sphinx-build -W --keep-going -b html doc doc/_build/html
 
 import os
 import sys
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +19,14 @@ import matplotlib
 matplotlib.use("Agg")
 
 import mne_deepinverse  # noqa: E402
+
+# The examples draw cortex maps with MNE's stc.plot(backend="matplotlib"),
+# headless; MNE 1.13 deprecates that backend (removal planned for 1.15) in
+# favour of pyvista. Its FutureWarning is kept out of the gallery's output
+# (see the limitations page).
+warnings.filterwarnings("ignore", "Plotting source estimates with the matplotlib",
+                        FutureWarning)
+from mne_deepinverse._zoo import write_model_zoo  # noqa: E402
 from mne_deepinverse.benchmark import write_results_page  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -34,6 +43,7 @@ version = ".".join(release.split(".")[:2])
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -47,9 +57,22 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "finetune_results.rst",
 source_suffix = {".rst": "restructuredtext"}
 root_doc = "index"
 default_role = "py:obj"
-nitpicky = False  # no intersphinx offline: names of MNE, numpy, ... stay plain text
-# No intersphinx: the documentation builds without network access.
-intersphinx_mapping = {}
+nitpicky = False  # names outside the inventories below stay plain text
+# Intersphinx offline: the documentation builds without network access, so the
+# inventories of MNE, numpy, scipy, scikit-learn and torch are files in the
+# repository, written from the installed libraries by
+# tools/make_inventories.py (their links point to the projects' stable docs).
+_INV = HERE / "_inventories"
+intersphinx_mapping = {
+    name: (url, str(_INV / f"{name}.inv"))
+    for name, url in (
+        ("mne", "https://mne.tools/stable/"),
+        ("numpy", "https://numpy.org/doc/stable/"),
+        ("scipy", "https://docs.scipy.org/doc/scipy/"),
+        ("sklearn", "https://scikit-learn.org/stable/"),
+        ("torch", "https://docs.pytorch.org/docs/stable/"),
+    )
+}
 
 # -- autodoc / autosummary ---------------------------------------------------
 autosummary_generate = True
@@ -156,7 +179,7 @@ html_last_updated_fmt = None
 
 
 def _results_page(app):
-    """(Re)write the benchmark page from the JSON of the full benchmark run."""
+    """(Re)write the benchmark page and the model zoo from the benchmark JSON."""
     static = HERE / "_static" / "benchmark"
     runs = static / "runs.txt"  # several caps: one folder per run, in order
     folders = runs.read_text().split() if runs.is_file() else [""]
@@ -177,6 +200,11 @@ def _results_page(app):
     new = tmp.read_text()
     if new != old:  # only touch the page when the JSON changed
         page.write_text(new)
+    # the model zoo: the shipped cards and these runs' numbers
+    zoo = HERE / "model_zoo.rst"
+    write_model_zoo(tmp, jsons if runs.is_file() else jsons[:1])
+    if not zoo.is_file() or zoo.read_text() != tmp.read_text():
+        zoo.write_text(tmp.read_text())
 
 
 def setup(app):

@@ -907,7 +907,7 @@ def _results_section(data, figures, per_cap):
     cap = cfg.get("cap", _DEFAULT_CAP)
     if cfg.get("time_course", "half-sine") == "erp":
         cap += ", evoked-response time courses"
-        heads = ("AUC", "MLE (mm)", "nMSE", "F1", "found", "ghost sources",
+    heads = ("AUC", "MLE (mm)", "nMSE", "F1", "found", "ghost sources",
              "time per evoked (ms)")
     na = cfg.get("not_applicable", {})
     lines = []

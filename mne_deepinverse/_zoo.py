@@ -1,0 +1,177 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""The model zoo page: the shipped models' cards and benchmark numbers as rst."""
+
+import json
+from pathlib import Path
+
+from ._registry import PRETRAINED
+
+_WHAT = {
+    "convdip": "ConvDip: a shallow CNN on a 2-D image of the scalp EEG",
+    "unet": "U-Net refining MNE, dSPM and sLORETA estimates (hemisphere images)",
+    "vnet": "VNet refining the voxelised sLORETA magnitude (3-D)",
+    "sifnet": "SIFNet: a residual network on windows of EEG, trained on neural-mass "
+              "and patch simulations",
+    "anycap": "ConvDip on spherical-spline images: any EEG cap on the template",
+    "anysensor": "U-Net whose MNE/dSPM/sLORETA kernels are computed at apply time: "
+                 "any EEG cap and MEG array on the template",
+}
+
+
+def _sensors(card):
+    """Describe the sensors a model reads."""
+    if "cap" in card:
+        low, high = card["cap"]["n_channels"]
+        return f"any EEG cap of {low}-{high} channels on the template"
+    if "any_sensors" in card:
+        configs = card["any_sensors"]["configs"]
+        kinds = sorted(set(configs))
+        return ("any EEG cap and MEG array on the template (trained over "
+                f"{len(configs)} configurations: {'; '.join(kinds)})")
+    n = len(card["ch_names"])
+    types = card.get("sensors", {}).get("ch_types")
+    what = "EEG" if not types else "/".join(sorted(set(types)))
+    return f"{n} {what} channels: {' '.join(card['ch_names'])}"
+
+
+def _input(card):
+    """Describe what the model reads and how it is pre-processed."""
+    inp = card.get("input", {"kind": "sample"})
+    if inp["kind"] == "window":
+        what = (f"windows of {inp['n_times']} samples at {inp['sfreq']:g} Hz "
+                f"({1e3 * inp['n_times'] / inp['sfreq']:.0f} ms)")
+    else:
+        what = "one time sample at a time"
+    pre = card.get("preprocessing", {})
+    return (f"{what}; reference: {pre.get('reference', 'average')}; "
+            f"normalisation: {pre.get('normalisation', '-')}; amplitudes: "
+            f"{pre.get('rescaling', '-')}")
+
+
+def _training(card):
+    """Describe the training data and record."""
+    tr = card.get("training", {})
+    sim = json.dumps(card.get("simulation") or {})
+    minutes = tr.get("train_time_s", float("nan")) / 60
+    return (f"{tr.get('data', '?')}; simulation ``{sim}``; "
+            f"{tr.get('samples_seen', 0):,} samples seen in {tr.get('epochs', '?')} "
+            f"epochs; loss {tr.get('loss', '?')}, batch {tr.get('batch_size', '?')}, "
+            f"seed {tr.get('random_state')}; {minutes:.1f} min on "
+            f"{tr.get('machine', '?')} ({tr.get('date', '?')})")
+
+
+def _validation(card):
+    """Describe the validation metrics (simulated, the training generator)."""
+    val = card.get("validation", {})
+    if "caps" in val:
+        parts = [f"{cap}: AUC {v['auc']:.3f}, MLE {v['mle']:.1f} mm"
+                 for cap, v in val["caps"].items()]
+        return "; ".join(parts) + f" ({val.get('sources', '')})"
+    if "auc" not in val:
+        return "-"
+    return (f"AUC {val['auc']:.3f}, MLE {val['mle']:.1f} mm, nMSE "
+            f"{val['nmse']:.4f} (n = {val.get('n_samples', '?')}, medians)")
+
+
+def _benchmarks(name, runs):
+    """Return table rows (cap, set, AUC, MLE, F1 and the best MNE solver's)."""
+    rows = []
+    for fname in runs:
+        data = json.loads(Path(fname).read_text())
+        cfg, summ = data["config"], data["summary"]
+        if name not in cfg.get("deep", []):
+            continue
+        cap = cfg.get("cap", "31 channels")
+        if cfg.get("time_course", "half-sine") == "erp":
+            cap += ", ERP time courses"
+        for kind, label in (("single", "single"), ("multi", "1-10")):
+            mets = summ[kind][name]
+            base = {m: v for m, v in summ[kind].items()
+                    if m not in cfg.get("deep", [])}
+            best_auc = max(base, key=lambda m: base[m]["auc"]["median"])
+            best_mle = min(base, key=lambda m: base[m]["mle"]["median"])
+            f1 = mets.get("f1", {}).get("median")
+            best_f1 = max(base, key=lambda m: base[m].get("f1", {}).get("median", 0))
+            rows.append([
+                cap, label, f"{cfg['n_samples']}",
+                f"{mets['auc']['median']:.3f} ({best_auc} "
+                f"{base[best_auc]['auc']['median']:.3f})",
+                f"{mets['mle']['median']:.1f} ({best_mle} "
+                f"{base[best_mle]['mle']['median']:.1f})",
+                "-" if f1 is None else f"{f1:.2f} ({best_f1} "
+                f"{base[best_f1]['f1']['median']:.2f})",
+            ])
+    return rows
+
+
+def write_model_zoo(rst_fname, benchmark_runs=()):
+    """Write the model zoo page from the shipped model cards.
+
+    Parameters
+    ----------
+    rst_fname : path-like
+        The page to write.
+    benchmark_runs : list of path-like
+        ``benchmark.json`` files of full benchmark runs; a model's rows come
+        from the runs it took part in.
+
+    Returns
+    -------
+    rst_fname : pathlib.Path
+        The page.
+    """
+    from ._model import read_deep_inverse_model
+    from .datasets import fetch_pretrained_file
+    from .datasets._pretrained import _read_registry
+
+    registry = _read_registry()
+    lines = [
+        "Model zoo", "=========", "",
+        "The pretrained models that ship with the package, generated from their "
+        "model cards (the metadata of each ONNX file) and from the benchmark runs "
+        "of :doc:`benchmark_results` (do not edit by hand). Each file is verified "
+        "against its sha256 hash before it is read. Apply one with "
+        "``apply_deep_inverse(evoked, fwd, model=NAME)``; what they assume is on "
+        ":doc:`limitations`.", "",
+    ]
+    for name, entry in PRETRAINED.items():
+        path = fetch_pretrained_file(entry["model"])
+        card = read_deep_inverse_model(path).card
+        src = (f"{card['n_sources']} sources, {card['src_kind']} source space of "
+               f"``{card['subject']}``, fixed orientation")
+        forward = ("``read_pretrained_forward(\"convdip\")``" if entry["forward"]
+                   else "the user's template forward (``make_template_forward``)")
+        lines += [
+            name, "-" * len(name), "", f"{_WHAT.get(name, card['backend'])}.", "",
+            f"- **sensors**: {_sensors(card)}",
+            f"- **input**: {_input(card)}",
+            f"- **source space**: {src}; forward: {forward}",
+            f"- **hyper-parameters**: ``{json.dumps(card.get('hyper_params'))}``",
+            f"- **training**: {_training(card)}",
+            f"- **validation** (simulated, the training generator): "
+            f"{_validation(card)}",
+            f"- **file**: ``{entry['model']}``, {path.stat().st_size / 1e6:.2f} MB, "
+            f"``{registry[entry['model']]}``; card: ``{entry['card']}``",
+            "",
+        ]
+        rows = _benchmarks(name, benchmark_runs)
+        if rows:
+            lines += [
+                "Benchmark (inverse-crime-free AGM test data, medians; in brackets "
+                "the best MNE solver on that metric):", "",
+                ".. list-table::", "   :header-rows: 1", "",
+                "   * - sensors", "     - set", "     - n", "     - AUC",
+                "     - MLE (mm)", "     - F1",
+            ]
+            for row in rows:
+                lines.append(f"   * - {row[0]}")
+                lines += [f"     - {cell}" for cell in row[1:]]
+            lines.append("")
+        else:
+            lines += ["No full benchmark run of this model is on "
+                      ":doc:`benchmark_results`.", ""]
+    rst_fname = Path(rst_fname)
+    rst_fname.write_text("\n".join(lines) + "\n")
+    return rst_fname
