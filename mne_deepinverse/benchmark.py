@@ -338,6 +338,26 @@ class BenchmarkResult:
                 lines.append(f"{kind:<7}{m:<10}  not applicable: {reason}")
         return "\n".join(lines)
 
+    @classmethod
+    def read(cls, fname):
+        """Read a run saved with :meth:`save` (its records and configuration).
+
+        Parameters
+        ----------
+        fname : path-like
+            The ``benchmark.json`` file.
+
+        Returns
+        -------
+        result : BenchmarkResult
+            The run, without its example maps: :meth:`summary`,
+            :meth:`statistics` and :meth:`table` are computed anew from the
+            records.
+        """
+        with open(fname) as fid:
+            data = json.load(fid)
+        return cls(data["records"], data["config"], {})
+
     def save(self, out_dir):
         """Write ``benchmark.json`` and ``benchmark.csv`` into a folder.
 

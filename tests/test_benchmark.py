@@ -3,6 +3,7 @@
 # Copyright the mne-deepinverse contributors.
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from mne_deepinverse.__main__ import main
 from mne_deepinverse.benchmark import (
     CLASSIC_1020,
+    BenchmarkResult,
     _check_montage,
     _deep_on_cap,
     _montage_info,
@@ -380,3 +382,16 @@ def test_benchmark_meg(meg_template_fwd):
     assert len(evoked.info["projs"]) == 3
     with pytest.raises(ValueError, match="Invalid value for the 'sensors'"):
         run_benchmark(sensors="ecog")
+
+
+def test_read_saved_run(tmp_path):
+    """A saved run reads back with the same summary and statistics."""
+    static = Path(__file__).resolve().parents[1] / "doc" / "_static" / "benchmark"
+    fname = static / "meg" / "benchmark.json"
+    res = BenchmarkResult.read(fname)
+    assert res.config["sensors"] == "meg" and res.methods[0] == "anysensor"
+    saved = json.loads(fname.read_text())
+    assert res.summary()["single"]["anysensor"]["auc"] == pytest.approx(
+        saved["summary"]["single"]["anysensor"]["auc"])
+    st = res.statistics(n_permutations=2000)
+    assert st["single"]["deep"] == "anysensor" and st["single"]["auc"]["p_value"] < 0.01
