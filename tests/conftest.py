@@ -3,6 +3,8 @@
 # Copyright the mne-deepinverse contributors.
 
 import socket
+import subprocess
+import sys
 import warnings
 
 import mne
@@ -39,6 +41,33 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "socket", guard)
     monkeypatch.setattr(socket, "create_connection", guard)
     yield
+
+
+_BLOCK_TORCH = """
+import importlib.abc
+import sys
+
+
+class BlockTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "torch":
+            raise ImportError("torch is blocked in this test")
+
+
+sys.meta_path.insert(0, BlockTorch())
+"""
+
+
+@pytest.fixture
+def run_without_torch():
+    """Return a function that runs Python code in a process where torch fails
+    to import, and checks at the end that torch was not imported."""
+
+    def run(code):
+        code = _BLOCK_TORCH + code + '\nassert "torch" not in sys.modules\n'
+        subprocess.run([sys.executable, "-c", code], check=True)
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
 
-import subprocess
-import sys
 
 import mne
 import numpy as np
@@ -111,32 +109,18 @@ def test_save_read(fitted, sphere_fwd, tmp_path):
         read_deep_inverse(bad)
 
 
-def test_inference_without_torch(fitted, sphere_fwd, tmp_path):
+def test_inference_without_torch(fitted, sphere_fwd, tmp_path, run_without_torch):
     fname = tmp_path / "model.onnx"
     fitted.save(fname)
     X, _ = simulate_samples(sphere_fwd, 10, random_state=6)
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "ref.npy", fitted.predict(X))
-    code = f"""
-import importlib.abc
-import sys
-
-
-class BlockTorch(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] == "torch":
-            raise ImportError("torch is blocked in this test")
-
-
-sys.meta_path.insert(0, BlockTorch())
-import numpy as np
+    run_without_torch(f"""import numpy as np
 import mne_deepinverse
 est = mne_deepinverse.read_deep_inverse(r"{fname}")
 pred = est.predict(np.load(r"{tmp_path / 'X.npy'}"))
 np.testing.assert_array_equal(pred, np.load(r"{tmp_path / 'ref.npy'}"))
-assert "torch" not in sys.modules
-"""
-    subprocess.run([sys.executable, "-c", code], check=True)
+""")
 
 
 def test_hausdorff_loss():

@@ -4,8 +4,6 @@
 """DeepInverse as a scikit-learn estimator: sklearn's checks, Pipeline, pickle."""
 
 import pickle
-import subprocess
-import sys
 import warnings
 
 import mne
@@ -119,7 +117,7 @@ def test_features_and_transform(fitted, small_fwd):
         fitted.transform(X[0])
 
 
-def test_pickle_without_torch(fitted, small_fwd, tmp_path):
+def test_pickle_without_torch(fitted, small_fwd, tmp_path, run_without_torch):
     """A pickled fitted estimator loads and predicts in a process without torch."""
     assert hasattr(fitted, "net_")
     fname = tmp_path / "est.pkl"
@@ -128,27 +126,13 @@ def test_pickle_without_torch(fitted, small_fwd, tmp_path):
     X, _ = simulate_samples(small_fwd, 10, random_state=6)
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "ref.npy", fitted.predict(X))
-    code = f"""
-import importlib.abc
-import pickle
-import sys
-
-
-class BlockTorch(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] == "torch":
-            raise ImportError("torch is blocked in this test")
-
-
-sys.meta_path.insert(0, BlockTorch())
+    run_without_torch(f"""import pickle
 import numpy as np
 with open(r"{fname}", "rb") as fid:
     est = pickle.load(fid)
 pred = est.predict(np.load(r"{tmp_path / 'X.npy'}"))
 np.testing.assert_array_equal(pred, np.load(r"{tmp_path / 'ref.npy'}"))
-assert "torch" not in sys.modules
-"""
-    subprocess.run([sys.executable, "-c", code], check=True)
+""")
 
 
 def test_read_restores_recipe(fitted, small_fwd, tmp_path):
