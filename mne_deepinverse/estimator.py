@@ -79,8 +79,8 @@ def _sklearn_array(X, name, ensure_2d=True):
     left to the package's own checks, which say where they are and what to do.
     """
     return check_array(X, accept_sparse=False, ensure_all_finite=False,
-                       allow_nd=True,
-                       ensure_2d=ensure_2d, dtype=None, input_name=name)
+                       allow_nd=True, ensure_2d=ensure_2d, dtype=None,
+                       input_name=name)
 
 
 def _check_active(Y, what, remedy):
