@@ -52,7 +52,8 @@ def test_run_benchmark(result, tmp_path):
     assert "convdip" in table and "LCMV" in table and "f1" in table.splitlines()[1]
     assert "not applicable" not in table
     stats = result.statistics()
-    assert set(stats["multi"]) == {"deep", "baseline", "auc", "mle", "nmse", "f1"}
+    assert set(stats["multi"]) == {"deep", "baseline", "chosen", "auc", "mle", "nmse",
+                                   "f1"}
     assert "f1" not in stats["single"]
     js, csv = result.save(tmp_path)
     data = json.loads(js.read_text())
