@@ -931,8 +931,10 @@ def _results_section(data, figures, per_cap):
              "time per evoked (ms)")
     na = cfg.get("not_applicable", {})
     lines = []
+    # titles name the deep models: runs on one cap with other models stay apart
+    run = f"{cap} ({', '.join(cfg['deep'])})" if cfg.get("deep") else cap
     if per_cap:  # a section per cap, the sets below it
-        title = f"{'Cap' if cfg.get('sensors', 'eeg') == 'eeg' else 'Sensors'}: {cap}"
+        title = f"{'Cap' if cfg.get('sensors', 'eeg') == 'eeg' else 'Sensors'}: {run}"
         lines += [title, "-" * len(title), ""]
     lines += [
         f"- cap: {cap}",
@@ -948,7 +950,7 @@ def _results_section(data, figures, per_cap):
     lines.append("")
     for kind, label in (("single", "Single source"), ("multi", "1-10 sources")):
         if per_cap:
-            label = f"{label} ({cap})"
+            label = f"{label} ({run})"
         lines += [label, ("~" if per_cap else "-") * len(label), "", ".. list-table::",
                   "   :header-rows: 1", "", "   * - method"]
         lines += [f"     - {h}" for h in heads]

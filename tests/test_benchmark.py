@@ -286,7 +286,10 @@ def test_run_benchmark_montage(cap_result, result, tmp_path):
     page = write_results_page([js31, js], tmp_path / "results.rst",
                               figures=[["a.png"], []])
     text = page.read_text()
-    assert "Cap: the ConvDip paper's 31 channels\n---" in text
+    # the title names the deep models (runs on one cap with other models)
+    title = "Cap: the ConvDip paper's 31 channels (" + ", ".join(
+        result.config["deep"]) + ")"
+    assert f"{title}\n{'-' * len(title)}\n" in text
     assert "Cap: fsaverage_1020, 19 channels" in text
     assert "1-10 sources (fsaverage_1020, 19 channels" in text
     assert "- not applicable on this cap: **convdip** (the cap lacks 13" in text
