@@ -178,6 +178,13 @@ html_show_sourcelink = False
 html_last_updated_fmt = None
 
 
+def _update(page, tmp):
+    """Copy the freshly written ``tmp`` to ``page`` only if its text changed."""
+    new = tmp.read_text()
+    if not page.is_file() or page.read_text() != new:
+        page.write_text(new)
+
+
 def _results_page(app):
     """(Re)write the benchmark page and the model zoo from the benchmark JSON."""
     static = HERE / "_static" / "benchmark"
@@ -187,8 +194,6 @@ def _results_page(app):
     figures = [[f"_static/benchmark/{p.relative_to(static).as_posix()}"
                 for p in sorted((static / f).glob("benchmark_*.png"))]
                for f in folders]
-    page = HERE / "benchmark_results.rst"
-    old = page.read_text() if page.is_file() else None
     tmp = HERE / "_build" / "benchmark_results.rst"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     comparison = static / "sifnet_comparison.json"
@@ -197,14 +202,10 @@ def _results_page(app):
         write_results_page(jsons, tmp, figures=figures, comparison=comparison)
     else:
         write_results_page(jsons[0], tmp, figures=figures[0], comparison=comparison)
-    new = tmp.read_text()
-    if new != old:  # only touch the page when the JSON changed
-        page.write_text(new)
+    _update(HERE / "benchmark_results.rst", tmp)  # untouched unless the JSON changed
     # the model zoo: the shipped cards and these runs' numbers
-    zoo = HERE / "model_zoo.rst"
-    write_model_zoo(tmp, jsons if runs.is_file() else jsons[:1])
-    if not zoo.is_file() or zoo.read_text() != tmp.read_text():
-        zoo.write_text(tmp.read_text())
+    write_model_zoo(tmp, jsons)
+    _update(HERE / "model_zoo.rst", tmp)
 
 
 def setup(app):

@@ -43,8 +43,6 @@ from .metrics import evaluate, summarise
 BASELINES = ("eLORETA", "dSPM", "sLORETA", "LCMV")
 METRICS = ("auc", "mle", "nmse", "f1", "found", "n_ghost", "time_ms")
 SETS = ("single", "multi")
-#: Metrics of the paired tests, per set (the detection F1 is a multi-source
-#: metric: one source is found or not).
 #: How the best deep model and the best baseline of a test are chosen.
 SELECTION = "each the best of its kind by median AUC on these same samples"
 #: What the time per evoked includes, per kind of method.
@@ -56,6 +54,8 @@ TIMING = (
     "for any-sensor models with their binding (three linear kernels for the "
     "evoked's noise covariance), but not that covariance"
 )
+#: Metrics of the paired tests, per set (the detection F1 is a multi-source
+#: metric: one source is found or not).
 STAT_METRICS = dict(single=("auc", "mle", "nmse"), multi=("auc", "mle", "nmse", "f1"))
 #: The 19 channels of the classic (clinical) 10-20 system. MNE's ``*_1020``
 #: montages hold more positions (94 in ``standard_1020``, with old names such

@@ -27,7 +27,8 @@ def main():
     for name in (STATIC / "runs.txt").read_text().split():
         fname = STATIC / name / "benchmark.json"
         data = json.loads(fname.read_text())
-        data["statistics"] = BenchmarkResult.read(fname).statistics()
+        result = BenchmarkResult(data["records"], data["config"], {})
+        data["statistics"] = result.statistics()
         with open(fname, "w") as fid:
             json.dump(data, fid, indent=1, default=float)
         print(f"{fname.relative_to(STATIC.parents[2])}: statistics recomputed")
