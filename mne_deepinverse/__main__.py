@@ -68,7 +68,13 @@ def _benchmark(args, error):
     from pathlib import Path
 
     from ._demo import _check_out_dir
-    from .benchmark import STAT_METRICS, _load_deep_models, _montage_info, run_benchmark
+    from .benchmark import (
+        STAT_METRICS,
+        _load_deep_models,
+        _montage_info,
+        _reused_run,
+        run_benchmark,
+    )
 
     if args.quick and args.n_samples is not None:
         error(f"--quick runs 30 samples per set, but --n-samples {args.n_samples} "
@@ -80,13 +86,15 @@ def _benchmark(args, error):
         # on another cap the models are checked against its forward, in the run
         _load_deep_models(tuple(args.models),
                           check=args.montage is None and args.sensors == "eeg")
+        if args.reuse_baselines is not None:  # readable (settings: in the run)
+            _reused_run(args.reuse_baselines, (), {})
     except (ValueError, TypeError, OSError, RuntimeError) as exc:
         error(str(exc))
     result = run_benchmark(
         models=tuple(args.models), montage=args.montage, sensors=args.sensors,
         n_samples=args.n_samples,
         quick=args.quick, random_state=args.seed, n_trials=args.n_trials,
-        time_course=args.time_course,
+        time_course=args.time_course, reuse_baselines=args.reuse_baselines,
     )
     out = Path(args.out_dir)
     print(result.table())
@@ -160,6 +168,11 @@ def main(argv=None):
                         "-0.2-0.308 s, one window of models that read windows)")
     p.add_argument("--out-dir", default="benchmark_results", help="output folder")
     p.add_argument("--seed", type=_seed, default=0, help="random seed")
+    p.add_argument("--reuse-baselines", default=None, metavar="RUN",
+                   help="a previous run (its benchmark.json or folder) with the "
+                        "same settings: its MNE solvers' scores are reused (the "
+                        "test data are checked sample by sample) and only the "
+                        "deep models run")
     p.set_defaults(func=_benchmark)
     args = parser.parse_args(argv)
     # errors of our own checks: one line "usage ... error: ..." and exit code 2

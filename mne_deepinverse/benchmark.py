@@ -631,6 +631,7 @@ def run_benchmark(
     time_course="half-sine",
     quick=False,
     random_state=0,
+    reuse_baselines=None,
     progress=True,
     verbose=None,
 ):
@@ -700,6 +701,19 @@ def run_benchmark(
         with ``n_samples``.
     random_state : int
         Seed of the test data and of the AGM electrode displacements.
+    reuse_baselines : path-like | BenchmarkResult | None
+        A previous run on the same test data (its ``benchmark.json``, the
+        folder holding it, or the result): the scores of ``baselines`` are
+        taken from it instead of being computed again, and only the deep
+        models run (to add or retrain a model without rerunning MNE's
+        solvers, which take most of a run's time). Its settings (sensors,
+        cap, samples, SNR, trials, time course, seed) must be those of this
+        run, and every test sample is checked against its record (number of
+        sources, extent, depth of the true source) as it is drawn. The
+        baselines still run on the few samples of the example maps; their
+        times are those of the previous run.
+
+        .. versionadded:: 0.1
     progress : bool
         Show progress bars (MNE's, shown when its log level includes INFO).
     %(verbose)s
@@ -770,6 +784,12 @@ def run_benchmark(
         forward = f"template ico4, {cap} (make_template_forward)"
     if n_trials is None:
         n_trials = _n_trials_for(len(ch_names), evokeds)
+    prev = None
+    if reuse_baselines is not None:
+        prev, prev_from = _reused_run(reuse_baselines, baselines, dict(
+            sensors=sensors, montage=montage, ch_names=list(ch_names),
+            n_samples=n_samples, snr_db=list(snr_db), n_trials=n_trials,
+            time_course=time_course, random_state=random_state))
     pos, pos_agm = fwd["source_rr"], fwd_agm["source_rr"]
     centre = pos.mean(axis=0)
     n_evoked = int(round((evokeds["tmax"] - evokeds["tmin"]) * evokeds["sfreq"])) + 1
@@ -796,6 +816,9 @@ def run_benchmark(
                 fwd_agm, pos_agm, pos, n_patches, extent, snr_db, n_trials, rng,
                 time_course, test_cov, info_meg,
             )
+            ecc = float(np.linalg.norm(true_centre - centre) * 1e3)
+            reused = {} if prev is None else _reused_records(
+                prev, kind, ii, baselines, (n_patches, extent, ecc))
             t0 = time.perf_counter()
             noise_cov = mne.compute_covariance(epochs, tmax=0.0, verbose=False)
             t_cov = time.perf_counter() - t0
@@ -811,17 +834,21 @@ def run_benchmark(
                 else:
                     maps[name] = est.predict(x[picks[name]][None])[0]
                 times[name] = time.perf_counter() - t0
-            bl_maps, bl_times = base.apply(evoked, epochs, t_peak, noise_cov, t_cov)
-            maps.update(bl_maps)
-            times.update(bl_times)
+            if not reused or ii < 2:  # reused baselines: for the example maps
+                bl_maps, bl_times = base.apply(evoked, epochs, t_peak, noise_cov,
+                                               t_cov)
+                maps.update(bl_maps)
+                times.update(bl_times)
             for name, est_map in maps.items():
+                if name in reused:
+                    continue
                 scores = evaluate(truth[None], np.abs(est_map)[None], pos,
                                   metrics=metrics)
                 records.append(dict(
                     set=kind, sample=ii, method=name,
                     n_patches=n_patches,
                     extent=extent if kind == "single" else -1,
-                    eccentricity_mm=float(np.linalg.norm(true_centre - centre) * 1e3),
+                    eccentricity_mm=ecc,
                     auc=float(scores["auc"][0]),
                     mle=float(scores["mle" if kind == "single" else "mle_multi"][0]),
                     nmse=float(scores["nmse"][0]),
@@ -830,6 +857,7 @@ def run_benchmark(
                     n_ghost=float(scores["n_ghost"][0]),
                     time_ms=1e3 * times[name],
                 ))
+            records += [reused[name] for name in baselines if name in reused]
             if ii < 2:
                 examples[f"{kind}{ii}"] = dict(
                     truth=truth.tolist(),
@@ -854,7 +882,59 @@ def run_benchmark(
                 "projectors)"),
         mne_version=mne.__version__,
     )
+    if prev is not None:
+        config["baselines_from"] = dict(
+            run=prev_from, mne_version=prev.config.get("mne_version"))
     return BenchmarkResult(records, config, examples)
+
+
+#: Settings that make two runs' test data the same (``reuse_baselines``).
+_SAME_DATA = ("sensors", "montage", "ch_names", "n_samples", "snr_db", "n_trials",
+              "time_course", "random_state")
+
+
+def _reused_run(reuse, baselines, settings):
+    """Read a run whose baselines are reused and check it fits this one."""
+    if isinstance(reuse, BenchmarkResult):
+        prev, name = reuse, "a BenchmarkResult"
+    else:
+        fname = Path(reuse)
+        if fname.is_dir():
+            fname = fname / "benchmark.json"
+        if not fname.is_file():
+            raise FileNotFoundError(
+                f"reuse_baselines={str(reuse)!r}: there is no benchmark.json there; "
+                "pass a previous run's benchmark.json or its folder.")
+        prev, name = BenchmarkResult.read(fname), str(fname)
+    diff = [f"{k}: {prev.config.get(k)!r} there, {v!r} here"
+            for k, v in settings.items() if prev.config.get(k) != v]
+    if diff:
+        raise ValueError(
+            f"The run in {name} was made on other test data than this one, so its "
+            f"baselines cannot be reused ({'; '.join(diff)}). Run with the same "
+            "settings, or without reuse_baselines.")
+    missing = [b for b in baselines if b not in prev.methods]
+    if missing:
+        raise ValueError(
+            f"The run in {name} has no scores of {', '.join(missing)} (it has "
+            f"{', '.join(prev.methods)}); pass baselines it has, or run without "
+            "reuse_baselines.")
+    return prev, name
+
+
+def _reused_records(prev, kind, sample, baselines, key):
+    """Return the previous run's baseline records of one sample, checked."""
+    recs = {r["method"]: dict(r) for r in prev.records
+            if r["set"] == kind and r["sample"] == sample and r["method"] in baselines}
+    rec = next(iter(recs.values()), None)
+    extent = key[1] if kind == "single" else -1
+    if rec is None or (rec["n_patches"], rec["extent"]) != (key[0], extent) or \
+            not np.isclose(rec["eccentricity_mm"], key[2], rtol=0, atol=1e-6):
+        raise RuntimeError(
+            f"Test sample {sample} of the {kind}-source set differs from the reused "
+            "run's, though their settings agree (was it made with another version "
+            "of mne-deepinverse or MNE?); run without reuse_baselines.")
+    return recs
 
 
 def write_results_page(json_fname, rst_fname, *, figures=(), comparison=None):
@@ -945,6 +1025,10 @@ def _results_section(data, figures, per_cap):
         f"- test data (AGM): {cfg['agm']}",
         f"- MNE {cfg['mne_version']}",
     ]
+    if "baselines_from" in cfg:
+        lines.append(f"- MNE solvers' scores and times: from an earlier run on the "
+                     f"same test data (MNE {cfg['baselines_from']['mne_version']}; "
+                     "checked sample by sample), the deep models' from this one")
     lines += [f"- not applicable on this cap: **{m}** ({reason})"
               for m, reason in na.items()]
     lines.append("")

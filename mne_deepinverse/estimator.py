@@ -38,6 +38,10 @@ _RECIPE = ("model", "n_epochs", "samples_per_epoch", "batch_size", "learning_rat
            "warm_start", "random_state")
 
 
+#: Integer hyper-parameters for which 0 means "none of it".
+_ZERO_IS_NONE = ("groups", "vertex_head")
+
+
 def _check_hyper_params(hyper, backend, model):
     """Raise for unknown keys, and numeric values unlike their default's form."""
     defaults = backend.DEFAULTS
@@ -51,7 +55,7 @@ def _check_hyper_params(hyper, backend, model):
         return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
 
     for key, value in hyper.items():
-        default, low = defaults.get(key), 0 if key == "groups" else 1
+        default, low = defaults.get(key), 0 if key in _ZERO_IS_NONE else 1
         if isinstance(default, float):
             ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
                   and np.isfinite(value) and value > 0)
@@ -213,8 +217,10 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         Backend hyper-parameters. ConvDip: ``n_filters``, ``n_dense``,
         ``image_shape``. U-Net: ``grid`` (rows, columns per hemisphere),
         ``channels`` (3 levels), ``groups`` (GroupNorm), ``kernels``,
-        ``lambda2``, ``k`` and ``subjects_dir`` (where the subject's
-        ``surf/?h.sphere.reg`` are; not needed for the template). VNet:
+        ``lambda2``, ``k``, ``vertex_head`` (hidden units of a per-vertex
+        head, 0 for none; 16 in ``"anysensor"``) and ``subjects_dir`` (where
+        the subject's ``surf/?h.sphere.reg`` are; not needed for the
+        template). VNet:
         ``grid`` (voxels per side), ``channels`` (4 levels), ``groups``
         (0 = no normalisation), ``kernel``, ``lambda2``, ``k``.
     fp16 : bool

@@ -27,7 +27,7 @@ from mne_deepinverse.backends._resample import (  # noqa: E402
 )
 from mne_deepinverse.backends._train import normalise_eeg  # noqa: E402
 from mne_deepinverse.backends.losses import cosine_mse, cosine_wmse  # noqa: E402
-from mne_deepinverse.backends.unet import sphere_image_tables  # noqa: E402
+from mne_deepinverse.backends.unet import DEFAULTS, sphere_image_tables  # noqa: E402
 from mne_deepinverse.backends.vnet import voxel_tables  # noqa: E402
 
 BRIEF = dict(n_epochs=2, samples_per_epoch=768, batch_size=64, n_val=100,
@@ -246,6 +246,20 @@ def test_unet(unet, fwd, tmp_path):
     evoked, stc_true = simulate_patch_evoked(fwd, n_patches=1, random_state=1)
     stc = apply_deep_inverse(evoked, fwd, unet)
     assert isinstance(stc, mne.SourceEstimate) and stc.data.shape[0] == 5124
+
+
+def test_unet_vertex_head(fwd_free, fwd):
+    """A U-Net with a per-vertex head: exported like the plain one."""
+    est = DeepInverse(fwd_free, "unet", random_state=0,
+                      hyper_params=dict(vertex_head=8), **BRIEF).fit()
+    assert est.card_["hyper_params"]["vertex_head"] == 8
+    assert est.net_.vertex[0].in_features == 1 + 3 + 2 * 3
+    X, Y = _check_model(est, fwd, 5124)  # torch == onnxruntime
+    assert est.score(X, Y) > 0.6
+    assert DEFAULTS["vertex_head"] == 0  # per-forward U-Nets: none by default
+    with pytest.raises(ValueError, match=r"hyper_params\['vertex_head'\] must be an "
+                                         "integer >= 0"):
+        DeepInverse(fwd_free, "unet", hyper_params=dict(vertex_head=-1)).fit()
 
 
 def test_unet_fp16(unet, fwd):

@@ -16,6 +16,7 @@ from mne_deepinverse.benchmark import (
     _deep_on_cap,
     _montage_info,
     _paired_stats,
+    _results_section,
     _summary,
     run_benchmark,
     write_results_page,
@@ -399,3 +400,44 @@ def test_read_saved_run(tmp_path):
         saved["summary"]["single"]["anysensor"]["auc"])
     st = res.statistics(n_permutations=2000)
     assert st["single"]["deep"] == "anysensor" and st["single"]["auc"]["p_value"] < 0.01
+
+
+def test_reuse_baselines(result, tmp_path, capsys):
+    """A run reuses an earlier run's baselines on the same test data only."""
+    result.save(tmp_path)
+    kw = dict(models=("convdip",), n_samples=3, progress=False, random_state=1)
+    res = run_benchmark(reuse_baselines=tmp_path, **kw)
+    base = ["eLORETA", "dSPM", "sLORETA", "LCMV"]
+    assert res.methods == ["convdip"] + base
+    assert res.config["baselines_from"]["run"] == str(tmp_path / "benchmark.json")
+
+    def rows(r, methods):
+        return [{k: v for k, v in rec.items() if k != "time_ms"}
+                for rec in r.records if rec["method"] in methods]
+
+    # the deep model ran anew and scores as before; the baselines are reused
+    assert rows(res, ["convdip"]) == rows(result, ["convdip"])
+    assert [r for r in res.records if r["method"] in base] == [
+        r for r in result.records if r["method"] in base]
+    assert set(res.examples["single0"]) == {"truth", "convdip", *base}
+    assert "from an earlier run on the same test data" in "\n".join(
+        _results_section(json.loads(res.save(tmp_path / "new")[0].read_text()),
+                         [], False))
+    with pytest.raises(ValueError, match=r"other test data.*random_state: 1 there, "
+                                         "2 here"):
+        run_benchmark(reuse_baselines=tmp_path, **{**kw, "random_state": 2})
+    partial = BenchmarkResult([r for r in result.records if r["method"] != "LCMV"],
+                              result.config, {})
+    with pytest.raises(ValueError, match="has no scores of LCMV"):
+        run_benchmark(reuse_baselines=partial, **kw)
+    tampered = BenchmarkResult([dict(r) for r in result.records], result.config, {})
+    tampered.records[-1]["eccentricity_mm"] += 1.0  # the last multi-source sample
+    with pytest.raises(RuntimeError, match="Test sample 2 of the multi-source set "
+                                           "differs"):
+        run_benchmark(reuse_baselines=tampered, **kw)
+    with pytest.raises(FileNotFoundError, match="no benchmark.json there"):
+        run_benchmark(reuse_baselines=tmp_path / "nope", **kw)
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--reuse-baselines", str(tmp_path / "nope"),
+              "--out-dir", str(tmp_path)])
+    assert "no benchmark.json there" in capsys.readouterr().err

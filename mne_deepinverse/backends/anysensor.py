@@ -12,12 +12,14 @@ position in the MEG helmet, noise covariance and projectors) and fed to the
 graph together with the whitener and the whitened gain. The network only
 ever sees estimates on the template's cortex, so one network serves every
 sensor configuration it was trained over (``tools/train_anysensor.py``).
+Its per-vertex head (``vertex_head``, see :mod:`~mne_deepinverse.backends.unet`)
+places the peak at the sources' resolution.
 """
 
 from .unet import DEFAULTS as _UNET_DEFAULTS
 from .unet import UNet, build_unet
 
-DEFAULTS = dict(_UNET_DEFAULTS)
+DEFAULTS = dict(_UNET_DEFAULTS, vertex_head=16)
 LOSS = "cosine_wmse"
 #: The kernels are an input of the network (and of the exported graph).
 KERNELS_AT_APPLY = True
@@ -33,11 +35,11 @@ class EstimateUNet(UNet):
 
     def forward(self, est):
         """Map linear estimates (n, n_k * n_sources) to a source-map shape."""
-        return self.from_images(self.estimate_images(est))
+        return self.from_estimates(est)
 
     def from_data(self, x, kernel_t):
         """Map normalised data (n, n_channels) and kernels to a source-map shape."""
-        return self.from_images(self.images(x, kernel_t))
+        return self.from_estimates(x @ kernel_t)
 
 
 def build(meta, hyper_params, *, sphere_pos):

@@ -18,7 +18,13 @@ latitude/longitude image through the subject's spherical registration
    weights); the two hemispheres are stacked along the image height;
 3. a 2-D U-Net (3 levels, GroupNorm, ReLU, skip connections);
 4. the output image is read back at the vertices (bilinear, periodic in
-   longitude) and squashed to (0, 1) by a sigmoid.
+   longitude) and squashed to (0, 1) by a sigmoid. With ``vertex_head``
+   (hidden units; 0 for none, 16 in the any-sensor model) the output image
+   has three more channels, read back too, and a small per-vertex network
+   adds to each vertex's logit what it reads from them and from the vertex's
+   own input estimates (signed and magnitude), so the peak is placed at the
+   resolution of the sources rather than of the image (a pixel spans about
+   1.4 source spacings at the equator of the sphere).
 
 Only surface source spaces have a spherical registration; for volume or
 discrete source spaces use ``model="vnet"``.
@@ -42,12 +48,17 @@ DEFAULTS = dict(
     kernels=("MNE", "dSPM", "sLORETA"),
     lambda2=1.0 / 9.0,
     k=3,
+    vertex_head=0,
 )
 LOSS = "cosine_wmse"
 #: Hyper-parameters accepted for this network but not stored with it
 #: (machine-specific; ``subjects_dir`` locates the spherical registration,
 #: read by :func:`mne_deepinverse._backend_inputs.sphere_positions`).
 RUNTIME_KEYS = ("subjects_dir",)
+
+
+#: Output-image channels read back at the vertices for a vertex head.
+_VERTEX_FEATURES = 3
 
 
 def _pixel_vectors(grid):
@@ -118,7 +129,8 @@ def _block(c_in, c_out, groups):
 class UNet(nn.Module):
     """Kernels, sphere images, a 3-level 2-D U-Net and the read-back."""
 
-    def __init__(self, kernels, to_grid, from_grid, image_shape, channels, groups):
+    def __init__(self, kernels, to_grid, from_grid, image_shape, channels, groups,
+                 vertex_head=0):
         super().__init__()
         # kernels: an array (n_kernels, n_sources, n_channels), or only its
         # first two sizes when the kernels are an input of forward()
@@ -139,40 +151,49 @@ class UNet(nn.Module):
         self.dec2 = _block(2 * c2, c2, groups)
         self.up1 = nn.ConvTranspose2d(c2, c1, 2, stride=2)
         self.dec1 = _block(2 * c1, c1, groups)
-        self.head = nn.Conv2d(c1, 1, 1)
+        # with a vertex head, the output image has _VERTEX_FEATURES more
+        # channels: features read back at the vertices for it
+        n_feat = _VERTEX_FEATURES if vertex_head else 0
+        self.head = nn.Conv2d(c1, 1 + n_feat, 1)
         self.pool = nn.MaxPool2d(2)
+        self.vertex = None
+        if vertex_head:  # per vertex: read-back channels, estimates, magnitudes
+            self.vertex = nn.Sequential(
+                nn.Linear(1 + n_feat + 2 * n_k, int(vertex_head)),
+                nn.ReLU(inplace=True),
+                nn.Linear(int(vertex_head), 1),
+            )
+            # starts as the plain read-back; training grows the correction
+            nn.init.zeros_(self.vertex[-1].weight)
+            nn.init.zeros_(self.vertex[-1].bias)
 
-    def images(self, x, kernel_t=None):
-        """Normalised EEG (n, n_channels) -> input images (n, n_k, rows, cols).
+    def forward(self, x, kernel_t=None):
+        """Map normalised EEG (n, n_channels) to a source-map shape in (0, 1).
 
         ``kernel_t`` (n_channels, n_k * n_sources) replaces the network's
         own kernels (transposed).
         """
         kernel_t = self.kernel_t if kernel_t is None else kernel_t
-        return self.estimate_images(x @ kernel_t)
+        return self.from_estimates(x @ kernel_t)
 
-    def estimate_images(self, est):
-        """Linear estimates (n, n_k * n_sources) -> input images."""
+    def from_estimates(self, est):
+        """Map linear estimates (n, n_k * n_sources) to a source-map shape."""
         est = peak_normalise(est.view(-1, self.n_k, self.n_src))
         img = gather_sum(est, self.to_idx, self.to_w)
         img = img.view(-1, self.n_k, *self.image_shape)
-        if torch.onnx.is_in_onnx_export():
-            return img
-        return img.contiguous(memory_format=torch.channels_last)  # faster on CPU
-
-    def forward(self, x, kernel_t=None):
-        """Map normalised EEG (n, n_channels) to a source-map shape in (0, 1)."""
-        return self.from_images(self.images(x, kernel_t))
-
-    def from_images(self, images):
-        """Map input images to a source-map shape in (0, 1)."""
-        e1 = self.enc1(images)
+        if not torch.onnx.is_in_onnx_export():
+            img = img.contiguous(memory_format=torch.channels_last)  # faster on CPU
+        e1 = self.enc1(img)
         e2 = self.enc2(self.pool(e1))
         b = self.bottom(self.pool(e2))
         d2 = self.dec2(torch.cat([self.up2(b), e2], dim=1))
         d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))
-        out = self.head(d1).flatten(1)
-        return torch.sigmoid(gather_sum(out, self.from_idx, self.from_w))
+        out = gather_sum(self.head(d1).flatten(2), self.from_idx, self.from_w)
+        logit = out[:, 0]
+        if self.vertex is not None:
+            feats = torch.cat([out, est, est.abs()], dim=1).transpose(1, 2)
+            logit = logit + self.vertex(feats).squeeze(2)
+        return torch.sigmoid(logit)
 
 
 def build(meta, hyper_params, *, kernels, sphere_pos):
@@ -205,5 +226,5 @@ def build_unet(cls, kernels, params, sphere_pos):
     to_grid, from_grid = sphere_image_tables(sphere_pos, grid, params["k"])
     shape = (len(sphere_pos) * grid[0], grid[1])
     net = cls(kernels, to_grid, from_grid, shape, tuple(params["channels"]),
-              params["groups"])
+              params["groups"], params.get("vertex_head", 0))
     return net.to(memory_format=torch.channels_last)
