@@ -149,8 +149,8 @@ for name, stc in (("anysensor", stc_deep), ("dSPM", stc_dspm)):
 # excerpt only 14 trials. On that run:
 #
 # * Both methods put each hemisphere's maximum in the region of the auditory
-#   cortex: the any-sensor model 12 mm (left) and 12 mm (right) from the
-#   textbook position of Heschl's gyrus and 7-8 mm from the dipole fits; dSPM
+#   cortex: the any-sensor model 15 mm (left) and 16 mm (right) from the
+#   textbook position of Heschl's gyrus and 5-9 mm from the dipole fits; dSPM
 #   12 and 19 mm from Heschl's gyrus and 16-19 mm from the dipoles, deeper
 #   (x = ±39-41 mm, towards the insula), as minimum-norm estimates with depth
 #   weighting tend to be for superficial sources.
