@@ -926,10 +926,13 @@ def _reused_records(prev, kind, sample, baselines, key):
     """Return the previous run's baseline records of one sample, checked."""
     recs = {r["method"]: dict(r) for r in prev.records
             if r["set"] == kind and r["sample"] == sample and r["method"] in baselines}
-    rec = next(iter(recs.values()), None)
     extent = key[1] if kind == "single" else -1
-    if rec is None or (rec["n_patches"], rec["extent"]) != (key[0], extent) or \
-            not np.isclose(rec["eccentricity_mm"], key[2], rtol=0, atol=1e-6):
+
+    def same(rec):
+        return ((rec["n_patches"], rec["extent"]) == (key[0], extent)
+                and np.isclose(rec["eccentricity_mm"], key[2], rtol=0, atol=1e-6))
+
+    if not recs or not all(same(rec) for rec in recs.values()):
         raise RuntimeError(
             f"Test sample {sample} of the {kind}-source set differs from the reused "
             "run's, though their settings agree (was it made with another version "
