@@ -834,7 +834,7 @@ def run_benchmark(
                 else:
                     maps[name] = est.predict(x[picks[name]][None])[0]
                 times[name] = time.perf_counter() - t0
-            if not reused or ii < 2:  # reused baselines: for the example maps
+            if prev is None or ii < 2:  # reused baselines: for the example maps
                 bl_maps, bl_times = base.apply(evoked, epochs, t_peak, noise_cov,
                                                t_cov)
                 maps.update(bl_maps)
@@ -888,11 +888,6 @@ def run_benchmark(
     return BenchmarkResult(records, config, examples)
 
 
-#: Settings that make two runs' test data the same (``reuse_baselines``).
-_SAME_DATA = ("sensors", "montage", "ch_names", "n_samples", "snr_db", "n_trials",
-              "time_course", "random_state")
-
-
 def _reused_run(reuse, baselines, settings):
     """Read a run whose baselines are reused and check it fits this one."""
     if isinstance(reuse, BenchmarkResult):
@@ -924,6 +919,8 @@ def _reused_run(reuse, baselines, settings):
 
 def _reused_records(prev, kind, sample, baselines, key):
     """Return the previous run's baseline records of one sample, checked."""
+    if not baselines:
+        return {}
     recs = {r["method"]: dict(r) for r in prev.records
             if r["set"] == kind and r["sample"] == sample and r["method"] in baselines}
     extent = key[1] if kind == "single" else -1

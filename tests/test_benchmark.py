@@ -423,6 +423,9 @@ def test_reuse_baselines(result, tmp_path, capsys):
     assert "from an earlier run on the same test data" in "\n".join(
         _results_section(json.loads(res.save(tmp_path / "new")[0].read_text()),
                          [], False))
+    # nothing to reuse without baselines: the deep models alone
+    assert run_benchmark(reuse_baselines=tmp_path, baselines=(), **kw).methods == [
+        "convdip"]
     with pytest.raises(ValueError, match=r"other test data.*random_state: 1 there, "
                                          "2 here"):
         run_benchmark(reuse_baselines=tmp_path, **{**kw, "random_state": 2})
