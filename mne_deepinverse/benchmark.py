@@ -77,6 +77,8 @@ EVOKEDS = {
     "erp": dict(sfreq=250.0, tmin=-0.2, tmax=0.308, active=(0.0, 0.3)),
 }
 _DEFAULT_CAP = "the ConvDip paper's 31 channels"
+#: Samples per set whose maps are kept for the example figures.
+_N_EXAMPLES = 2
 
 
 def _sample_plan(kind, n_samples, rng):
@@ -834,7 +836,7 @@ def run_benchmark(
                 else:
                     maps[name] = est.predict(x[picks[name]][None])[0]
                 times[name] = time.perf_counter() - t0
-            if prev is None or ii < 2:  # reused baselines: for the example maps
+            if prev is None or ii < _N_EXAMPLES:  # reused: only for the example maps
                 bl_maps, bl_times = base.apply(evoked, epochs, t_peak, noise_cov,
                                                t_cov)
                 maps.update(bl_maps)
@@ -858,7 +860,7 @@ def run_benchmark(
                     time_ms=1e3 * times[name],
                 ))
             records += [reused[name] for name in baselines if name in reused]
-            if ii < 2:
+            if ii < _N_EXAMPLES:
                 examples[f"{kind}{ii}"] = dict(
                     truth=truth.tolist(),
                     **{k: np.abs(v).tolist() for k, v in maps.items()},

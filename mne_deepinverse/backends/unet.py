@@ -226,5 +226,5 @@ def build_unet(cls, kernels, params, sphere_pos):
     to_grid, from_grid = sphere_image_tables(sphere_pos, grid, params["k"])
     shape = (len(sphere_pos) * grid[0], grid[1])
     net = cls(kernels, to_grid, from_grid, shape, tuple(params["channels"]),
-              params["groups"], params.get("vertex_head", 0))
+              params["groups"], params["vertex_head"])
     return net.to(memory_format=torch.channels_last)
