@@ -9,8 +9,9 @@ trained over several forwards on one source space (EEG caps, MEG arrays in
 several head positions, EEG+MEG): every batch is simulated for one of them
 (patches, sensor noise per channel type, SNR after whitening), whitened,
 normalised and mapped to MNE, dSPM and sLORETA estimates with that
-forward's kernels (:func:`mne_deepinverse._sensors.linear_kernels`), exactly
-as the exported graph does at apply time with the user's forward.
+forward's kernels (:func:`mne_deepinverse._sensors.linear_kernels`) and, with
+``scan``, to a single-dipole scan with its whitened gain, exactly as the
+exported graph does at apply time with the user's forward.
 """
 
 import numpy as np
@@ -19,6 +20,7 @@ from mne.utils import logger
 from ._preprocessing import normalise_numpy
 from ._sensors import linear_kernels
 from ._utils import _check_fixed_forward
+from .backends.anysensor import dipole_scan
 
 
 class SensorConfigs:
@@ -36,9 +38,14 @@ class SensorConfigs:
         Their regularisation.
     noise_cov : instance of Covariance | None
         Noise covariance of every forward (None: ad hoc per forward).
+    scan : bool
+        Append the single-dipole scan
+        (:func:`~mne_deepinverse.backends.anysensor.dipole_scan`) to the
+        estimates, as the exported graph computes it from the whitened gain.
     """
 
-    def __init__(self, fwds, sim_params, methods, lambda2, noise_cov=None):
+    def __init__(self, fwds, sim_params, methods, lambda2, noise_cov=None,
+                 scan=False):
         from .simulation import PatchSimulator
 
         self.configs = []
@@ -59,8 +66,13 @@ class SensorConfigs:
             logger.info(f"    Sensor configuration {ii}: {sensors.description}")
             kernels = linear_kernels(fwd, sensors, methods, lambda2=lambda2)
             n_k, n_src, n_ch = kernels.shape
+            unit = None
+            if scan:
+                gain = sensors.pre_gain(sim.gain)
+                unit = (gain / np.maximum(np.linalg.norm(gain, axis=0), 1e-30)
+                        ).astype(np.float32)
             self.configs.append(dict(
-                sim=sim, sensors=sensors, fwd=fwd,
+                sim=sim, sensors=sensors, fwd=fwd, unit_gain=unit,
                 whitener=None if not sensors.whitened else sensors.W,
                 kernel_t=np.ascontiguousarray(kernels.reshape(n_k * n_src, n_ch).T)))
 
@@ -73,7 +85,11 @@ class SensorConfigs:
         """Linear estimates of raw samples ``X`` as the graph computes them."""
         c = self.configs[config]
         x = normalise_numpy(X.astype(np.float64), c["whitener"])
-        return (x @ c["kernel_t"]).astype(np.float32)
+        est = (x @ c["kernel_t"]).astype(np.float32)
+        if c["unit_gain"] is None:
+            return est
+        return np.concatenate([est, dipole_scan(x.astype(np.float32), c["unit_gain"])],
+                              axis=1)
 
     def draw(self, n, rng):
         """Simulate ``n`` samples for one configuration drawn at random.

@@ -300,8 +300,8 @@ def export_any_sensor_model(net, card, *, fp16=True):
     Parameters
     ----------
     net : torch.nn.Module
-        Has ``from_data(x, kernel_t)``, mapping normalised whitened data and
-        kernels to source shapes ``(n, n_sources)``.
+        Has ``from_data(x, kernel_t, gain_t)``, mapping normalised whitened
+        data, kernels and the whitened gain to source shapes ``(n, n_sources)``.
     card : dict
         The model card, stored as metadata.
     fp16 : bool
@@ -320,13 +320,15 @@ def export_any_sensor_model(net, card, *, fp16=True):
             self.net = net
 
         def forward(self, eeg, white_t, kernel_t, gain_t):
-            sources = self.net.from_data(normalise_torch(eeg, white_t), kernel_t)
+            x = normalise_torch(eeg, white_t)
+            sources = self.net.from_data(x, kernel_t, gain_t)
             return eeg @ white_t, sources, sources @ gain_t
 
     graph = _Graph().eval()
-    n_ch, n_src, n_k = 7, int(card["n_sources"]), net.n_k
-    example = (torch.zeros(2, n_ch), torch.eye(n_ch), torch.zeros(n_ch, n_k * n_src),
-               torch.zeros(n_src, n_ch))
+    n_ch, n_src = 7, int(card["n_sources"])
+    n_k = len(card["any_sensors"]["kernels"])
+    example = (torch.ones(2, n_ch), torch.eye(n_ch), torch.zeros(n_ch, n_k * n_src),
+               torch.ones(n_src, n_ch))
     axes = dict(eeg={0: "n", 1: "n_channels"},
                 white_t={0: "n_channels", 1: "n_channels"},
                 kernel_t={0: "n_channels"}, gain_t={1: "n_channels"},

@@ -39,7 +39,7 @@ _RECIPE = ("model", "n_epochs", "samples_per_epoch", "batch_size", "learning_rat
 
 
 #: Integer hyper-parameters for which 0 means "none of it".
-_ZERO_IS_NONE = ("groups", "vertex_head")
+_ZERO_IS_NONE = ("groups", "vertex_head", "scan")
 
 
 def _check_hyper_params(hyper, backend, model):
@@ -220,7 +220,8 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         ``lambda2``, ``k``, ``vertex_head`` (hidden units of a per-vertex
         head, 0 for none; 16 in ``"anysensor"``) and ``subjects_dir`` (where
         the subject's ``surf/?h.sphere.reg`` are; not needed for the
-        template). VNet:
+        template); ``"anysensor"`` also ``scan`` (1: read a single-dipole
+        scan next to the linear estimates, the default; 0: not). VNet:
         ``grid`` (voxels per side), ``channels`` (4 levels), ``groups``
         (0 = no normalisation), ``kernel``, ``lambda2``, ``k``.
     fp16 : bool
@@ -490,7 +491,8 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         seeds = rng.integers(0, 2**31 - 1, 3)
         sim_params = dict(self.simulation or {})
         configs = SensorConfigs(fwds, sim_params, list(hyper["kernels"]),
-                                hyper["lambda2"], self.noise_cov)
+                                hyper["lambda2"], self.noise_cov,
+                                scan=bool(hyper.get("scan")))
         n_val = 2000 if self.n_val is None else self.n_val
         X_val, Y_val, raw_val = configs.validation(n_val, np.random.default_rng(
             seeds[1]))

@@ -355,6 +355,41 @@ def test_anysensor_any_sensors(anysensor_model, meg_template_fwd, fwd, tmp_path)
         DeepInverse([fwd, fwd], "convdip").fit()
 
 
+def test_anysensor_dipole_scan(anysensor_model, meg_template_fwd):
+    """The single-dipole scan: one more input, computed in the graph."""
+    import torch
+
+    from mne_deepinverse._preprocessing import normalise_torch
+    from mne_deepinverse.backends.anysensor import dipole_scan
+
+    net, model = anysensor_model.net_, anysensor_model.model_
+    assert anysensor_model.card_["hyper_params"]["scan"] == 1
+    assert net.scan and net.enc1[0].in_channels == 3 + 1
+    # the scan peaks at a lone noise-free dipole, whatever its amplitude
+    model.check_forward(meg_template_fwd)
+    feeds = dict(model._cap["feeds"])
+    unit = feeds["gain_t"].T / np.linalg.norm(feeds["gain_t"], axis=1)
+    idx = [10, 2000, 4000]
+    scan = dipole_scan(unit[:, idx].T * np.array([[1.0], [-3.0], [1e-3]]), unit)
+    assert scan.shape == (3, 5124) and scan.max() <= 1 + 1e-5 and scan.min() >= 0
+    np.testing.assert_array_equal(scan.argmax(axis=1), idx)
+    # torch (training) == onnxruntime (apply)
+    evoked, _ = simulate_patch_evoked(meg_template_fwd, random_state=3, snr_db=10,
+                                      n_patches=1)
+    X = evoked.data[:, 10:14].T
+    shapes = model.run(X)[1]
+    with torch.no_grad():
+        t = [torch.as_tensor(feeds[k]) for k in ("white_t", "kernel_t", "gain_t")]
+        ref = net.from_data(normalise_torch(torch.as_tensor(X, dtype=torch.float32),
+                                            t[0]), t[1], t[2]).numpy()
+    assert np.corrcoef(shapes.ravel(), ref.ravel())[0, 1] > 0.999
+    # the graph computes the scan from the gain it is given
+    gain_t = feeds["gain_t"].copy()
+    gain_t[::2] = gain_t[1::2][:len(gain_t[::2])]
+    other = model._session.run(model._check_X(X), **dict(feeds, gain_t=gain_t))[1]
+    assert not np.allclose(other, shapes, atol=1e-4)
+
+
 def _other_src(fwd):
     """The forward restricted to one hemisphere's sources."""
     return mne.forward.restrict_forward_to_label(

@@ -4,8 +4,9 @@
 """Train the shipped any-sensor model (``anysensor``) over many sensor setups.
 
 The network is the U-Net on MNE, dSPM and sLORETA estimates whose kernels
-are computed at apply time for the user's forward and noise covariance, with
-a per-vertex head that places the peak at the sources' resolution
+are computed at apply time for the user's forward and noise covariance, and
+on a single-dipole scan computed from the whitened gain, with a per-vertex
+head that places the peak at the sources' resolution
 (:mod:`mne_deepinverse.backends.anysensor`). It is trained with
 ``DeepInverse(fwds, "anysensor")`` over template forwards (fsaverage5, ico4,
 5124 sources, fixed orientation) of these sensor configurations:
@@ -106,8 +107,8 @@ def _markdown(card, wall):
     return "\n".join([
         "# Model card: anysensor",
         "",
-        "A U-Net on MNE, dSPM and sLORETA estimates, with a per-vertex head "
-        "(`vertex_head`), for any EEG cap and MEG "
+        "A U-Net on MNE, dSPM and sLORETA estimates and a single-dipole scan "
+        "(`scan`), with a per-vertex head (`vertex_head`), for any EEG cap and MEG "
         f"array on the template (fsaverage5, ico4, {card['n_sources']} sources): "
         "the kernels, the whitener (noise covariance, projectors) and the gain "
         "are computed at apply time for the user's forward and noise covariance.",

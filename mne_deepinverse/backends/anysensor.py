@@ -14,12 +14,23 @@ ever sees estimates on the template's cortex, so one network serves every
 sensor configuration it was trained over (``tools/train_anysensor.py``).
 Its per-vertex head (``vertex_head``, see :mod:`~mne_deepinverse.backends.unet`)
 places the peak at the sources' resolution.
+
+With ``scan=1`` (the default) the network reads one more map next to the
+linear estimates: a single-dipole scan, for each source the fraction of the
+whitened data that a dipole there explains alone (the squared cosine between
+the data and the source's whitened field, in [0, 1]). It is computed in the
+graph from the whitened gain the graph is given anyway, so it needs nothing
+more at apply time. For one source it is the scan an LCMV beamformer's
+output power makes of a rank-one data covariance, here of the one sample
+read; the linear estimates keep what it lacks for several sources.
 """
+
+import torch
 
 from .unet import DEFAULTS as _UNET_DEFAULTS
 from .unet import UNet, build_unet
 
-DEFAULTS = dict(_UNET_DEFAULTS, vertex_head=16)
+DEFAULTS = dict(_UNET_DEFAULTS, vertex_head=16, scan=1)
 LOSS = "cosine_wmse"
 #: The kernels are an input of the network (and of the exported graph).
 KERNELS_AT_APPLY = True
@@ -37,9 +48,33 @@ class EstimateUNet(UNet):
         """Map linear estimates (n, n_k * n_sources) to a source-map shape."""
         return self.from_estimates(est)
 
-    def from_data(self, x, kernel_t):
-        """Map normalised data (n, n_channels) and kernels to a source-map shape."""
-        return self.from_estimates(x @ kernel_t)
+    def from_data(self, x, kernel_t, gain_t):
+        """Map normalised data (n, n_channels), kernels and gain to a map shape."""
+        est = x @ kernel_t
+        if self.scan:
+            unit = gain_t / torch.linalg.vector_norm(gain_t, dim=1,
+                                                     keepdim=True).clamp_min(1e-30)
+            est = torch.cat([est, dipole_scan(x, unit.T)], dim=1)
+        return self.from_estimates(est)
+
+
+def dipole_scan(x, unit_gain):
+    """Fraction of each sample's power a dipole at each source explains alone.
+
+    Parameters
+    ----------
+    x : array | tensor, shape (n, n_channels)
+        Whitened (and projected) data.
+    unit_gain : array | tensor, shape (n_channels, n_sources)
+        The whitened gain with each source's column scaled to unit norm.
+
+    Returns
+    -------
+    scan : array | tensor, shape (n, n_sources)
+        Squared cosines between the data and the sources' fields, in [0, 1].
+    """
+    fit = x @ unit_gain
+    return fit * fit / ((x * x).sum(1)[:, None] + 1e-30)
 
 
 def build(meta, hyper_params, *, sphere_pos):
@@ -56,5 +91,8 @@ def build(meta, hyper_params, *, sphere_pos):
         registration.
     """
     params = {**DEFAULTS, **hyper_params}
-    return build_unet(EstimateUNet, (len(params["kernels"]), int(meta["n_sources"])),
-                      params, sphere_pos)
+    scan = bool(params["scan"])
+    net = build_unet(EstimateUNet, (len(params["kernels"]) + scan,
+                                    int(meta["n_sources"])), params, sphere_pos)
+    net.scan = scan
+    return net
