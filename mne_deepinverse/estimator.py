@@ -492,7 +492,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         sim_params = dict(self.simulation or {})
         configs = SensorConfigs(fwds, sim_params, list(hyper["kernels"]),
                                 hyper["lambda2"], self.noise_cov,
-                                scan=bool(hyper.get("scan")))
+                                scan=bool(hyper["scan"]))
         n_val = 2000 if self.n_val is None else self.n_val
         X_val, Y_val, raw_val = configs.validation(n_val, np.random.default_rng(
             seeds[1]))
