@@ -34,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mne_deepinverse import apply_deep_inverse
-from mne_deepinverse._inverse import _load_model
+from mne_deepinverse._load import load_model
 from mne_deepinverse.agm import make_agm_forward, simulate_agm_samples
 from mne_deepinverse.datasets import CONVDIP_CH_NAMES, read_pretrained_forward
 from mne_deepinverse.metrics import evaluate
@@ -75,7 +75,7 @@ def accuracy(n_samples, seed, fwd, fwd_free, fwd_agm, model):
             noise.T @ noise / len(noise), CONVDIP_CH_NAMES, [], [], len(noise)
         )
         evoked = _evoked(X, info)
-        preds = {"ConvDip": model.predict(X)}
+        preds = {"ConvDip": model.bind(fwd).predict(X)}
         for method in tqdm(LINEAR, desc=f"{name}: MNE solvers", leave=False):
             inv = mne.minimum_norm.make_inverse_operator(
                 evoked.info, fwd_free, noise_cov, loose=0.0, fixed=True,
@@ -135,14 +135,14 @@ def speed(repeats, fwd, fwd_free, model, seed, info=None):
 
     one = X[:1]
     t_bind = time.perf_counter()
-    model.check_forward(fwd)  # an any-cap model's set-up: its cap interpolation
+    prepared = model.bind(fwd)  # an any-cap model's set-up: its cap interpolation
     t_bind = time.perf_counter() - t_bind
-    model.predict(one)
+    prepared.predict(one)
     t = dict(
         setup_s=t_bind,
         mne_elor_s=_best_time(mne_path, repeats),
         deep_s=_best_time(deep_path, repeats),
-        predict_one_sample_s=_best_time(lambda: model.predict(one), 30),
+        predict_one_sample_s=_best_time(lambda: prepared.predict(one), 30),
     )
     t["speedup_vs_mne"] = t["mne_elor_s"] / t["deep_s"]
     msg = (f"1000 samples: MNE eLORETA path {1e3 * t['mne_elor_s']:.1f} ms, "
@@ -166,7 +166,7 @@ def speed(repeats, fwd, fwd_free, model, seed, info=None):
             h = np.maximum(h @ w + b, 0)
 
     t["floor_s"] = _best_time(floor, repeats)
-    t["predict_one_sample_s"] = _best_time(lambda: model.predict(one), 300)
+    t["predict_one_sample_s"] = _best_time(lambda: prepared.predict(one), 300)
     t["ratio_to_floor"] = t["deep_s"] / t["floor_s"]
     print(f"{msg}; float32 floor {1e3 * t['floor_s']:.1f} ms "
           f"(ratio {t['ratio_to_floor']:.2f}), one sample (300 repeats) "
@@ -191,7 +191,7 @@ def main():
     mne.set_log_level("WARNING")
     fwd = read_pretrained_forward("convdip")
     fwd_free = read_pretrained_forward("convdip", fixed=False)
-    model = _load_model(args.model)
+    model = load_model(args.model)
     info = None
     if args.montage:  # the cap's template forward; accuracy: mne-deepinverse benchmark
         from mne_deepinverse.datasets import make_template_forward

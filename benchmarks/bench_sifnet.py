@@ -41,7 +41,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mne_deepinverse import read_deep_inverse_model
-from mne_deepinverse._inverse import _load_model
+from mne_deepinverse._load import load_model
 from mne_deepinverse._utils import _make_info
 from mne_deepinverse.agm import make_agm_forward, map_to_sources
 from mne_deepinverse.baselines import apply_baseline, make_baseline_operator
@@ -96,11 +96,11 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=Path("bench_sifnet"))
     args = parser.parse_args()
-    models = {"SIFNet (neural-mass data)": _load_model(args.nmm),
+    models = {"SIFNet (neural-mass data)": load_model(args.nmm),
               "SIFNet (patch data)": read_deep_inverse_model(args.patches)}
     if args.mixed != "none":
         models["SIFNet (both, shipped)" if args.mixed == "sifnet"
-               else "SIFNet (both)"] = _load_model(args.mixed)
+               else "SIFNet (both)"] = load_model(args.mixed)
     first = next(iter(models.values()))
     for model in models.values():
         if model.input != first.input:
@@ -108,7 +108,7 @@ def main():
     fwd = read_pretrained_forward("convdip")
     fwd_free = read_pretrained_forward("convdip", fixed=False)
     for model in models.values():
-        model.check_forward(fwd)
+        model.bind(fwd)  # raises if the forward is not the models'
     ch_names = fwd["info"]["ch_names"]
     t0 = time.perf_counter()
     fwd_agm = make_agm_forward(ch_names, electrode_jitter=2.0,

@@ -18,7 +18,8 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             "apply_deep_inverse_epochs",
             "apply_deep_inverse_raw",
         ],
-        "_model": ["DeepInverseModel", "read_deep_inverse_model"],
+        "_card": ["ModelCard"],
+        "_model": ["DeepInverseModel", "PreparedModel", "read_deep_inverse_model"],
         "estimator": ["DeepInverse", "read_deep_inverse"],
     },
 )

@@ -22,10 +22,6 @@ was trained for (channel count, largest uncovered angle).
 import numpy as np
 from mne.utils import _check_on_missing, _on_missing
 
-#: What a cap entry in a model card holds (``kind="any"``).
-CAP_KEYS = ("kind", "origin", "grid_shape", "theta_max_deg", "alpha",
-            "n_channels", "max_gap_deg")
-
 
 def grid_directions(grid_shape, theta_max_deg):
     """Return the directions (head coordinates) of the grid's virtual electrodes.

@@ -250,3 +250,73 @@ def _check_head_position(info, names, ref, on_mismatch="raise"):
             "trans, src, bem)) and train a model for it, or pass "
             "on_mismatch='warn' to apply it anyway."
         ), name="on_mismatch")
+
+
+def _short(items, n=10):
+    """At most ``n`` items of a list for a message, with how many were left."""
+    items = list(items)
+    return str(items) if len(items) <= n else (
+        f"{items[:n]} and {len(items) - n} more")
+
+
+def _check_projectors(info, sensors, kind):
+    """Raise if the data's SSP projectors differ from the model's.
+
+    The whitener holds the projectors, as an inverse operator does; MNE
+    refuses data with other projectors (:func:`mne.minimum_norm.apply_inverse`).
+    """
+    from mne._fiff.proj import make_projector
+
+    names = sensors.ch_names
+    avg = "Average EEG reference"
+    data_projs = [p for p in info["projs"] if not p["desc"].startswith(avg)]
+    model_projs = [p for p in sensors.info()["projs"] if not p["desc"].startswith(avg)]
+    P_data = make_projector(data_projs, names)[0]
+    P_model = make_projector(model_projs, names)[0]
+    if np.abs(P_data - P_model).max() > 1e-3:
+        raise ValueError(
+            f"The {kind}'s SSP projectors {[p['desc'] for p in data_projs]} "
+            f"differ from those the model was trained with "
+            f"{[p['desc'] for p in model_projs]}: the model whitens the data "
+            "with its projectors, as an inverse operator does. Give the data the "
+            "model's projectors (add_proj, del_proj), or train a model with a "
+            "noise covariance computed on data with these projectors "
+            "(DeepInverse(fwd, noise_cov=cov))."
+        )
+
+
+def _check_compensation(info, want, kind):
+    """Raise if the data's CTF compensation grade is not ``want``."""
+    from mne._fiff.compensator import get_current_comp
+
+    grade = int(get_current_comp(info) or 0)
+    if grade != int(want):
+        raise ValueError(
+            f"The {kind} have CTF compensation grade {grade}, the model's "
+            f"forward grade {want}: the gradiometers would read other fields. "
+            f"Use {kind}.apply_gradient_compensation({want}), or train a model "
+            "with the forward of the data as they are."
+        )
+
+
+class _WithInfo:
+    """The ``.info`` holder that MNE's reference check reads."""
+
+    def __init__(self, info):
+        self.info = info
+
+
+def _check_reference(info, kind="data"):
+    """Raise if EEG lacks MNE's average-reference projector (MNE's own check).
+
+    :func:`mne.minimum_norm.apply_inverse`'s check, with the remedy for the
+    kind of data in the message.
+    """
+    from mne.minimum_norm.inverse import _check_reference as _mne_check_reference
+
+    try:
+        _mne_check_reference(_WithInfo(info))
+    except ValueError as exc:
+        remedy = (f" Use {kind}.set_eeg_reference('average', projection=True)."
+                  if "Custom" in str(exc) else "")
+        raise ValueError(str(exc).rstrip(".") + "." + remedy) from None

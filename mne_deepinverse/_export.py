@@ -15,7 +15,7 @@ import json
 
 import numpy as np
 
-from ._onnx import CARD_KEY
+from ._card import CARD_KEY
 from ._preprocessing import normalise_torch, onnx_nodes
 
 #: Largest magnitude stored in float16 (its largest finite value is 65504):
@@ -192,7 +192,7 @@ def _put_card(model, card):
     from onnx import helper
 
     del model.metadata_props[:]
-    helper.set_model_props(model, {CARD_KEY: json.dumps(card)})
+    helper.set_model_props(model, {CARD_KEY: json.dumps(dict(card))})
 
 
 def set_card(model, card):

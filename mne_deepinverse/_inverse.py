@@ -10,8 +10,6 @@ Only the fitted model (:class:`~mne_deepinverse.DeepInverseModel`) is used
 here: no training code, no torch.
 """
 
-from pathlib import Path
-
 import mne
 import numpy as np
 from mne.utils import _check_on_missing, _check_option, _validate_type, logger, verbose
@@ -19,56 +17,8 @@ from mne.utils import warn as _warn
 
 from ._checks import _check_data_array
 from ._docs import fill_doc
-from ._model import DeepInverseModel, read_deep_inverse_model
-from ._registry import PRETRAINED
-from ._utils import _source_adjacency
-from .scaling import fit_patch_amplitudes
-
-_PRETRAINED_CACHE = {}
-_AMPLITUDES = ("scale", "patch")
-
-
-def _load_model(model):
-    """Return the DeepInverseModel for a name, a file, a model or an estimator."""
-    from sklearn.base import BaseEstimator
-    from sklearn.utils.validation import check_is_fitted
-
-    if isinstance(model, DeepInverseModel):
-        return model
-    if isinstance(model, BaseEstimator):  # a DeepInverse: its fitted model
-        check_is_fitted(model, "model_")
-        return model.model_
-    _validate_type(model, (str, "path-like", DeepInverseModel, BaseEstimator),
-                   "model")
-    model_str = str(model)
-    if model_str in PRETRAINED:
-        if model_str not in _PRETRAINED_CACHE:
-            from .datasets import fetch_pretrained_file
-
-            fname = fetch_pretrained_file(PRETRAINED[model_str]["model"])
-            _PRETRAINED_CACHE[model_str] = read_deep_inverse_model(fname)
-        return _PRETRAINED_CACHE[model_str]
-    if Path(model_str).suffix == ".onnx" or Path(model_str).exists():
-        return read_deep_inverse_model(model_str)
-    raise ValueError(
-        f"Invalid value for the 'model' parameter. Allowed values are "
-        f"{sorted(PRETRAINED)}, a path to a saved model (.onnx), a "
-        f"DeepInverseModel or a fitted DeepInverse, but got {model!r} instead."
-    )
-
-
-def _patch_inputs(model, fwd):
-    """Average-referenced (or whitened) gain and source adjacency, cached."""
-    key = (id(fwd["sol"]["data"]), tuple(model.ch_names))
-    cached = getattr(model, "_patch_cache", None)
-    if cached is None or cached[0] != key:
-        rows = [fwd["sol"]["row_names"].index(ch) for ch in model.ch_names]
-        gain = np.asarray(fwd["sol"]["data"][rows], np.float64)
-        gain_ref = model.sensors.pre_gain(gain).astype(np.float32)
-        cached = (key, gain_ref, _source_adjacency(fwd["src"]))
-        model._patch_cache = cached
-    return cached[1], cached[2]
-
+from ._load import load_model
+from ._model import AMPLITUDES
 
 #: Lowest sampling rate (Hz) that window models resample data from.
 _MIN_SFREQ = 100.0
@@ -115,12 +65,13 @@ class _Inverter:
 
         _check_on_missing(on_mismatch, "on_mismatch")
         _validate_type(amplitudes, str, "amplitudes")
-        _check_option("amplitudes", amplitudes, _AMPLITUDES)
-        self.model = model = _load_model(model)
+        _check_option("amplitudes", amplitudes, AMPLITUDES)
+        model = load_model(model)
         self.window = None
         self.rate = None
-        if model.input["kind"] == "window":
-            n_times, want = int(model.input["n_times"]), float(model.input["sfreq"])
+        inp = model.card.input
+        if inp.is_window:
+            n_times, want = inp.n_times, inp.sfreq
             have = float(info["sfreq"])
             if have < _MIN_SFREQ:
                 raise ValueError(
@@ -135,42 +86,27 @@ class _Inverter:
                             "(the model's rate) and the estimates back")
                 self.rate = (want, have)
             self.window = (n_times, max(1, n_times // 2), _window_weights(n_times))
-        if model.reads_forward and fwd is None:
-            what = "EEG cap" if model.any_cap else "EEG cap and MEG array"
-            raise ValueError(
-                f"This {model.backend} model accepts any {what} and reads your "
-                "sensors through their forward model: pass fwd, e.g. fwd = mne_"
-                f"deepinverse.datasets.make_template_forward({kind}.info)."
-            )
         if fwd is None and noise_cov is not None:
             raise ValueError("noise_cov is used with the forward model; pass fwd.")
-        # an any-cap model learns its channels from the forward: check it first
-        self.fwd = None if fwd is None else model.check_forward(
-            fwd, on_mismatch=on_mismatch, info=info, noise_cov=noise_cov)
-        self.picks = model.check_info(info, on_mismatch=on_mismatch, kind=kind)
+        self.prepared = prepared = model.bind(fwd, info, noise_cov,
+                                              on_mismatch=on_mismatch)
+        self.picks = prepared.check_info(info, on_mismatch=on_mismatch, kind=kind)
+        if amplitudes == "patch":
+            prepared._patch_inputs  # noqa: B018 (raises without a forward)
         self.kind = kind
         # pending projectors are applied to every block (never to the user's
-        # object); active ones are already in the data; a whitened model's
-        # whitener holds them (checked to be the data's)
+        # object); active ones are already in the data; a whitener holds them
+        # (checked to be the data's)
         projs = [p for p in info["projs"] if not p["active"]]
         self.proj = None
-        if projs and not model.sensors.whitened:
-            self.proj = make_projector(projs, model.ch_names)[0]
-        self.ch_types = None if model.any_cap else model.sensors.ch_types
+        if projs and not prepared.sensors.whitened:
+            self.proj = make_projector(projs, prepared.ch_names)[0]
         self.amplitudes = amplitudes
-        if amplitudes == "patch":
-            if self.fwd is None:
-                raise ValueError(
-                    "amplitudes='patch' fits the amplitude of every active patch "
-                    "through the forward model; pass fwd, or use "
-                    "amplitudes='scale'."
-                )
-            self.gain_ref, self.adjacency = _patch_inputs(model, self.fwd)
 
     def _read(self, read, first, last):
         """Read, check and project the data of samples [first, last)."""
         data = _check_data_array(read(first, last), f"The {self.kind} data",
-                                 ch_types=self.ch_types)
+                                 ch_types=self.prepared.ch_types)
         return data if self.proj is None else self.proj @ data
 
     def _invert_rows(self, X):
@@ -178,14 +114,7 @@ class _Inverter:
 
         The residuals are as the model reads the data (whitened for MEG).
         """
-        if self.amplitudes == "patch":
-            X_ref, shapes, _ = self.model._rows(X)
-            maps = fit_patch_amplitudes(X_ref, shapes, self.gain_ref, self.adjacency)[0]
-            proj = maps @ self.gain_ref.T
-        else:  # the model's own single-scale fit, scaled in place
-            maps, X_ref, proj, scale = self.model._predict(X)
-            proj *= scale[:, None].astype(np.float32)
-        return maps, X_ref - proj
+        return self.prepared.invert(X, self.amplitudes)
 
     def span(self, read, n, *, buffer_size=None, residual=False):
         """Invert ``n`` samples; ``read(first, last)`` gives (n_channels, last - first).
@@ -198,9 +127,9 @@ class _Inverter:
             self._read(read, 0, 0)  # raises: empty data
         if self.rate is not None:
             return self._resampled_span(read, n, buffer_size, residual)
-        n_ch = len(self.model.ch_names)
+        n_ch = len(self.prepared.ch_names)
         buffer_size = n if buffer_size is None else buffer_size
-        sol = np.empty((self.model.n_sources, n), np.float32)
+        sol = np.empty((self.prepared.n_sources, n), np.float32)
         res = np.empty((n_ch, n), np.float32) if residual else None
         if self.window is None:
             for first in range(0, n, buffer_size):
@@ -215,8 +144,8 @@ class _Inverter:
             self._windows(read, n, buffer_size, sol, res)
         if not sol.any():
             _warn(f"The model predicts no active source in the {self.kind} data.")
-        if res is not None and self.model.sensors.whitened:  # to sensor units
-            res = (self.model.sensors.colorer @ res).astype(np.float32)
+        if res is not None and self.prepared.sensors.whitened:  # to sensor units
+            res = (self.prepared.sensors.colorer @ res).astype(np.float32)
         return sol, res
 
     def _resampled_span(self, read, n, buffer_size, residual):
@@ -292,13 +221,7 @@ class _Inverter:
             res[:] = r[before:before + n].T
 
     def make_stc(self, sol, tmin, sfreq):
-        card = self.model.card
-        vertices = [np.asarray(v, dtype=np.int64) for v in card["vertices"]]
-        cls = {"surface": mne.SourceEstimate, "mixed": mne.MixedSourceEstimate}.get(
-            card["src_kind"], mne.VolSourceEstimate
-        )
-        return cls(sol, vertices, tmin=tmin, tstep=1.0 / sfreq,
-                   subject=card["subject"])
+        return self.prepared.make_stc(sol, tmin, 1.0 / sfreq)
 
 
 @verbose
@@ -377,10 +300,10 @@ def apply_deep_inverse(
     sol, res = inv.span(lambda a, b: data[:, a:b], data.shape[1],
                         residual=return_residual)
     stc = inv.make_stc(sol, evoked.times[0], evoked.info["sfreq"])
-    logger.info(f"    Applied {inv.model.backend} to {sol.shape[1]} time samples")
+    logger.info(f"    Applied {inv.prepared.backend} to {sol.shape[1]} time samples")
     if not return_residual:
         return stc
-    residual = evoked.copy().pick(inv.model.ch_names)
+    residual = evoked.copy().pick(inv.prepared.ch_names)
     residual.data = res.astype(np.float64)
     return stc, residual
 
@@ -446,7 +369,7 @@ def apply_deep_inverse_epochs(
             sol = inv.span(lambda a, b: data[:, a:b], data.shape[1])[0]  # noqa: B023
             yield inv.make_stc(sol, epochs.times[0], epochs.info["sfreq"])
 
-    logger.info(f"    Applying {inv.model.backend} to {n_epochs} epochs")
+    logger.info(f"    Applying {inv.prepared.backend} to {n_epochs} epochs")
     return stcs() if return_generator else list(stcs())
 
 
@@ -525,7 +448,7 @@ def apply_deep_inverse_raw(
         )
     inv = _Inverter(model, raw.info, fwd, kind="raw", on_mismatch=on_mismatch,
                     amplitudes=amplitudes, noise_cov=noise_cov)
-    logger.info(f"    Applying {inv.model.backend} to {stop - start} samples in "
+    logger.info(f"    Applying {inv.prepared.backend} to {stop - start} samples in "
                 f"chunks of {buffer_size}")
 
     def read(first, last):

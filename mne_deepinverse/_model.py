@@ -8,32 +8,22 @@
 the estimator trains, the model applies. It needs only onnxruntime.
 """
 
+import hashlib
+from functools import cached_property
 from pathlib import Path
 
-import mne
 import numpy as np
-from mne.utils import _check_fname, _validate_type, logger
+from mne.utils import _check_fname, _check_option, _validate_type, logger
 
-from ._checks import _check_data_array, _check_head_position, _check_positions
+from ._bindings import _cached, _digest, bind
+from ._checks import _check_data_array
 from ._onnx import OnnxModel
-from ._sensors import Sensors, channel_types, sensor_gain, sensor_picks
-from ._utils import _check_fixed_forward, _eeg_gain, _gain_fingerprint, _reference
-from .scaling import rescale_amplitudes
+from ._sensors import Sensors
+from ._utils import _source_adjacency
+from .scaling import fit_patch_amplitudes, rescale_amplitudes
 
-#: What a model reads: one time sample (every sample is inverted on its own)
-#: or a window of ``n_times`` samples at ``sfreq`` Hz.
-INPUT_KINDS = ("sample", "window")
-
-
-def _default_input(card):
-    """Return the input contract of a card (format 1 cards: one time sample)."""
-    inp = dict(card.get("input") or {"kind": "sample"})
-    if inp.get("kind") not in INPUT_KINDS:
-        raise RuntimeError(
-            f"The model card's input kind {inp.get('kind')!r} is not one of "
-            f"{INPUT_KINDS}: the file is corrupted or needs a newer mne-deepinverse."
-        )
-    return inp
+#: How the amplitudes of the network's maps are fitted to the data.
+AMPLITUDES = ("scale", "patch")
 
 
 class DeepInverseModel:
@@ -41,7 +31,10 @@ class DeepInverseModel:
 
     Made by :meth:`mne_deepinverse.DeepInverse.fit` (as its ``model_``),
     read with :func:`read_deep_inverse_model`, or given by name to
-    :func:`mne_deepinverse.apply_deep_inverse`. It needs no torch.
+    :func:`mne_deepinverse.apply_deep_inverse`. It needs no torch and never
+    changes: :meth:`bind` returns a :class:`PreparedModel` for a forward
+    model, info and noise covariance, as
+    :func:`mne.minimum_norm.prepare_inverse_operator` returns a prepared copy.
 
     Parameters
     ----------
@@ -50,9 +43,10 @@ class DeepInverseModel:
 
     Attributes
     ----------
-    card : dict
-        The model card: backend, channels and their positions, source space,
-        input, pre-processing, hyper-parameters, training record, metrics.
+    card : ModelCard
+        The model card (validated, read-only): backend, sensors, source
+        space, input, pre-processing, hyper-parameters, training record,
+        metrics; ``card["key"]`` reads a stored entry.
     input : dict
         What the model reads: ``{"kind": "sample"}`` (one time sample) or
         ``{"kind": "window", "n_times": int, "sfreq": float}``.
@@ -64,82 +58,97 @@ class DeepInverseModel:
     read_deep_inverse_model
     """
 
+    __slots__ = ("_onnx", "_session", "_key", "_sensors")
+
     def __init__(self, onnx):
         _validate_type(onnx, bytes, "onnx")
-        self._onnx = onnx
-        self._session = OnnxModel(onnx)
-        self.card = self._session.card
-        self.input = _default_input(self.card)
-        self.sensors = Sensors.from_card(self.card)
-        self._cap = None  # any-cap models: the forward they are bound to
+        set_ = object.__setattr__
+        set_(self, "_onnx", onnx)
+        set_(self, "_session", OnnxModel(onnx))
+        set_(self, "_key", hashlib.blake2b(onnx, digest_size=20).hexdigest())
+        spec = self.card.sensors
+        set_(self, "_sensors", Sensors(spec.ch_names, spec.ch_types, spec.noise_cov,
+                                       spec.projs))
 
-    @property
-    def any_cap(self):
-        """Whether the model accepts any EEG cap on its source space (bool)."""
-        return "cap" in self.card
-
-    @property
-    def any_sensors(self):
-        """Whether the model accepts any EEG and MEG sensors (bool).
-
-        Such a model computes its linear estimates at apply time, for the
-        forward (on its source space) and noise covariance it is given.
-        """
-        return "any_sensors" in self.card
-
-    @property
-    def reads_forward(self):
-        """Whether the model learns its channels from the forward (bool)."""
-        return self.any_cap or self.any_sensors
+    def __setattr__(self, name, value):
+        raise AttributeError(
+            "A DeepInverseModel does not change; model.bind(fwd, ...) returns a "
+            "PreparedModel for a forward."
+        )
 
     # --- what the model is -------------------------------------------------
+    @property
+    def card(self):
+        """The model card (:class:`~mne_deepinverse._card.ModelCard`)."""
+        return self._session.card
+
     @property
     def onnx(self):
         """The serialised ONNX model (bytes)."""
         return self._onnx
 
     @property
+    def key(self):
+        """A hash of the model file (str): what caches of its bindings use."""
+        return self._key
+
+    @property
+    def input(self):
+        """What the model reads (dict): one time sample, or windows."""
+        return self.card.input.to_dict()
+
+    @property
     def backend(self):
         """Name of the network backend (str)."""
-        return self.card["backend"]
+        return self.card.backend
+
+    @property
+    def any_cap(self):
+        """Whether the model accepts any EEG cap on its source space (bool)."""
+        return self.card.sensors.kind == "any_cap"
+
+    @property
+    def any_sensors(self):
+        """Whether the model accepts any EEG cap and MEG array (bool)."""
+        return self.card.sensors.kind == "any_sensor"
+
+    @property
+    def reads_forward(self):
+        """Whether the model learns its channels from the forward (bool)."""
+        return self.card.sensors.reads_forward
+
+    @property
+    def sensors(self):
+        """The channels, types and whitener of a fixed-channel model."""
+        self._fixed("sensors")
+        return self._sensors
 
     @property
     def ch_names(self):
-        """The channels the model reads, in order (list of str).
-
-        For an any-cap or any-sensor model, the channels of the forward it
-        was last checked against (:meth:`check_forward`).
-        """
-        if self.reads_forward:
-            if self._cap is None:
-                raise RuntimeError(
-                    f"This {self.backend} model reads the channels of your forward: "
-                    "call model.check_forward(fwd) first (apply_deep_inverse does)."
-                )
-            return list(self._cap["ch_names"])
-        return list(self.card["ch_names"])
+        """The channels a fixed-channel model reads, in order (list of str)."""
+        self._fixed("ch_names")
+        return list(self.card.sensors.ch_names)
 
     @property
     def n_sources(self):
         """Number of sources (int)."""
-        return int(self.card["n_sources"])
+        return self.card.source.n_sources
+
+    def _fixed(self, what):
+        if self.reads_forward:
+            raise RuntimeError(
+                f"This {self.backend} model reads the channels of your forward: "
+                f"bind it first, prepared = model.bind(fwd), and use prepared."
+                f"{what} (apply_deep_inverse does this)."
+            )
 
     def __repr__(self):
-        inp = ("one time sample" if self.input["kind"] == "sample" else
-               f"windows of {self.input['n_times']} samples at "
-               f"{self.input['sfreq']:g} Hz")
         trained = self.card.get("training", {}).get("date", "unknown date")
-        if self.any_cap:
-            low, high = self.card["cap"]["n_channels"]
-            chans = f"any cap of {low}-{high} EEG channels"
-        elif self.any_sensors:
-            chans = "any EEG cap and MEG array"
-        else:
-            chans = f"{self.sensors.description} channels"
+        src = self.card.source
         return (
-            f"<DeepInverseModel | {self.backend}, {chans}, "
-            f"{self.n_sources} sources ({self.card['src_kind']}, "
-            f"subject {self.card['subject']}), input: {inp}, trained {trained}>"
+            f"<DeepInverseModel | {self.backend}, {self.card.sensors.describe()}, "
+            f"{src.n_sources} sources ({src.src_type}, subject {src.subject}), "
+            f"input: {self.card.input.describe()}, trained {trained}>"
         )
 
     def __getstate__(self):
@@ -148,326 +157,61 @@ class DeepInverseModel:
     def __setstate__(self, state):
         self.__init__(state["onnx"])
 
-    # --- checks ------------------------------------------------------------
-    def check_forward(self, fwd, *, on_mismatch="raise", info=None, noise_cov=None):
-        """Raise if ``fwd`` is not a forward the model can be applied with.
+    # --- binding -------------------------------------------------------------
+    def bind(self, fwd=None, info=None, noise_cov=None, *, on_mismatch="raise"):
+        """Prepare the model for a forward model, data info and noise covariance.
 
         A model for one cap needs the forward it was trained on (same
-        channels, sources and gain). An any-cap model needs a forward on its
-        source space for a cap within the range it was trained for (channel
-        count, coverage of the head); it then reads that forward's channels,
-        interpolated onto its grid (the interpolation is computed here, once
-        per forward).
+        channels, sources and gain), or none. An any-cap model needs a forward
+        on its source space for a cap within the range it was trained for
+        (channel count, coverage of the head): it reads that forward's
+        channels, interpolated onto its grid. An any-sensor model computes
+        its whitener and linear kernels for the forward (and the data's bad
+        channels and projectors, and ``noise_cov``). The model is not
+        changed; bindings are cached by content.
 
         Parameters
         ----------
-        fwd : instance of Forward
+        fwd : instance of Forward | None
             The forward model (free orientations are converted to fixed).
-        on_mismatch : "raise" | "warn" | "ignore"
-            For an any-cap model, what to do when the cap is outside the
-            trained range.
         info : instance of Info | None
             For an any-sensor model: the data's info, whose bad channels are
             left out and whose projectors are part of the whitener.
         noise_cov : instance of Covariance | None
             For an any-sensor model: the data's noise covariance (None: ad
             hoc). Other models carry their own: passing one is an error.
-
-        Returns
-        -------
-        fwd : instance of Forward
-            The fixed-orientation forward.
-        """
-        card = self.card
-        remedy = (
-            " Train a model for this forward with DeepInverse(fwd).fit(), or use "
-            "the forward the model was trained on"
-        )
-        fwd = _check_fixed_forward(fwd)
-        if noise_cov is not None and not self.any_sensors:
-            raise ValueError(
-                f"This {self.backend} model whitens the data with the noise "
-                "covariance it was trained with (or reads average-referenced "
-                "EEG); noise_cov is only for models that compute their linear "
-                "estimates at apply time (e.g. 'anysensor'). Drop noise_cov, or "
-                "train a model with it: DeepInverse(fwd, noise_cov=cov)."
-            )
-        if self.any_sensors:
-            return self._bind_sensors(fwd, info, noise_cov)
-        if self.any_cap:
-            gain, ch_names = _eeg_gain(fwd)
-            return self._bind(fwd, gain, ch_names, on_mismatch)
-        types = tuple(t for t in ("eeg", "mag", "grad") if t in self.sensors.ch_types)
-        gain, ch_names, _ = sensor_gain(fwd, types)
-        if ch_names != card["ch_names"]:
-            what = "EEG" if types == ("eeg",) else "/".join(types)
-            raise ValueError(
-                f"The forward's {what} channels {_short(ch_names)} differ from the "
-                f"model's {_short(card['ch_names'])}." + remedy + "."
-            )
-        vertices = [s["vertno"].tolist() for s in fwd["src"]]
-        if gain.shape[1] != card["n_sources"] or vertices != card["vertices"]:
-            raise ValueError(
-                f"The forward has {gain.shape[1]} sources but the model was "
-                f"trained for {card['n_sources']} (or other vertices)." + remedy
-                + "."
-            )
-        fp = np.asarray(_gain_fingerprint(self.sensors.pre_gain(gain)))
-        ref = np.asarray(card["gain_fingerprint"])
-        # 5e-3: the same head and positions, moved onto the scalp in float
-        # arithmetic, differ by ~1e-3; another head or conductivities by far more
-        if np.abs(fp - ref).max() > 5e-3 * np.abs(ref).max():
-            raise ValueError(
-                "The forward's gain matrix differs from the one the model was "
-                "trained on (other head model, conductivities, electrode "
-                "positions or head position in the MEG helmet)." + remedy
-                + " (e.g. mne_deepinverse.datasets.read_pretrained_forward for "
-                "pretrained models)."
-            )
-        return fwd
-
-    def _bind(self, fwd, gain, ch_names, on_mismatch):
-        """Check a forward for an any-cap model; compute its graph inputs."""
-        from ._caps import cap_interpolation, check_cap
-
-        card = self.card
-        self._check_source_space(fwd, gain.shape[1])
-        key = id(fwd["sol"]["data"])
-        if self._cap is not None and self._cap["key"] == key:
-            return fwd
-        pos = np.array([ch["loc"][:3] for ch in fwd["info"]["chs"]
-                        if ch["ch_name"] in ch_names])
-        check_cap(ch_names, pos, card["cap"], on_mismatch)
-        self._cap = dict(
-            key=key, ch_names=ch_names,
-            feeds=dict(interp=cap_interpolation(pos, card["cap"]),
-                       gain_t=np.ascontiguousarray(_reference(gain).T,
-                                                   dtype=np.float32)),
-        )
-        return fwd
-
-    def _check_source_space(self, fwd, n_sources):
-        """Raise if a forward is not on the model's (template) source space."""
-        card = self.card
-        vertices = [s["vertno"].tolist() for s in fwd["src"]]
-        if n_sources != card["n_sources"] or vertices != card["vertices"]:
-            raise ValueError(
-                f"The forward has {n_sources} sources but this {self.backend} "
-                f"model works on the template's {card['n_sources']} "
-                f"({card['subject']}, other vertices). Build the forward on the "
-                "template: mne_deepinverse.datasets.make_template_forward(inst.info)."
-            )
-
-    def _bind_sensors(self, fwd, info, noise_cov):
-        """Bind an any-sensor model: whitener, kernels and gain of a forward."""
-        from ._sensors import Sensors, linear_kernels, sensor_positions_head
-
-        _validate_type(noise_cov, (mne.Covariance, None), "noise_cov")
-        gain_all, names, _ = sensor_gain(fwd)
-        self._check_source_space(fwd, gain_all.shape[1])
-        if info is not None:  # the data's good channels of the forward
-            names = [ch for ch in names
-                     if ch in info["ch_names"] and ch not in info["bads"]]
-            if not names:
-                raise ValueError(
-                    "None of the forward's EEG/MEG channels is a good channel of "
-                    "the data; make the forward from the data's info "
-                    "(mne_deepinverse.datasets.make_template_forward(inst.info))."
-                )
-        projs = [] if info is None else info["projs"]
-        key = (id(fwd["sol"]["data"]), tuple(names), id(noise_cov),
-               tuple((p["desc"], np.asarray(p["data"]["data"]).tobytes())
-                     for p in projs))
-        if self._cap is not None and self._cap["key"] == key:
-            return fwd
-        sensors = Sensors.from_forward(fwd, noise_cov, ch_names=names, projs=projs,
-                                       whiten=True)
-        fwd_sel = mne.pick_channels_forward(fwd, names, ordered=True, verbose=False)
-        entry = self.card["any_sensors"]
-        kernels = linear_kernels(fwd_sel, sensors, list(entry["kernels"]),
-                                 lambda2=entry["lambda2"])
-        n_k, n_src, n_ch = kernels.shape
-        gain = sensor_gain(fwd_sel)[0]
-        self._cap = dict(
-            key=key, ch_names=names,
-            pos=sensor_positions_head(fwd_sel["info"], np.arange(n_ch)),
-            feeds=dict(
-                white_t=np.ascontiguousarray(sensors.W.T, np.float32),
-                kernel_t=np.ascontiguousarray(kernels.reshape(n_k * n_src, n_ch).T),
-                gain_t=np.ascontiguousarray(sensors.pre_gain(gain).T, np.float32)),
-        )
-        self.sensors = sensors
-        return fwd
-
-    def check_info(self, info, *, on_mismatch="raise", kind="data"):
-        """Check that ``info`` holds what the model reads; return the picks.
-
-        The model's channels must be present as EEG, not bad, with an
-        average-reference projector and electrode positions near the model's.
-
-        Parameters
-        ----------
-        info : instance of Info
-            The measurement info of the data.
         on_mismatch : "raise" | "warn" | "ignore"
-            What to do when the positions are far (median > 2 cm) from the
-            model's; missing positions and positions in another unit always
-            raise.
-        kind : str
-            How messages name the data ("evoked", "epochs", "raw").
+            For an any-cap model, what to do when the cap is outside the
+            trained range.
 
         Returns
         -------
-        picks : array of int
-            Indices of the model's channels in ``info``, in the model's order.
+        prepared : PreparedModel
+            The model bound to these sensors.
         """
-        _validate_type(info, mne.Info, "info")
-        sensors = self.sensors
-        types = [t for t in ("eeg", "mag", "grad") if t in sensors.ch_types] or ["eeg"]
-        eeg_only = types == ["eeg"]
-        if len(sensor_picks(info, types)) == 0:
-            kinds = sorted(set(info.get_channel_types()))
-            raise ValueError(
-                f"The {kind} has no EEG channels (it has {kinds}); this model is "
-                "an EEG model and cannot be applied to MEG or other data."
-                if eeg_only else
-                f"The {kind} has no {'/'.join(types)} channels (it has {kinds}); "
-                f"this model reads {sensors.description} channels."
-            )
-        names = self.ch_names
-        model_types = ["eeg"] * len(names) if self.any_cap else sensors.ch_types
-        present = [ch for ch in names if ch in info["ch_names"]]
-        have = dict(zip(present, channel_types(
-            info, [info["ch_names"].index(ch) for ch in present]), strict=True))
-        wrong = [f"{ch} ({have[ch]} in the {kind}, {t} for the model)"
-                 for ch, t in zip(names, model_types, strict=True)
-                 if ch in have and have[ch] != t]
-        if wrong:
-            raise ValueError(
-                f"{len(wrong)} channel(s) have another type in the {kind} than in "
-                f"the model: {_short(wrong)}. Set the channel types the data were "
-                "recorded with (set_channel_types), or use a model for them."
-            )
-        missing = [ch for ch in names if ch not in have]
-        if missing:
-            what = "EEG" if eeg_only else "sensor"
-            raise ValueError(
-                f"The {kind} lacks {len(missing)} {what} channel(s) the model "
-                f"needs: {_short(missing)}. Interpolate or add them, or train a "
-                "model for your channels with DeepInverse(fwd).fit()."
-            )
-        bads = [ch for ch in names if ch in info["bads"]]
-        if bads:
-            raise ValueError(
-                f"Channel(s) {bads} needed by the model are marked bad; repair "
-                f"them first, e.g. {kind}.interpolate_bads()."
-            )
-        if "eeg" in types:
-            _check_reference(info, kind)
-        if self.any_sensors:  # whitener made with the data's projectors
-            meg = [ii for ii, t in enumerate(model_types) if t != "eeg"]
-            if meg:  # the forward's head position must be the data's
-                _check_head_position(info, [names[ii] for ii in meg],
-                                     self._cap["pos"][meg], on_mismatch)
-        elif sensors.whitened:
-            _check_projectors(info, sensors, kind)
-            if "mag" in types or "grad" in types:
-                _check_compensation(info, self.card["sensors"], kind)
-        if not self.reads_forward:  # else: the forward's positions are used
-            ref = np.asarray(self.card["ch_pos"], dtype=np.float64)
-            for meg in (False, True):
-                rows = [ii for ii, t in enumerate(model_types)
-                        if (t != "eeg") == meg]
-                if not rows:
-                    continue
-                check = _check_head_position if meg else _check_positions
-                check(info, [names[ii] for ii in rows], ref[rows], on_mismatch)
-        return np.array([info["ch_names"].index(ch) for ch in names], int)
+        return PreparedModel(self, bind(self, fwd, info, noise_cov,
+                                        on_mismatch=on_mismatch))
 
-    def _check_X(self, X):
-        X = np.asarray(X)
-        n_ch = len(self.ch_names)
-        if self.input["kind"] == "window":
-            n_times = self.input["n_times"]
-            ok = X.ndim == 3 and X.shape[1:] == (n_times, n_ch)
-            want = f"(n_windows, {n_times}, {n_ch})"
-        else:
-            ok = X.ndim == 2 and X.shape[1] == n_ch
-            want = f"(n_samples, {n_ch})"
-        if not ok:
-            raise ValueError(
-                f"X must have shape {want} with the model's channels "
-                f"{self.ch_names}, got {X.shape}."
-            )
-        eeg = "EEG " if self.any_cap or not self.sensors.whitened else ""
-        checked = _check_data_array(X.reshape(-1, n_ch).T, f"The {eeg}samples X",
-                                    ch_types=None if self.any_cap
-                                    else self.sensors.ch_types).T
-        return checked.reshape(X.shape)
+    def _unbound(self):
+        """Return the binding of a fixed-channel model from its card alone."""
+        self._fixed("run and predict")
+        return self.bind()
 
-    # --- running ------------------------------------------------------------
+    # --- a fixed-channel model without a forward ------------------------------
+    def check_info(self, info, *, on_mismatch="raise", kind="data"):
+        """Check that ``info`` holds what a fixed-channel model reads.
+
+        See :meth:`PreparedModel.check_info`.
+        """
+        return self._unbound().check_info(info, on_mismatch=on_mismatch, kind=kind)
+
     def run(self, X):
-        """Run the network on EEG samples (or windows).
-
-        Parameters
-        ----------
-        X : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
-            EEG in V (MEG in T, T/m), channels in the model's order: time
-            samples, or windows of ``input["n_times"]`` samples for a window
-            model.
-
-        Returns
-        -------
-        X_ref : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
-            Average-referenced EEG (whitened data for a model that reads
-            MEG).
-        shapes : array, shape (n_samples, n_sources) | (n_windows, n_times, n_sources)
-            Predicted source-map patterns (non-negative, arbitrary scale).
-        projection : array, shape like X_ref
-            Forward projection of the patterns (average-referenced or
-            whitened gain).
-        """
-        return self._session.run(self._check_X(X), **self._feeds())
-
-    def _feeds(self):
-        """Further graph inputs: an any-cap or any-sensor model's bound inputs."""
-        if not self.reads_forward:
-            return {}
-        self.ch_names  # noqa: B018 (raises when no forward is bound)
-        return self._cap["feeds"]
+        """Run a fixed-channel model's network; see :meth:`PreparedModel.run`."""
+        return self._unbound().run(X)
 
     def predict(self, X):
-        """Predict source maps (Am) from EEG samples (or windows).
-
-        Parameters
-        ----------
-        X : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
-            EEG in V (MEG in T, T/m), channels in the model's order (windows
-            of ``input["n_times"]`` samples for a window model).
-
-        Returns
-        -------
-        Y : array, shape (n_samples, n_sources) | (n_windows, n_times, n_sources)
-            Source moments in Am: each predicted pattern times the scale that
-            fits its projection to the data, one scale per time sample
-            (:func:`~mne_deepinverse.scaling.rescale_amplitudes`).
-        """
-        X = self._check_X(X)
-        return self._predict(X)[0].reshape(X.shape[:-1] + (self.n_sources,))
-
-    def _rows(self, X):
-        """Run checked ``X``; return its outputs with one time sample per row."""
-        X_ref, shapes, proj = self._session.run(X, **self._feeds())
-        n_ch = len(self.ch_names)
-        return (X_ref.reshape(-1, n_ch), shapes.reshape(-1, self.n_sources),
-                proj.reshape(-1, n_ch))
-
-    def _predict(self, X):
-        """Scaled maps of checked ``X`` (rows), the EEG, projections and scales."""
-        X_ref, shapes, proj = self._rows(X)
-        scale = rescale_amplitudes(X_ref, proj)
-        shapes *= scale[:, None].astype(np.float32)
-        return shapes, X_ref, proj, scale
+        """Predict source maps (Am); see :meth:`PreparedModel.predict`."""
+        return self._unbound().predict(X)
 
     # --- files ----------------------------------------------------------------
     def save(self, fname, *, overwrite=False):
@@ -492,67 +236,232 @@ class DeepInverseModel:
         fname.write_bytes(self._onnx)
 
 
-def _short(items, n=10):
-    """At most ``n`` items of a list for a message, with how many were left."""
-    items = list(items)
-    return str(items) if len(items) <= n else (
-        f"{items[:n]} and {len(items) - n} more")
+class PreparedModel:
+    """A model bound to a forward, info and noise covariance; immutable.
 
+    Made by :meth:`DeepInverseModel.bind`. It holds what inverting data
+    needs: the channels the network reads and how (average reference or
+    whitener), the graph's further inputs, and the forward.
 
-def _check_projectors(info, sensors, kind):
-    """Raise if the data's SSP projectors differ from the model's.
-
-    The whitener holds the projectors, as an inverse operator does; MNE
-    refuses data with other projectors (:func:`mne.minimum_norm.apply_inverse`).
+    Parameters
+    ----------
+    model : DeepInverseModel
+        The model.
+    binding : Binding
+        Its binding (:mod:`mne_deepinverse._bindings`).
     """
-    from mne._fiff.proj import make_projector
 
-    names = sensors.ch_names
-    avg = "Average EEG reference"
-    data_projs = [p for p in info["projs"] if not p["desc"].startswith(avg)]
-    model_projs = [p for p in sensors.info()["projs"] if not p["desc"].startswith(avg)]
-    P_data = make_projector(data_projs, names)[0]
-    P_model = make_projector(model_projs, names)[0]
-    if np.abs(P_data - P_model).max() > 1e-3:
-        raise ValueError(
-            f"The {kind}'s SSP projectors {[p['desc'] for p in data_projs]} "
-            f"differ from those the model was trained with "
-            f"{[p['desc'] for p in model_projs]}: the model whitens the data "
-            "with its projectors, as an inverse operator does. Give the data the "
-            "model's projectors (add_proj, del_proj), or train a model with a "
-            "noise covariance computed on data with these projectors "
-            "(DeepInverse(fwd, noise_cov=cov))."
-        )
+    def __init__(self, model, binding):
+        self._model = model
+        self._binding = binding
 
+    @property
+    def model(self):
+        """The model (:class:`DeepInverseModel`)."""
+        return self._model
 
-def _check_compensation(info, entry, kind):
-    """Raise if the data's CTF compensation grade differs from the model's."""
-    from mne._fiff.compensator import get_current_comp
+    @property
+    def card(self):
+        """The model card."""
+        return self._model.card
 
-    grade = int(get_current_comp(info) or 0)
-    want = int(entry.get("comp_grade", 0))
-    if grade != want:
-        raise ValueError(
-            f"The {kind} have CTF compensation grade {grade}, the model's "
-            f"forward grade {want}: the gradiometers would read other fields. "
-            f"Use {kind}.apply_gradient_compensation({want}), or train a model "
-            "with the forward of the data as they are."
-        )
+    @property
+    def backend(self):
+        """Name of the network backend (str)."""
+        return self._model.backend
 
+    @property
+    def input(self):
+        """What the model reads (dict)."""
+        return self._model.input
 
-def _check_reference(info, kind="data"):
-    from mne._fiff.proj import _has_eeg_average_ref_proj
+    @property
+    def ch_names(self):
+        """The channels the network reads, in order (list of str)."""
+        return list(self._binding.ch_names)
 
-    if info.get("custom_ref_applied"):
-        raise ValueError(
-            "Custom EEG reference is not allowed for inverse modeling. Use "
-            f"{kind}.set_eeg_reference('average', projection=True)."
-        )
-    if not _has_eeg_average_ref_proj(info):
-        raise ValueError(
-            "EEG average reference (using a projector) is mandatory for "
-            "modeling, use the method set_eeg_reference(projection=True)."
-        )
+    @property
+    def ch_types(self):
+        """Their types (list of str)."""
+        return list(self._binding.ch_types)
+
+    @property
+    def sensors(self):
+        """The average reference or whitener of the data the network reads."""
+        return self._binding.sensors
+
+    @property
+    def fwd(self):
+        """The fixed-orientation forward it is bound to (None: none given)."""
+        return self._binding.fwd
+
+    @property
+    def n_sources(self):
+        """Number of sources (int)."""
+        return self._model.n_sources
+
+    @property
+    def feeds(self):
+        """The graph's further inputs for these sensors (read-only mapping)."""
+        return self._binding.feeds
+
+    def __repr__(self):
+        return (f"<PreparedModel | {self.backend}, {len(self.ch_names)} channels "
+                f"({self.sensors.description}), {self.n_sources} sources>")
+
+    # --- checks ------------------------------------------------------------
+    def check_info(self, info, *, on_mismatch="raise", kind="data"):
+        """Check that ``info`` holds what the model reads; return the picks.
+
+        The model's channels must be present with their types, not bad, EEG
+        with an average-reference projector and electrode positions near the
+        model's, MEG with the model's projectors, compensation and head
+        position.
+
+        Parameters
+        ----------
+        info : instance of Info
+            The measurement info of the data.
+        on_mismatch : "raise" | "warn" | "ignore"
+            What to do when the positions are far (median > 2 cm) from the
+            model's; missing positions and positions in another unit always
+            raise.
+        kind : str
+            How messages name the data ("evoked", "epochs", "raw").
+
+        Returns
+        -------
+        picks : array of int
+            Indices of the model's channels in ``info``, in the model's order.
+        """
+        return self._binding.check_info(info, on_mismatch=on_mismatch, kind=kind)
+
+    def check_X(self, X):
+        """Return checked samples (or windows) ``X`` of the model's channels."""
+        X = np.asarray(X)
+        n_ch = len(self.ch_names)
+        inp = self.card.input
+        if inp.is_window:
+            ok = X.ndim == 3 and X.shape[1:] == (inp.n_times, n_ch)
+            want = f"(n_windows, {inp.n_times}, {n_ch})"
+        else:
+            ok = X.ndim == 2 and X.shape[1] == n_ch
+            want = f"(n_samples, {n_ch})"
+        if not ok:
+            raise ValueError(
+                f"X must have shape {want} with the model's channels "
+                f"{self.ch_names}, got {X.shape}."
+            )
+        eeg = "" if self.sensors.whitened else "EEG "
+        checked = _check_data_array(X.reshape(-1, n_ch).T, f"The {eeg}samples X",
+                                    ch_types=self.ch_types).T
+        return checked.reshape(X.shape)
+
+    # --- running ------------------------------------------------------------
+    def run(self, X):
+        """Run the network on samples (or windows) of the model's channels.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
+            EEG in V (MEG in T, T/m), channels in the model's order: time
+            samples, or windows of ``input["n_times"]`` samples for a window
+            model.
+
+        Returns
+        -------
+        X_ref : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
+            Average-referenced EEG (whitened data for a model that reads
+            MEG).
+        shapes : array, shape (n_samples, n_sources) | (n_windows, n_times, n_sources)
+            Predicted source-map patterns (non-negative, arbitrary scale).
+        projection : array, shape like X_ref
+            Forward projection of the patterns (average-referenced or
+            whitened gain).
+        """
+        return self._model._session.run(self.check_X(X), **self._binding.feeds)
+
+    def predict(self, X):
+        """Predict source maps (Am) from samples (or windows).
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
+            EEG in V (MEG in T, T/m), channels in the model's order (windows
+            of ``input["n_times"]`` samples for a window model).
+
+        Returns
+        -------
+        Y : array, shape (n_samples, n_sources) | (n_windows, n_times, n_sources)
+            Source moments in Am: each predicted pattern times the scale that
+            fits its projection to the data, one scale per time sample
+            (:func:`~mne_deepinverse.scaling.rescale_amplitudes`).
+        """
+        X = self.check_X(X)
+        return self.invert(X)[0].reshape(X.shape[:-1] + (self.n_sources,))
+
+    def _rows(self, X):
+        """Run checked ``X``; return its outputs with one time sample per row."""
+        X_ref, shapes, proj = self._model._session.run(X, **self._binding.feeds)
+        n_ch = len(self.ch_names)
+        return (X_ref.reshape(-1, n_ch), shapes.reshape(-1, self.n_sources),
+                proj.reshape(-1, n_ch))
+
+    @cached_property
+    def _patch_inputs(self):
+        """The gain as the network compares it with data, and the adjacency."""
+        fwd = self.fwd
+        if fwd is None:
+            raise ValueError(
+                "amplitudes='patch' fits the amplitude of every active patch "
+                "through the forward model; pass fwd, or use amplitudes='scale'."
+            )
+        rows = [fwd["sol"]["row_names"].index(ch) for ch in self.ch_names]
+        gain = np.asarray(fwd["sol"]["data"][rows], np.float64)
+
+        def make():
+            gain_pre = self.sensors.pre_gain(gain).astype(np.float32)
+            gain_pre.flags.writeable = False
+            return gain_pre, _source_adjacency(fwd["src"])
+
+        key = ("patch", self._model.key, _digest(gain, tuple(self.ch_names),
+                                                 *self.card.source.vertices))
+        return _cached(key, make)
+
+    def invert(self, X, amplitudes="scale"):
+        """Invert checked samples or windows; maps and residuals, a row a sample.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
+            Checked data (:meth:`check_X`).
+        amplitudes : "scale" | "patch"
+            One least-squares scale per time sample, or one amplitude per
+            active patch (needs the forward).
+
+        Returns
+        -------
+        maps : array, shape (n_rows, n_sources)
+            Source maps in Am, one row per time sample.
+        residual : array, shape (n_rows, n_channels)
+            The data minus the maps' projection, as the network reads the
+            data (whitened for a model that reads MEG).
+        """
+        _check_option("amplitudes", amplitudes, AMPLITUDES)
+        X_ref, shapes, proj = self._rows(X)
+        if amplitudes == "patch":
+            gain_pre, adjacency = self._patch_inputs
+            maps = fit_patch_amplitudes(X_ref, shapes, gain_pre, adjacency)[0]
+            proj = maps @ gain_pre.T
+        else:
+            scale = rescale_amplitudes(X_ref, proj)[:, None].astype(np.float32)
+            maps = shapes * scale
+            proj *= scale
+        return maps, X_ref - proj
+
+    def make_stc(self, data, tmin, tstep):
+        """Return the SourceEstimate of maps (n_sources, n_times), MNE's way."""
+        return self.card.source.make_stc(data, tmin, tstep)
 
 
 def read_deep_inverse_model(fname):

@@ -30,7 +30,7 @@ def warm_start_layers(warm, meta):
         The model to start from (a pretrained name, a saved file, a model or
         a fitted estimator).
     meta : dict
-        The new forward's description (``estimator._forward_meta``).
+        The new forward's description (``_card.forward_entries``).
 
     Returns
     -------
@@ -43,9 +43,9 @@ def warm_start_layers(warm, meta):
         mapped.
     """
     from ._export import read_dense_layers
-    from ._inverse import _load_model
+    from ._load import load_model
 
-    model = _load_model(warm)
+    model = load_model(warm)
     card = model.card
     name = (str(warm) if isinstance(warm, str | os.PathLike)
             else f"a {model.backend} model")

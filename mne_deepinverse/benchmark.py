@@ -440,7 +440,7 @@ def _load_deep_models(models, *, check=True):
     forward. With ``check=False`` (a benchmark on another cap) the models are
     only loaded: they are checked against the cap's forward instead.
     """
-    from ._inverse import _load_model
+    from ._load import load_model
     from .datasets import read_pretrained_forward
 
     _validate_type(models, (list, tuple, None), "models")
@@ -449,9 +449,9 @@ def _load_deep_models(models, *, check=True):
     fwd = read_pretrained_forward("convdip")
     deep = {}
     for model in models:
-        est = _load_model(model)
+        est = load_model(model)
         if check:
-            est.check_forward(fwd)
+            est.bind(fwd)  # raises if the forward is not the model's
         name = model if str(model) in PRETRAINED else est.backend
         base, k = name, 1
         while name in deep:  # two models of one backend: keep both
@@ -584,7 +584,7 @@ def _deep_on_cap(deep, fwd_cap, cap):
             fwd_model = fwd_cap if any_cap else mne.pick_channels_forward(
                 fwd_cap, names, ordered=True, verbose=False)
             try:
-                est.check_forward(fwd_model)
+                est.bind(fwd_model)
             except ValueError as exc:
                 detail = str(exc)
                 reason = ("its check of the cap's forward fails: " if any_cap else
@@ -828,13 +828,14 @@ def run_benchmark(
             x = evoked.data[:, t_peak]
             for name, est in deep.items():
                 t0 = time.perf_counter()
-                if getattr(est, "any_sensors", False):  # kernels for this data
-                    est.check_forward(fwd, info=evoked.info, noise_cov=noise_cov)
                 if est.input["kind"] == "window":  # the whole evoked
                     maps[name] = _apply_window_model(est, evoked, picks[name],
                                                      fwd, t_peak)
-                else:
-                    maps[name] = est.predict(x[picks[name]][None])[0]
+                else:  # bound to this cap (an any-sensor model: and this data)
+                    prepared = est.bind(
+                        fwd if est.reads_forward else None, info=evoked.info,
+                        noise_cov=noise_cov if est.any_sensors else None)
+                    maps[name] = prepared.predict(x[picks[name]][None])[0]
                 times[name] = time.perf_counter() - t0
             if prev is None or ii < _N_EXAMPLES:  # reused: only for the example maps
                 bl_maps, bl_times = base.apply(evoked, epochs, t_peak, noise_cov,

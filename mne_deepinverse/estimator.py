@@ -18,17 +18,15 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
+from ._card import FORMAT_VERSION, forward_entries
 from ._checks import _check_data_array
 from ._model import DeepInverseModel, read_deep_inverse_model
-from ._onnx import FORMAT_VERSION
 from ._preprocessing import DESCRIPTION as _PREPROCESSING
 from ._registry import BACKENDS, PRETRAINED
-from ._sensors import Sensors, sensor_gain, sensor_positions_head
+from ._sensors import Sensors, sensor_gain
 from ._utils import (
     _check_fixed_forward,
     _check_random_state,
-    _gain_fingerprint,
-    _make_info,
 )
 
 _LOSSES = ("auto", "cosine_mse", "cosine_wmse", "hausdorff")
@@ -97,48 +95,6 @@ def _check_active(Y, what, remedy):
             f"rows {rows}); every sample needs one, or it cannot be scored. "
             + remedy
         )
-
-
-def _forward_meta(fwd, sensors=None):
-    """Return what a model needs to know of its forward, JSON-serialisable.
-
-    ``sensors`` (:class:`~mne_deepinverse._sensors.Sensors`) default to the
-    forward's without a noise covariance.
-
-    Channel positions are in head coordinates (MEG sensors through the
-    forward's ``dev_head_t``); 2-D positions from MNE's EEG layout (EEG only)
-    or its topomap projection of every sensor.
-    """
-    from mne._fiff.compensator import get_current_comp
-    from mne.channels.layout import _find_topomap_coords
-
-    if sensors is None:
-        sensors = Sensors.from_forward(fwd)
-    gain, ch_names, ch_types = sensor_gain(fwd)
-    info = _make_info(fwd, ch_names, 100.0)
-    picks = np.arange(len(ch_names))
-    if set(ch_types) == {"eeg"}:
-        layout = mne.channels.make_eeg_layout(info)
-        pos2d = layout.pos[:, :2] + layout.pos[:, 2:] / 2
-    else:
-        pos2d = _find_topomap_coords(info, picks, ignore_overlap=True)
-    src = fwd["src"]
-    meta = dict(
-        ch_names=ch_names,
-        ch_pos=np.round(sensor_positions_head(info, picks), 6).tolist(),
-        ch_pos2d=np.round(pos2d, 6).tolist(),
-        n_sources=int(gain.shape[1]),
-        vertices=[s["vertno"].tolist() for s in src],
-        subject=src._subject,
-        src_kind=src.kind,
-        source_rr=np.round(fwd["source_rr"], 5).tolist(),
-        gain_fingerprint=_gain_fingerprint(sensors.pre_gain(gain)),
-    )
-    entry = sensors.to_card()
-    if entry is not None:
-        entry["comp_grade"] = int(get_current_comp(fwd["info"]) or 0)
-        meta["sensors"] = entry
-    return meta
 
 
 class DeepInverse(TransformerMixin, BaseEstimator):
@@ -380,7 +336,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         _check_hyper_params(self.hyper_params or {}, backend, self.model)
         fwd = _check_fixed_forward(self.fwd)
         sensors = Sensors.from_forward(fwd, self.noise_cov)
-        meta = _forward_meta(fwd, sensors)
+        meta = forward_entries(fwd, sensors)
         gain = sensor_gain(fwd)[0]
         window = getattr(backend, "INPUT", "sample") == "window"
         layers = warm = None
@@ -500,7 +456,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         import torch
 
         torch.manual_seed(int(seeds[0]))
-        meta = _forward_meta(configs.configs[0]["fwd"])
+        meta = forward_entries(configs.configs[0]["fwd"])
         meta.pop("sensors", None)
         meta.update(ch_names=[], ch_pos=[], ch_pos2d=[], gain_fingerprint=[],
                     input=dict(kind="sample"))
@@ -542,9 +498,10 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         model = DeepInverseModel(export_onnx(backend, net, None, card, fp16=self.fp16))
         per_config = []
         for c, (X, Y) in zip(configs.configs, raw_val, strict=True):
-            model.check_forward(c["fwd"], noise_cov=self.noise_cov)
+            prepared = model.bind(c["fwd"], noise_cov=self.noise_cov)
             n = min(len(Y), 300)
-            out = evaluate(Y[:n], model.predict(X[:n]), np.asarray(meta["source_rr"]),
+            out = evaluate(Y[:n], prepared.predict(X[:n]),
+                           np.asarray(meta["source_rr"]),
                            metrics=("auc", "mle", "nmse"))
             per_config.append({k: float(np.median(v)) for k, v in out.items()}
                               | dict(n_samples=n, sensors=c["sensors"].description))

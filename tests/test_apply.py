@@ -17,7 +17,7 @@ from mne_deepinverse import (
     apply_deep_inverse_raw,
     read_deep_inverse_model,
 )
-from mne_deepinverse._inverse import _load_model
+from mne_deepinverse._load import load_model as _load_model
 from mne_deepinverse.datasets import fetch_pretrained_file
 from mne_deepinverse.simulation import simulate_patch_evoked
 
@@ -151,8 +151,8 @@ def _export_abs_net(fwd, card, W, *, window=None, temporal=False):
     """
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
+    from mne_deepinverse._card import FORMAT_VERSION
     from mne_deepinverse._export import export_torch_model
-    from mne_deepinverse._onnx import FORMAT_VERSION
     from mne_deepinverse._utils import _eeg_gain, _reference
 
     class Net(torch.nn.Module):

@@ -204,7 +204,7 @@ class _AnyCap:
     def __init__(self, ok):
         self.ok = ok
 
-    def check_forward(self, fwd):
+    def bind(self, fwd):
         if not self.ok:
             raise ValueError("The cap has 19 EEG channels, fewer than the 32 this "
                              "model was trained for. Use a cap with more.")
@@ -215,7 +215,7 @@ def test_deep_on_cap(fwd, caplog):
     """Which deep models run on a cap, on which channels, and why not."""
     import mne
 
-    from mne_deepinverse._inverse import _load_model
+    from mne_deepinverse._load import load_model as _load_model
 
     model = _load_model("convdip")
     names = model.ch_names

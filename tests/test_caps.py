@@ -72,8 +72,8 @@ def anycap_model(fwd):
     """A small untrained any-cap network, exported, and its torch form."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
+    from mne_deepinverse._card import forward_entries as _forward_meta
     from mne_deepinverse.backends import anycap, export_onnx
-    from mne_deepinverse.estimator import _forward_meta
 
     torch.manual_seed(0)
     meta = _forward_meta(fwd)
@@ -95,7 +95,7 @@ def test_anycap_model_on_two_caps(anycap_model, fwd):
     model, net = anycap_model
     assert model.any_cap
     assert "anycap, any cap of 8-256 EEG channels, 5124 sources" in repr(model)
-    with pytest.raises(RuntimeError, match="call model.check_forward"):
+    with pytest.raises(RuntimeError, match="bind it first"):
         model.predict(np.zeros((2, 31)))
     rng = np.random.default_rng(0)
     for step in (1, 2):  # the full cap, and every other channel (16)
@@ -112,7 +112,7 @@ def test_anycap_model_on_two_caps(anycap_model, fwd):
         evoked = mne.EvokedArray(data, info, verbose=False)
         evoked.set_eeg_reference(projection=True, verbose=False)
         stc = apply_deep_inverse(evoked, sub, model)
-        assert model.ch_names == names
+        assert model.bind(sub).ch_names == names
         # the same by hand: spline grid, the torch network, least-squares scale
         image = normalise_numpy(data.T) @ cap_interpolation(_positions(sub), CAP)
         with torch.no_grad():
@@ -133,10 +133,10 @@ def test_anycap_errors(anycap_model, fwd, sphere_fwd):
     with pytest.raises(ValueError, match="accepts any EEG cap .* pass fwd"):
         apply_deep_inverse(evoked, None, model)
     with pytest.raises(ValueError, match="works on the template's 5124"):
-        model.check_forward(sphere_fwd)
+        model.bind(sphere_fwd)
     few = mne.pick_channels_forward(fwd, names[:5], ordered=True, verbose=False)
     with pytest.raises(ValueError, match="trained for caps of 8 to 256"):
-        model.check_forward(few)
+        model.bind(few)
     with pytest.raises(NotImplementedError, match="tools/train_anycap.py"):
         from mne_deepinverse import DeepInverse
 

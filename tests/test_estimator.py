@@ -240,7 +240,7 @@ def _rewrite_card(onnx_bytes, text):
     """The model with its card metadata replaced by ``text`` (any string)."""
     import onnx
 
-    from mne_deepinverse._onnx import CARD_KEY
+    from mne_deepinverse._card import CARD_KEY
 
     model = onnx.load_from_string(onnx_bytes)
     del model.metadata_props[:]
@@ -251,7 +251,7 @@ def _rewrite_card(onnx_bytes, text):
 def test_model_file_errors(fitted, tmp_path):
     import json
 
-    from mne_deepinverse._inverse import _load_model
+    from mne_deepinverse._load import load_model as _load_model
 
     with pytest.raises(IsADirectoryError, match="is a directory; pass a file name"):
         fitted.save(tmp_path)
@@ -268,7 +268,7 @@ def test_model_file_errors(fitted, tmp_path):
     card = fitted.card_
     newer = dict(card, format_version=99)
     del newer["ch_pos"]
-    short = dict(card, ch_names=card["ch_names"][:-1])
+    short = dict(card, ch_names=card["ch_names"][:-1], ch_pos=card["ch_pos"][:-1])
     for text, match in [
         ("{not json", "not valid JSON"),
         ("", "not valid JSON"),
@@ -277,6 +277,8 @@ def test_model_file_errors(fitted, tmp_path):
         (json.dumps({k: v for k, v in card.items() if k != "vertices"}),
          r"lacks the keys \['vertices'\]"),
         (json.dumps(short), "lists 30 channels but the network takes 31"),
+        (json.dumps(dict(card, ch_pos=card["ch_pos"][:-1])),
+         r"has 31 channels but ch_pos of shape \(30, 3\)"),
         (json.dumps(newer), "newer mne-deepinverse .* upgrade"),
     ]:
         fname = tmp_path / "bad.onnx"

@@ -321,7 +321,7 @@ def test_anysensor_any_sensors(anysensor_model, meg_template_fwd, fwd, tmp_path)
     from mne_deepinverse import read_deep_inverse_model
 
     model = read_deep_inverse_model(tmp_path / "any.onnx")
-    with pytest.raises(RuntimeError, match="call model.check_forward"):
+    with pytest.raises(RuntimeError, match="bind it first"):
         model.ch_names  # noqa: B018
     for f in (meg_template_fwd, fwd):
         evoked, _ = simulate_patch_evoked(f, random_state=0, snr_db=20, n_patches=1)
@@ -332,14 +332,17 @@ def test_anysensor_any_sensors(anysensor_model, meg_template_fwd, fwd, tmp_path)
     bad = evoked.copy()
     bad.info["bads"] = [bad.ch_names[0]]
     apply_deep_inverse(bad, fwd, model)
-    assert model.ch_names == evoked.ch_names[1:]
+    assert model.bind(fwd, info=bad.info).ch_names == evoked.ch_names[1:]
+    with pytest.raises(AttributeError, match="does not change"):
+        model.sensors = None
     # the data's noise covariance whitens (and its projectors with it)
     meg_ev, _ = simulate_patch_evoked(meg_template_fwd, random_state=1, snr_db=20,
                                 n_patches=1)
     cov = mne.make_ad_hoc_cov(meg_ev.info, std=dict(mag=4e-14, grad=9e-13),
                               verbose=False)
     stc_cov = apply_deep_inverse(meg_ev, meg_template_fwd, model, noise_cov=cov)
-    np.testing.assert_allclose(model._cap["feeds"]["white_t"][0, 0],
+    prepared = model.bind(meg_template_fwd, info=meg_ev.info, noise_cov=cov)
+    np.testing.assert_allclose(prepared.feeds["white_t"][0, 0],
                                1 / 9e-13, rtol=1e-3)  # MEG 0113: a gradiometer
     assert stc_cov.data.shape[1] == len(meg_ev.times)
     # errors: no forward, another source space, a covariance for other models
@@ -366,8 +369,8 @@ def test_anysensor_dipole_scan(anysensor_model, meg_template_fwd):
     assert anysensor_model.card_["hyper_params"]["scan"] == 1
     assert net.scan and net.enc1[0].in_channels == 3 + 1
     # the scan peaks at a lone noise-free dipole, whatever its amplitude
-    model.check_forward(meg_template_fwd)
-    feeds = dict(model._cap["feeds"])
+    prepared = model.bind(meg_template_fwd)
+    feeds = dict(prepared.feeds)
     unit = feeds["gain_t"].T / np.linalg.norm(feeds["gain_t"], axis=1)
     idx = [10, 2000, 4000]
     scan = dipole_scan(unit[:, idx].T * np.array([[1.0], [-3.0], [1e-3]]), unit)
@@ -377,16 +380,18 @@ def test_anysensor_dipole_scan(anysensor_model, meg_template_fwd):
     evoked, _ = simulate_patch_evoked(meg_template_fwd, random_state=3, snr_db=10,
                                       n_patches=1)
     X = evoked.data[:, 10:14].T
-    shapes = model.run(X)[1]
+    shapes = prepared.run(X)[1]
     with torch.no_grad():
-        t = [torch.as_tensor(feeds[k]) for k in ("white_t", "kernel_t", "gain_t")]
+        t = [torch.as_tensor(np.array(feeds[k])) for k in ("white_t", "kernel_t",
+                                                            "gain_t")]
         ref = net.from_data(normalise_torch(torch.as_tensor(X, dtype=torch.float32),
                                             t[0]), t[1], t[2]).numpy()
     assert np.corrcoef(shapes.ravel(), ref.ravel())[0, 1] > 0.999
     # the graph computes the scan from the gain it is given
     gain_t = feeds["gain_t"].copy()
+    assert not feeds["gain_t"].flags.writeable  # a binding is read-only
     gain_t[::2] = gain_t[1::2][:len(gain_t[::2])]
-    other = model._session.run(model._check_X(X), **dict(feeds, gain_t=gain_t))[1]
+    other = model._session.run(prepared.check_X(X), **dict(feeds, gain_t=gain_t))[1]
     assert not np.allclose(other, shapes, atol=1e-4)
 
 

@@ -10,7 +10,7 @@ import mne
 import numpy as np
 import pytest
 
-from mne_deepinverse import _inverse, apply_deep_inverse
+from mne_deepinverse import _load, apply_deep_inverse
 from mne_deepinverse._registry import BACKENDS, PRETRAINED
 from mne_deepinverse.datasets import (
     CONVDIP_CH_NAMES,
@@ -25,7 +25,7 @@ from mne_deepinverse.simulation import simulate_patch_evoked
 
 @pytest.fixture
 def fresh_cache(monkeypatch):
-    monkeypatch.setattr(_inverse, "_PRETRAINED_CACHE", {})
+    monkeypatch.setattr(_load, "_PRETRAINED_CACHE", {})
 
 
 #: Pretrained models for the 31-channel layout (the others accept any cap).
@@ -34,7 +34,7 @@ FIXED_CAP = sorted(n for n, e in PRETRAINED.items() if e["forward"] is not None)
 
 @pytest.mark.parametrize("name", sorted(PRETRAINED))
 def test_pretrained_card(name, no_network, fresh_cache):
-    model = _inverse._load_model(name)
+    model = _load.load_model(name)
     card = model.card
     assert card["backend"] == name
     assert card["n_sources"] == 5124
@@ -73,7 +73,7 @@ def test_pretrained_apply(name, no_network, fresh_cache, request):
     pos = fwd["source_rr"]
     errors = []
     # a model that reads windows gets evokeds a window long (250 Hz, 128 samples)
-    window = _inverse._load_model(name).input["kind"] == "window"
+    window = _load.load_model(name).input["kind"] == "window"
     timing = (dict(sfreq=250.0, tmin=-0.2, tmax=0.308, time_course="erp") if window
               else {})
     for seed in range(8):

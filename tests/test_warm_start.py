@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from mne_deepinverse import DeepInverse
+from mne_deepinverse._card import forward_entries as _forward_meta
 from mne_deepinverse._preprocessing import normalise_numpy
-from mne_deepinverse.estimator import _forward_meta
 from mne_deepinverse.simulation import simulate_samples
 
 torch = pytest.importorskip("torch")
@@ -65,15 +65,14 @@ def test_warm_start_other_sources(warm, sphere_fwd):
 def test_anycap_warm_start(biosemi64_fwd):
     """The any-cap model starts a one-cap network: its cap interpolation is
     folded into the first layer, the maps are the same."""
-    from mne_deepinverse._inverse import _load_model
+    from mne_deepinverse._load import load_model as _load_model
 
     X, _ = simulate_samples(biosemi64_fwd, 10, random_state=3)
     layers, info = warm_start_layers("anycap", _forward_meta(biosemi64_fwd))
     assert info["backend"] == "anycap" and info["sources"] == "the model's own"
     assert layers[0][0].shape[0] == 64
     model = _load_model("anycap")
-    model.check_forward(biosemi64_fwd)
-    _, shapes, _ = model.run(X)
+    _, shapes, _ = model.bind(biosemi64_fwd).run(X)
     np.testing.assert_allclose(_net_output(layers, X), shapes, rtol=1e-3,
                                atol=1e-4 * shapes.max())
 
@@ -117,7 +116,7 @@ def test_warm_start_errors(warm, sphere_fwd, fwd):
 
 def test_fine_tune_anycap(biosemi64_fwd):
     """Fine-tuning the any-cap model simulates and scores as it was trained."""
-    from mne_deepinverse._inverse import _load_model
+    from mne_deepinverse._load import load_model as _load_model
 
     est = DeepInverse(biosemi64_fwd, warm_start="anycap", learning_rate=1e-4,
                       random_state=0, **SMALL).fit()

@@ -237,13 +237,12 @@ class CapBatches:
 
 
 def _card(fwd, cap, record, val):
-    from mne_deepinverse._onnx import FORMAT_VERSION
+    from mne_deepinverse._card import FORMAT_VERSION, forward_entries
     from mne_deepinverse._preprocessing import DESCRIPTION
     from mne_deepinverse.backends import anycap
     from mne_deepinverse.backends._train import card_training_record
-    from mne_deepinverse.estimator import _forward_meta
 
-    meta = _forward_meta(fwd)
+    meta = forward_entries(fwd)
     meta.update(ch_names=[], ch_pos=[], ch_pos2d=[], gain_fingerprint=[])
     return dict(
         format="mne-deepinverse", format_version=FORMAT_VERSION, backend="anycap",
@@ -409,11 +408,11 @@ def write_model(net, fwd, cap, record, val_caps, sim, out, t0):
     for k, (idx, _) in val_caps.items():
         sub = mne.pick_channels_forward(fwd, [fwd["info"]["ch_names"][i] for i in idx],
                                         ordered=True, verbose=False)
-        model.check_forward(sub)
+        prepared = model.bind(sub)
         rng_v = np.random.default_rng(7)
         Y, X = sim._clean(500, rng_v)
         X = X[:, idx] + rng_v.normal(0, 0.1 * np.abs(X[:, idx]).std(), (500, len(idx)))
-        pred = model.predict(X)
+        pred = prepared.predict(X)
         scores = evaluate(Y, pred, fwd["source_rr"], metrics=("auc", "mle"))
         val[k] = {m: float(np.median(v)) for m, v in scores.items()}
         print(f"  validation {k}: {val[k]}")

@@ -1,0 +1,136 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""Time and memory of apply_deep_inverse for every shipped model vs MNE's dSPM.
+
+For each shipped model, a 1000-sample evoked (31-channel EEG at 250 Hz on the
+template; MEG for the any-sensor model) is inverted with
+:func:`mne_deepinverse.apply_deep_inverse`, first call (binding included) and
+repeated calls (best of ``--repeats``), against MNE's
+``make_inverse_operator`` + ``apply_inverse`` (dSPM, fixed orientation) on the
+same data in the same run. Ratios (ours / MNE's) are what to compare between
+runs and machines; the peak memory is the largest resident-set growth
+during one call (``tracemalloc`` of numpy allocations is not enough for
+onnxruntime, so it is read from ``resource.getrusage`` in a fresh process).
+
+Usage::
+
+    python benchmarks/bench_apply.py [--repeats 5] [--json out.json]
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+import mne
+import numpy as np
+
+from mne_deepinverse import apply_deep_inverse
+from mne_deepinverse._registry import PRETRAINED
+from mne_deepinverse.datasets import (
+    CONVDIP_CH_NAMES,
+    make_template_forward,
+    make_template_info,
+    make_template_meg_info,
+    read_pretrained_forward,
+)
+
+N_TIMES = 1000
+SFREQ = 250.0
+
+
+def _setup(name):
+    """Return the evoked and the forward a model is timed on."""
+    rng = np.random.default_rng(0)
+    if name == "anysensor":
+        info = make_template_meg_info(sfreq=SFREQ)
+        fwd = make_template_forward(info)
+    else:
+        info = make_template_info(CONVDIP_CH_NAMES, sfreq=SFREQ)
+        fwd = (read_pretrained_forward(name) if PRETRAINED[name]["forward"]
+               else make_template_forward(info))
+    names = fwd["info"]["ch_names"]
+    info = mne.pick_info(info, [info["ch_names"].index(ch) for ch in names])
+    src = np.zeros((fwd["sol"]["data"].shape[1], N_TIMES))
+    src[rng.choice(src.shape[0], 3), :] = 1e-8 * np.sin(
+        2 * np.pi * 5 * np.arange(N_TIMES) / SFREQ)
+    data = fwd["sol"]["data"] @ src
+    data += 0.1 * data.std() * rng.standard_normal(data.shape)
+    evoked = mne.EvokedArray(data, info, tmin=0.0, verbose=False)
+    if "eeg" in evoked.get_channel_types():
+        evoked.set_eeg_reference("average", projection=True, verbose=False)
+    return evoked, fwd
+
+
+def _best(fun, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fun()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def time_model(name, repeats):
+    """Seconds of the first and of repeated calls, ours and MNE's dSPM path."""
+    evoked, fwd = _setup(name)
+    cov = mne.make_ad_hoc_cov(evoked.info, verbose=False)
+
+    def mne_path():
+        inv = mne.minimum_norm.make_inverse_operator(
+            evoked.info, fwd, cov, fixed=True, depth=None, verbose=False)
+        mne.minimum_norm.apply_inverse(evoked, inv, 1 / 9, "dSPM", verbose=False)
+
+    def ours():
+        apply_deep_inverse(evoked, fwd, model=name)
+
+    t0 = time.perf_counter()
+    ours()
+    first = time.perf_counter() - t0
+    return dict(first_s=first, ours_s=_best(ours, repeats),
+                mne_dspm_s=_best(mne_path, repeats))
+
+
+def peak_memory(name):
+    """Growth of the peak resident set (MB) during one call, in a new process."""
+    code = (
+        "import resource, sys; sys.path.insert(0, 'benchmarks');"
+        "from bench_apply import _setup; from mne_deepinverse import "
+        "apply_deep_inverse; import mne;"
+        f"e, f = _setup({name!r}); mne.minimum_norm.make_inverse_operator;"
+        "r0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        f"apply_deep_inverse(e, f, model={name!r});"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - r0) / 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    """Time every shipped model; print (and save) the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--models", nargs="+", default=sorted(PRETRAINED))
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    mne.set_log_level("WARNING")
+    out = {}
+    print(f"{'model':<10} {'first s':>8} {'ours s':>8} {'dSPM s':>8} "
+          f"{'ratio':>6} {'peak MB':>8}")
+    for name in args.models:
+        res = time_model(name, args.repeats)
+        res["ratio"] = res["ours_s"] / res["mne_dspm_s"]
+        res["peak_mb"] = peak_memory(name)
+        out[name] = res
+        print(f"{name:<10} {res['first_s']:8.3f} {res['ours_s']:8.3f} "
+              f"{res['mne_dspm_s']:8.3f} {res['ratio']:6.2f} {res['peak_mb']:8.0f}")
+    if args.json:
+        with open(args.json, "w") as fid:
+            json.dump(out, fid, indent=1)
+
+
+if __name__ == "__main__":
+    main()

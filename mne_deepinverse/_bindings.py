@@ -1,0 +1,416 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""Sensor bindings: a model card met with a forward, an info and a covariance.
+
+How a model reads the sensors is a strategy, chosen by the card's
+:attr:`~mne_deepinverse._card.SensorSpec.kind`:
+
+- :class:`FixedSensors`: the channels the model was trained for; a forward,
+  when given, must be the one it was trained on (same channels, sources and
+  gain);
+- :class:`AnyCap`: any EEG cap on the model's source space, read through the
+  spherical-spline interpolation of its electrodes onto the model's grid;
+- :class:`AnySensors`: any EEG cap and MEG array on the model's source space,
+  whitened with the data's noise covariance and projectors, the linear
+  kernels computed for the forward.
+
+Each ``bind`` returns a new, immutable :class:`Binding`; nothing of the card,
+the forward or the info is modified. The expensive bindings (interpolation,
+kernels) are cached by *content* (a hash of the gain, the channels and their
+positions, the covariance and the projectors), never by object identity: a
+forward edited in place, or freed and replaced by another of the same shape,
+gets a binding of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import mne
+import numpy as np
+from mne.utils import _validate_type
+
+from ._caps import cap_interpolation, check_cap
+from ._checks import (
+    _check_compensation,
+    _check_head_position,
+    _check_positions,
+    _check_projectors,
+    _check_reference,
+    _short,
+)
+from ._sensors import (
+    Sensors,
+    channel_types,
+    linear_kernels,
+    sensor_gain,
+    sensor_picks,
+    sensor_positions_head,
+)
+from ._utils import _check_fixed_forward, _eeg_gain, _gain_fingerprint, _reference
+
+#: Most bindings kept in the content-keyed cache (oldest dropped first).
+_CACHE_SIZE = 8
+_CACHE = OrderedDict()
+
+
+@dataclass(frozen=True, eq=False)
+class Binding:
+    """What a model reads of the data, for one forward / info / covariance.
+
+    Parameters
+    ----------
+    ch_names : tuple of str
+        The channels the network reads, in order.
+    ch_types : tuple of str
+        Their types.
+    sensors : Sensors
+        The average reference or whitener of the data the network reads.
+    feeds : mapping
+        Further graph inputs (an any-cap or any-sensor graph's arrays).
+    fwd : instance of Forward | None
+        The fixed-orientation forward it was bound with.
+    eeg_pos : array, shape (n_eeg, 3) | None
+        Electrode positions the data's must be near (fixed-channel models).
+    meg_pos : array, shape (n_meg, 3) | None
+        MEG sensor positions (head coordinates) the data's must be near.
+    check_projectors : bool
+        Whether the data's SSP projectors must be the model's (the whitener
+        of a fixed-channel model holds them).
+    comp_grade : int | None
+        The CTF compensation grade the data must have (None: not checked).
+    """
+
+    ch_names: tuple
+    ch_types: tuple
+    sensors: Sensors
+    feeds: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    fwd: mne.Forward | None = None
+    eeg_pos: np.ndarray | None = None
+    meg_pos: np.ndarray | None = None
+    check_projectors: bool = False
+    comp_grade: int | None = None
+
+    def check_info(self, info, *, on_mismatch="raise", kind="data"):
+        """Check that ``info`` holds what the network reads; return the picks.
+
+        Parameters
+        ----------
+        info : instance of Info
+            The measurement info of the data.
+        on_mismatch : "raise" | "warn" | "ignore"
+            What to do when the positions are far (median > 2 cm) from the
+            model's; missing positions and positions in another unit always
+            raise.
+        kind : str
+            How messages name the data ("evoked", "epochs", "raw").
+
+        Returns
+        -------
+        picks : array of int
+            Indices of the channels in ``info``, in the network's order.
+        """
+        _validate_type(info, mne.Info, "info")
+        types = [t for t in ("eeg", "mag", "grad") if t in self.ch_types] or ["eeg"]
+        eeg_only = types == ["eeg"]
+        if len(sensor_picks(info, types)) == 0:
+            kinds = sorted(set(info.get_channel_types()))
+            raise ValueError(
+                f"The {kind} has no EEG channels (it has {kinds}); this model is "
+                "an EEG model and cannot be applied to MEG or other data."
+                if eeg_only else
+                f"The {kind} has no {'/'.join(types)} channels (it has {kinds}); "
+                f"this model reads {self.sensors.description} channels."
+            )
+        names = list(self.ch_names)
+        present = [ch for ch in names if ch in info["ch_names"]]
+        have = dict(zip(present, channel_types(
+            info, [info["ch_names"].index(ch) for ch in present]), strict=True))
+        wrong = [f"{ch} ({have[ch]} in the {kind}, {t} for the model)"
+                 for ch, t in zip(names, self.ch_types, strict=True)
+                 if ch in have and have[ch] != t]
+        if wrong:
+            raise ValueError(
+                f"{len(wrong)} channel(s) have another type in the {kind} than in "
+                f"the model: {_short(wrong)}. Set the channel types the data were "
+                "recorded with (set_channel_types), or use a model for them."
+            )
+        missing = [ch for ch in names if ch not in have]
+        if missing:
+            what = "EEG" if eeg_only else "sensor"
+            raise ValueError(
+                f"The {kind} lacks {len(missing)} {what} channel(s) the model "
+                f"needs: {_short(missing)}. Interpolate or add them, or train a "
+                "model for your channels with DeepInverse(fwd).fit()."
+            )
+        bads = [ch for ch in names if ch in info["bads"]]
+        if bads:
+            raise ValueError(
+                f"Channel(s) {bads} needed by the model are marked bad; repair "
+                f"them first, e.g. {kind}.interpolate_bads()."
+            )
+        if "eeg" in types:
+            _check_reference(info, kind)
+        if self.check_projectors:
+            _check_projectors(info, self.sensors, kind)
+        if self.comp_grade is not None:
+            _check_compensation(info, self.comp_grade, kind)
+        eeg = [ii for ii, t in enumerate(self.ch_types) if t == "eeg"]
+        meg = [ii for ii, t in enumerate(self.ch_types) if t != "eeg"]
+        if self.meg_pos is not None and meg:
+            _check_head_position(info, [names[ii] for ii in meg], self.meg_pos,
+                                 on_mismatch)
+        if self.eeg_pos is not None and eeg:
+            _check_positions(info, [names[ii] for ii in eeg], self.eeg_pos,
+                             on_mismatch)
+        return np.array([info["ch_names"].index(ch) for ch in names], int)
+
+
+def _frozen(feeds):
+    """Read-only graph inputs (the arrays cannot be written either)."""
+    for value in feeds.values():
+        value.flags.writeable = False
+    return MappingProxyType(feeds)
+
+
+def _digest(*parts):
+    """Return a content hash of arrays, strings and numbers."""
+    h = hashlib.blake2b(digest_size=20)
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            part = np.ascontiguousarray(part)
+            h.update(f"{part.dtype}{part.shape}".encode())
+            h.update(part.tobytes())
+        else:
+            h.update(repr(part).encode())
+        h.update(b"|")
+    return h.hexdigest()
+
+
+def _cached(key, make):
+    """Return the binding of ``key``, made (and kept) if it is not cached."""
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    binding = make()
+    _CACHE[key] = binding
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return binding
+
+
+def _check_source_space(card, fwd, n_sources, backend):
+    """Raise if a forward is not on the model's (template) source space."""
+    source = card.source
+    if n_sources != source.n_sources or not source.matches(fwd["src"]):
+        raise ValueError(
+            f"The forward has {n_sources} sources but this {backend} model works "
+            f"on the template's {source.n_sources} ({source.subject}, other "
+            "vertices). Build the forward on the template: "
+            "mne_deepinverse.datasets.make_template_forward(inst.info)."
+        )
+
+
+def _no_noise_cov(card, noise_cov):
+    if noise_cov is not None:
+        raise ValueError(
+            f"This {card.backend} model whitens the data with the noise "
+            "covariance it was trained with (or reads average-referenced "
+            "EEG); noise_cov is only for models that compute their linear "
+            "estimates at apply time (e.g. 'anysensor'). Drop noise_cov, or "
+            "train a model with it: DeepInverse(fwd, noise_cov=cov)."
+        )
+
+
+class FixedSensors:
+    """The channels a model was trained for, and the forward it was trained on."""
+
+    kind = "fixed"
+    needs_forward = False
+
+    @staticmethod
+    def bind(model, fwd=None, info=None, noise_cov=None, on_mismatch="raise"):
+        """Bind a fixed-channel model (and check the forward, when given)."""
+        card, spec = model.card, model.card.sensors
+        _no_noise_cov(card, noise_cov)
+        sensors = model.sensors  # its whitener is computed once per model
+        types = [t for t in spec.ch_types if t != "eeg"]
+        if fwd is not None:
+            fwd = _check_fixed_forward(fwd)
+            _check_trained_forward(card, sensors, fwd)
+        return Binding(
+            ch_names=tuple(spec.ch_names), ch_types=tuple(spec.ch_types),
+            sensors=sensors, fwd=fwd,
+            eeg_pos=spec.ch_pos[[t == "eeg" for t in spec.ch_types]],
+            meg_pos=spec.ch_pos[[t != "eeg" for t in spec.ch_types]],
+            check_projectors=sensors.whitened,
+            comp_grade=spec.comp_grade if (sensors.whitened and types) else None,
+        )
+
+
+def _check_trained_forward(card, sensors, fwd):
+    """Raise if ``fwd`` is not the forward a fixed-channel model was trained on."""
+    remedy = (" Train a model for this forward with DeepInverse(fwd).fit(), or "
+              "use the forward the model was trained on")
+    spec = card.sensors
+    types = tuple(t for t in ("eeg", "mag", "grad") if t in spec.ch_types)
+    gain, ch_names, _ = sensor_gain(fwd, types)
+    if ch_names != list(spec.ch_names):
+        what = "EEG" if types == ("eeg",) else "/".join(types)
+        raise ValueError(
+            f"The forward's {what} channels {_short(ch_names)} differ from the "
+            f"model's {_short(spec.ch_names)}." + remedy + "."
+        )
+    if gain.shape[1] != card.source.n_sources or not card.source.matches(fwd["src"]):
+        raise ValueError(
+            f"The forward has {gain.shape[1]} sources but the model was "
+            f"trained for {card.source.n_sources} (or other vertices)." + remedy
+            + "."
+        )
+    fp = np.asarray(_gain_fingerprint(sensors.pre_gain(gain)))
+    ref = spec.gain_fingerprint
+    # 5e-3: the same head and positions, moved onto the scalp in float
+    # arithmetic, differ by ~1e-3; another head or conductivities by far more
+    if np.abs(fp - ref).max() > 5e-3 * np.abs(ref).max():
+        raise ValueError(
+            "The forward's gain matrix differs from the one the model was "
+            "trained on (other head model, conductivities, electrode "
+            "positions or head position in the MEG helmet)." + remedy
+            + " (e.g. mne_deepinverse.datasets.read_pretrained_forward for "
+            "pretrained models)."
+        )
+
+
+class AnyCap:
+    """Any EEG cap on the model's source space, read through its grid."""
+
+    kind = "any_cap"
+    needs_forward = True
+    accepts = "EEG cap"
+
+    @staticmethod
+    def bind(model, fwd, info=None, noise_cov=None, on_mismatch="raise"):
+        """Bind an any-cap model to the EEG cap of ``fwd``."""
+        card = model.card
+        _no_noise_cov(card, noise_cov)
+        fwd = _check_fixed_forward(fwd)
+        gain, ch_names = _eeg_gain(fwd)
+        _check_source_space(card, fwd, gain.shape[1], card.backend)
+        pos = np.array([ch["loc"][:3] for ch in fwd["info"]["chs"]
+                        if ch["ch_name"] in ch_names])
+        cap = card.sensors.cap
+        # the cap check runs on every call (on_mismatch may differ)
+        check_cap(ch_names, pos, cap, on_mismatch)
+
+        def make():
+            return dict(
+                interp=cap_interpolation(pos, cap),
+                gain_t=np.ascontiguousarray(_reference(gain).T, dtype=np.float32))
+
+        key = ("any_cap", model.key, _digest(gain, tuple(ch_names), pos))
+        feeds = _cached(key, lambda: _frozen(make()))
+        return Binding(ch_names=tuple(ch_names), ch_types=("eeg",) * len(ch_names),
+                       sensors=Sensors(ch_names, ["eeg"] * len(ch_names)),
+                       feeds=feeds, fwd=fwd)
+
+
+class AnySensors:
+    """Any EEG cap and MEG array on the model's source space."""
+
+    kind = "any_sensor"
+    needs_forward = True
+    accepts = "EEG cap and MEG array"
+
+    @staticmethod
+    def bind(model, fwd, info=None, noise_cov=None, on_mismatch="raise"):
+        """Bind an any-sensor model: whitener, kernels and gain of a forward."""
+        card = model.card
+        _validate_type(noise_cov, (mne.Covariance, None), "noise_cov")
+        fwd = _check_fixed_forward(fwd)
+        gain_all, names, _ = sensor_gain(fwd)
+        _check_source_space(card, fwd, gain_all.shape[1], card.backend)
+        if info is not None:  # the data's good channels of the forward
+            names = [ch for ch in names
+                     if ch in info["ch_names"] and ch not in info["bads"]]
+            if not names:
+                raise ValueError(
+                    "None of the forward's EEG/MEG channels is a good channel of "
+                    "the data; make the forward from the data's info "
+                    "(mne_deepinverse.datasets.make_template_forward(inst.info))."
+                )
+        projs = [] if info is None else info["projs"]
+        fwd_sel = mne.pick_channels_forward(fwd, names, ordered=True, verbose=False)
+        pos = sensor_positions_head(fwd_sel["info"], np.arange(len(names)))
+        cov_key = None if noise_cov is None else (
+            tuple(noise_cov["names"]), np.asarray(noise_cov["data"]),
+            tuple((p["desc"], np.asarray(p["data"]["data"]).tobytes())
+                  for p in noise_cov["projs"]))
+        key = ("any_sensor", model.key, _digest(
+            gain_all, tuple(sensor_gain(fwd)[1]), tuple(names), pos, cov_key,
+            tuple((p["desc"], np.asarray(p["data"]["data"]).tobytes(),
+                   tuple(p["data"]["col_names"])) for p in projs)))
+
+        def make():
+            sensors = Sensors.from_forward(fwd, noise_cov, ch_names=names,
+                                           projs=projs, whiten=True)
+            entry = card.sensors.any_sensors
+            kernels = linear_kernels(fwd_sel, sensors, list(entry["kernels"]),
+                                     lambda2=entry["lambda2"])
+            n_k, n_src, n_ch = kernels.shape
+            gain = sensor_gain(fwd_sel)[0]
+            feeds = dict(
+                white_t=np.ascontiguousarray(sensors.W.T, np.float32),
+                kernel_t=np.ascontiguousarray(kernels.reshape(n_k * n_src, n_ch).T),
+                gain_t=np.ascontiguousarray(sensors.pre_gain(gain).T, np.float32))
+            return sensors, _frozen(feeds)
+
+        sensors, feeds = _cached(key, make)
+        return Binding(ch_names=tuple(names), ch_types=tuple(sensors.ch_types),
+                       sensors=sensors, feeds=feeds, fwd=fwd, meg_pos=pos[
+                           [t != "eeg" for t in sensors.ch_types]])
+
+
+#: The binding strategy of every sensor kind of a model card.
+BINDINGS = {b.kind: b for b in (FixedSensors, AnyCap, AnySensors)}
+
+
+def bind(model, fwd=None, info=None, noise_cov=None, *, on_mismatch="raise",
+         kind="data"):
+    """Return the :class:`Binding` of a model for a forward, info and covariance.
+
+    Parameters
+    ----------
+    model : DeepInverseModel
+        The model (not modified).
+    fwd : instance of Forward | None
+        The forward model (needed by models that read the forward's sensors).
+    info : instance of Info | None
+        The data's info (an any-sensor model leaves out its bad channels and
+        whitens with its projectors).
+    noise_cov : instance of Covariance | None
+        The data's noise covariance (any-sensor models only).
+    on_mismatch : "raise" | "warn" | "ignore"
+        What to do when an any-cap model's cap is outside its trained range.
+    kind : str
+        How messages name the data ("evoked", "epochs", "raw").
+
+    Returns
+    -------
+    binding : Binding
+        The binding.
+    """
+    _validate_type(fwd, (mne.Forward, None), "fwd")
+    strategy = BINDINGS[model.card.sensors.kind]
+    if fwd is None and strategy.needs_forward:
+        raise ValueError(
+            f"This {model.backend} model accepts any {strategy.accepts} and reads "
+            "your "
+            "sensors through their forward model: pass fwd, e.g. fwd = mne_"
+            f"deepinverse.datasets.make_template_forward({kind}.info)."
+        )
+    return strategy.bind(model, fwd, info=info, noise_cov=noise_cov,
+                         on_mismatch=on_mismatch)

@@ -1,0 +1,162 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""The model card and the sensor bindings: typed, validated once, immutable."""
+
+import copy
+import gc
+import json
+import pickle
+
+import mne
+import numpy as np
+import pytest
+
+from mne_deepinverse import apply_deep_inverse
+from mne_deepinverse._bindings import BINDINGS
+from mne_deepinverse._card import FORMAT_VERSION, InputSpec, ModelCard
+from mne_deepinverse._load import load_model
+from mne_deepinverse._model import PreparedModel
+from mne_deepinverse._registry import PRETRAINED
+from mne_deepinverse.datasets import fetch_pretrained_file
+
+
+def _stored_card(name):
+    import onnx
+
+    proto = onnx.load(fetch_pretrained_file(PRETRAINED[name]["model"]))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    return meta["mne_deepinverse_model_card"]
+
+
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
+def test_shipped_cards_read_unchanged(name):
+    """Every shipped card (format 1 and 2) reads into typed specs, unchanged."""
+    text = _stored_card(name)
+    card = ModelCard.from_json(text)
+    assert card.to_dict() == json.loads(text)
+    assert json.loads(card.to_json()) == json.loads(text)
+    assert card.backend == name
+    assert card.source.n_sources == 5124 and card.source.src_type == "surface"
+    assert card.source.subject == "fsaverage5" and card.source.n_orient == 1
+    assert card.sensors.kind in BINDINGS
+    want = dict(anycap="any_cap", anysensor="any_sensor").get(name, "fixed")
+    assert card.sensors.kind == want
+    if want == "fixed":
+        assert len(card.sensors.ch_names) == 31
+        assert card.sensors.ch_pos.shape == (31, 3)
+        assert card.sensors.describe() == "31 EEG channels"
+    assert card.input.is_window == (name == "sifnet")
+    assert card.get("format_version", 0) <= FORMAT_VERSION
+    # the model's card is this card, read-only
+    model = load_model(name)
+    assert model.card.to_dict() == card.to_dict()
+    hyper = model.card["hyper_params"]
+    hyper["changed"] = 1
+    assert "changed" not in model.card["hyper_params"]
+    with pytest.raises(AttributeError, match="immutable"):
+        model.card.backend = "x"
+    with pytest.raises(TypeError):
+        model.card["backend"] = "x"
+    assert pickle.loads(pickle.dumps(card)).to_dict() == card.to_dict()
+
+
+def test_card_validation():
+    """A card is validated once, on read, with messages that say what is wrong."""
+    base = json.loads(_stored_card("convdip"))
+    with pytest.raises(RuntimeError, match="not valid JSON"):
+        ModelCard.from_json("{")
+    with pytest.raises(RuntimeError, match="lacks the keys.*vertices"):
+        ModelCard.from_dict({k: v for k, v in base.items() if k != "vertices"})
+    with pytest.raises(RuntimeError, match="newer mne-deepinverse"):
+        ModelCard.from_dict(dict(base, format_version=FORMAT_VERSION + 1))
+    with pytest.raises(RuntimeError, match="31 channels but ch_pos"):
+        ModelCard.from_dict(dict(base, ch_pos=base["ch_pos"][:3]))
+    with pytest.raises(RuntimeError, match="do not match its vertices"):
+        ModelCard.from_dict(dict(base, n_sources=5000))
+    with pytest.raises(RuntimeError, match="input kind 'movie'"):
+        ModelCard.from_dict(dict(base, input=dict(kind="movie")))
+    with pytest.raises(RuntimeError, match="lacks a valid n_times"):
+        ModelCard.from_dict(dict(base, input=dict(kind="window")))
+    bad_cap = dict(base, cap=dict(kind="any"))
+    with pytest.raises(RuntimeError, match="cap entry is invalid"):
+        ModelCard.from_dict(bad_cap)
+    # replace makes a new, validated card; the old one is unchanged
+    card = ModelCard.from_dict(base)
+    new = card.replace(validation=dict(auc=1.0))
+    assert new["validation"] == dict(auc=1.0) != card["validation"]
+    assert InputSpec.from_dict(None) == InputSpec()
+    win = InputSpec.from_dict(dict(kind="window", n_times=128, sfreq=250))
+    assert win.describe() == "windows of 128 samples at 250 Hz"
+    assert win.to_dict() == dict(kind="window", n_times=128, sfreq=250.0)
+
+
+def _eeg_evoked(fwd, vertex, seed=0):
+    """A noisy single-dipole evoked on a forward's EEG channels."""
+    rng = np.random.default_rng(seed)
+    gain = fwd["sol"]["data"]
+    src = np.zeros((gain.shape[1], 3))
+    src[vertex] = 1e-8
+    data = gain @ src + rng.normal(0, 1e-8, (gain.shape[0], 3))
+    info = mne.create_info(fwd["info"]["ch_names"], 100.0, "eeg")
+    with info._unlock():
+        for ch, fch in zip(info["chs"], fwd["info"]["chs"], strict=True):
+            ch["loc"][:] = fch["loc"]
+    evoked = mne.EvokedArray(data, info, verbose=False)
+    evoked.set_eeg_reference(projection=True, verbose=False)
+    return evoked
+
+
+def test_bindings_are_keyed_by_content(fwd, biosemi64_fwd):
+    """One pretrained model, two forwards alternately, each with its own maps;
+    a forward freed and replaced, or edited in place, gets a binding of its own.
+    """
+    model = load_model("anycap")
+    onnx_before = model.onnx
+    ev31 = _eeg_evoked(fwd, 1000)
+    ev64 = _eeg_evoked(biosemi64_fwd, 1000)
+    first = [apply_deep_inverse(ev, f, model).data
+             for ev, f in ((ev31, fwd), (ev64, biosemi64_fwd))]
+    for _ in range(2):  # alternately: the same maps as the first time
+        for (ev, f), want in zip(((ev31, fwd), (ev64, biosemi64_fwd)), first,
+                                 strict=True):
+            np.testing.assert_array_equal(apply_deep_inverse(ev, f, model).data,
+                                          want)
+    assert model.onnx is onnx_before  # the model never changed
+    p31, p64 = model.bind(fwd), model.bind(biosemi64_fwd)
+    assert isinstance(p31, PreparedModel) and len(p31.ch_names) == 31
+    assert len(p64.ch_names) == 64
+    # a forward edited in place: the gain of the 31 channels scaled and mixed
+    edited = copy.deepcopy(fwd)
+    want = apply_deep_inverse(ev31, edited, model).data
+    edited["sol"]["data"][:] = edited["sol"]["data"][::-1] * 2
+    got = apply_deep_inverse(ev31, edited, model).data
+    assert not np.allclose(got, want, rtol=1e-3, atol=0)
+    fresh = copy.deepcopy(edited)
+    np.testing.assert_array_equal(apply_deep_inverse(ev31, fresh, model).data, got)
+    # a forward freed and replaced by another of the same shape
+    other = copy.deepcopy(fwd)
+    del edited, fresh
+    gc.collect()
+    other["sol"]["data"][:] = other["sol"]["data"][:, ::-1]
+    got = apply_deep_inverse(ev31, other, model).data
+    np.testing.assert_array_equal(
+        got, apply_deep_inverse(ev31, copy.deepcopy(other), model).data)
+    assert not np.allclose(got, first[0], rtol=1e-3, atol=0)
+
+
+def test_prepared_model_is_read_only(fwd):
+    """A prepared model's graph inputs cannot be written; a model cannot be."""
+    model = load_model("convdip")
+    with pytest.raises(AttributeError, match="does not change"):
+        model.foo = 1
+    prepared = model.bind(fwd)
+    assert prepared.fwd is not None and prepared.ch_names == model.ch_names
+    assert "PreparedModel | convdip, 31 channels" in repr(prepared)
+    anycap = load_model("anycap").bind(fwd)
+    with pytest.raises(ValueError, match="read-only"):
+        anycap.feeds["interp"][0, 0] = 1.0
+    with pytest.raises(TypeError):
+        anycap.feeds["interp"] = None
+    with pytest.raises(RuntimeError, match="bind it first"):
+        load_model("anycap").ch_names  # noqa: B018
