@@ -10,8 +10,9 @@ repeated calls (best of ``--repeats``), against MNE's
 ``make_inverse_operator`` + ``apply_inverse`` (dSPM, fixed orientation) on the
 same data in the same run. Ratios (ours / MNE's) are what to compare between
 runs and machines; the peak memory is the largest resident-set growth
-during one call (``tracemalloc`` of numpy allocations is not enough for
-onnxruntime, so it is read from ``resource.getrusage`` in a fresh process).
+during a call (after a first one on 10 samples), from ``/proc/self/status``
+in a fresh process (Linux; onnxruntime's memory is not numpy's, so
+``tracemalloc`` would not see it).
 
 Usage::
 
@@ -94,19 +95,34 @@ def time_model(name, repeats):
 
 
 def peak_memory(name):
-    """Growth of the peak resident set (MB) during one call, in a new process."""
+    """Return the growth of the peak resident set (MB) during one call.
+
+    In a new process: the model is loaded and bound by a first call on 10
+    samples, the peak is reset (Linux: ``/proc/self/clear_refs``), and the
+    peak of the call on all 1000 samples is read.
+    """
     code = (
-        "import resource, sys; sys.path.insert(0, 'benchmarks');"
-        "from bench_apply import _setup; from mne_deepinverse import "
-        "apply_deep_inverse; import mne;"
-        f"e, f = _setup({name!r}); mne.minimum_norm.make_inverse_operator;"
-        "r0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        "import sys; sys.path.insert(0, 'benchmarks');"
+        "from bench_apply import _setup, _rss_mb; from mne_deepinverse import "
+        "apply_deep_inverse;"
+        f"e, f = _setup({name!r});"
+        f"apply_deep_inverse(e.copy().crop(0, 9 / e.info['sfreq']), f, {name!r});"
+        "open('/proc/self/clear_refs', 'w').write('5');"
+        "r0 = _rss_mb('VmRSS');"
         f"apply_deep_inverse(e, f, model={name!r});"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - r0) / 1024)"
+        "print(_rss_mb('VmHWM') - r0)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                          text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def _rss_mb(field):
+    """Return a memory field of this process (``VmRSS``, ``VmHWM``) in MB."""
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def main():
