@@ -5,38 +5,55 @@
 
 The networks (:mod:`mne_deepinverse.backends`) know nothing of MNE's inverse
 solvers, of the template or of FreeSurfer files: the training side computes
-the arrays they start from here and passes them to ``backend.build(meta,
-hyper_params, **inputs)``:
+the arrays they start from here, by the names a backend's spec lists in its
+``needs``, and passes them to ``backend.build(meta, hyper_params, **inputs)``:
 
-- ``"unet"``: ``kernels`` (MNE, dSPM and sLORETA by default) and
-  ``sphere_pos``, the sources' unit vectors on the spherical registration;
-- ``"vnet"``: ``kernel`` (sLORETA by default);
-- ``"convdip"``: nothing.
+- ``"kernels"``: linear kernels of the methods ``hyper_params["kernels"]``
+  (MNE, dSPM and sLORETA for the U-Net);
+- ``"kernel"``: the linear kernel ``hyper_params["kernel"]`` (sLORETA for the
+  VNet);
+- ``"sphere_pos"``: the sources' unit vectors on the spherical registration.
 """
 
 import mne
 import numpy as np
-from mne.utils import _check_option
 
-from ._registry import BACKENDS
 from ._sensors import Sensors
 from ._sensors import linear_kernels as _linear_kernels
 from .datasets import TEMPLATE_SUBJECT, get_template
 
 
-def backend_inputs(name, fwd, hyper_params, *, noise_cov=None):
-    """Return the arrays that ``build`` of backend ``name`` needs.
+def _kernels(fwd, params, noise_cov):
+    return linear_kernels(fwd, list(params["kernels"]), lambda2=params["lambda2"],
+                          noise_cov=noise_cov)
+
+
+def _kernel(fwd, params, noise_cov):
+    return linear_kernels(fwd, [params["kernel"]], lambda2=params["lambda2"],
+                          noise_cov=noise_cov)[0]
+
+
+def _sphere_pos(fwd, params, noise_cov):
+    return sphere_positions(fwd, params.get("subjects_dir"))
+
+
+#: What the training side computes for a network, by name.
+PROVIDERS = dict(kernels=_kernels, kernel=_kernel, sphere_pos=_sphere_pos)
+
+
+def backend_inputs(backend, fwd, hyper_params, *, noise_cov=None):
+    """Return the arrays that ``backend.build`` needs (its spec's ``needs``).
 
     Parameters
     ----------
-    name : str
-        The backend (a key of :data:`mne_deepinverse._registry.BACKENDS`).
+    backend : Backend
+        The backend's spec (:func:`mne_deepinverse.backends.get_backend`).
     fwd : instance of Forward
-        The EEG forward the model is trained for, as the user gave it: the
+        The forward the model is trained for, as the user gave it: the
         kernels use depth weighting when it has free orientations.
     hyper_params : dict
         The backend's hyper-parameters (missing keys take its defaults);
-        ``subjects_dir`` locates the spherical registration for ``"unet"``.
+        ``subjects_dir`` locates the spherical registration.
     noise_cov : instance of Covariance | None
         The noise covariance of a MEG or EEG+MEG model (see
         :class:`~mne_deepinverse.DeepInverse`).
@@ -44,27 +61,11 @@ def backend_inputs(name, fwd, hyper_params, *, noise_cov=None):
     Returns
     -------
     inputs : dict
-        Keyword arguments for the backend's ``build`` (empty for
-        ``"convdip"``).
+        Keyword arguments for the backend's ``build``, computed in the order
+        of ``needs`` (e.g. the source-space check of ``"sphere_pos"`` first).
     """
-    from .backends import get_backend
-
-    _check_option("model", name, sorted(BACKENDS))
-    if name == "convdip":
-        return {}
-    if name == "anysensor":  # its kernels are computed per forward, at apply
-        params = {**get_backend(name).DEFAULTS, **hyper_params}
-        return dict(sphere_pos=sphere_positions(fwd, params.get("subjects_dir")))
-    params = {**get_backend(name).DEFAULTS, **hyper_params}
-    if name == "unet":
-        # the source space check first: it fails fast for non-surface spaces
-        sphere_pos = sphere_positions(fwd, params.get("subjects_dir"))
-        kernels = linear_kernels(fwd, list(params["kernels"]),
-                                 lambda2=params["lambda2"], noise_cov=noise_cov)
-        return dict(kernels=kernels, sphere_pos=sphere_pos)
-    kernel = linear_kernels(fwd, [params["kernel"]], lambda2=params["lambda2"],
-                            noise_cov=noise_cov)[0]
-    return dict(kernel=kernel)
+    params = backend.hyper_params(hyper_params)
+    return {name: PROVIDERS[name](fwd, params, noise_cov) for name in backend.needs}
 
 
 def linear_kernels(fwd, methods, *, lambda2=1.0 / 9.0, depth=0.8, noise_cov=None):

@@ -39,8 +39,9 @@ PRETRAINED = {
 # The any-cap model (tools/train_anycap.py) has no forward of its own: it is
 # applied with the user's template forward, for any cap on the template.
 PRETRAINED["anycap"] = dict(backend="anycap", model="anycap.onnx", forward=None,
-                            card="anycap.md")
+                            card="anycap.md", accepts="any EEG cap")
 # The any-sensor model (tools/train_anysensor.py) computes its kernels for the
 # user's template forward (any EEG cap and MEG array) when it is applied.
 PRETRAINED["anysensor"] = dict(backend="anysensor", model="anysensor.onnx",
-                               forward=None, card="anysensor.md")
+                               forward=None, card="anysensor.md",
+                               accepts="any EEG cap or MEG array")

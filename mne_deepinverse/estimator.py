@@ -3,12 +3,10 @@
 # Copyright the mne-deepinverse contributors.
 """The scikit-learn style estimator :class:`DeepInverse`."""
 
-import numbers
 
 import mne
 import numpy as np
 from mne.utils import (
-    _check_dict_keys,
     _check_option,
     _validate_type,
     logger,
@@ -28,49 +26,13 @@ from ._utils import (
     _check_fixed_forward,
     _check_random_state,
 )
+from .backends.base import LOSSES
 
-_LOSSES = ("auto", "cosine_mse", "cosine_wmse", "hausdorff")
+_LOSSES = ("auto", *LOSSES)
 # the parameters a model card records and read_deep_inverse restores
 _RECIPE = ("model", "n_epochs", "samples_per_epoch", "batch_size", "learning_rate",
            "loss", "patience", "n_val", "simulation", "hyper_params", "fp16",
            "warm_start", "random_state")
-
-
-#: Integer hyper-parameters for which 0 means "none of it".
-_ZERO_IS_NONE = ("groups", "vertex_head", "scan")
-
-
-def _check_hyper_params(hyper, backend, model):
-    """Raise for unknown keys, and numeric values unlike their default's form."""
-    defaults = backend.DEFAULTS
-    allowed = sorted(set(defaults) | set(getattr(backend, "RUNTIME_KEYS", ())))
-    _check_dict_keys(
-        hyper, allowed, "hyper_params key(s)",
-        f"the hyper-parameters of model={model!r} (allowed: {allowed})",
-    )
-
-    def is_int(v, low):
-        return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
-
-    for key, value in hyper.items():
-        default, low = defaults.get(key), 0 if key in _ZERO_IS_NONE else 1
-        if isinstance(default, float):
-            ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
-                  and np.isfinite(value) and value > 0)
-            what = "a positive, finite number"
-        elif isinstance(default, int):
-            ok, what = is_int(value, low), f"an integer >= {low}"
-        elif isinstance(default, tuple) and all(isinstance(d, int) for d in default):
-            ok = (isinstance(value, tuple | list) and len(value) == len(default)
-                  and all(is_int(v, low) for v in value))
-            what = f"a tuple of {len(default)} integers >= {low}"
-        else:
-            continue
-        if not ok:
-            raise ValueError(
-                f"hyper_params[{key!r}] must be {what} (default {default!r}), got "
-                f"{value!r}."
-            )
 
 
 def _sklearn_array(X, name, ensure_2d=True):
@@ -320,25 +282,25 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         """Train on ``X, Y`` (None: simulated) on the torch ``device``."""
         import torch
 
-        if self.model == "anysensor":
-            if X is not None:
-                raise ValueError(
-                    "model='anysensor' trains on data simulated for every forward "
-                    "it is given (its inputs depend on the sensors); it cannot "
-                    "take X and Y. Call fit() without them."
-                )
-            return self._fit_any_sensors(device)
         from ._export import set_card as _set_card
         from .backends import export_onnx, get_backend
         from .backends._train import card_training_record, train_network
 
         backend = get_backend(self.model)
-        _check_hyper_params(self.hyper_params or {}, backend, self.model)
+        backend.check_hyper_params(self.hyper_params or {})
+        if backend.sensor_kind == "any_sensor":
+            if X is not None:
+                raise ValueError(
+                    f"model={self.model!r} trains on data simulated for every "
+                    "forward it is given (its inputs depend on the sensors); it "
+                    "cannot take X and Y. Call fit() without them."
+                )
+            return self._fit_any_sensors(backend, device)
         fwd = _check_fixed_forward(self.fwd)
         sensors = Sensors.from_forward(fwd, self.noise_cov)
         meta = forward_entries(fwd, sensors)
         gain = sensor_gain(fwd)[0]
-        window = getattr(backend, "INPUT", "sample") == "window"
+        window = backend.input_kind == "window"
         layers = warm = None
         start = self._warm_model()
         if start is not None and sensors.whitened:
@@ -362,11 +324,12 @@ class DeepInverse(TransformerMixin, BaseEstimator):
             data = self._window_data(fwd, meta, sim_params, X, Y, seeds,
                                      int(rng.integers(0, 2**31 - 1)), sensors)
         else:
-            data = self._sample_data(fwd, meta, sim_params, X, Y, seeds, sensors)
+            data = self._sample_data(backend, fwd, meta, sim_params, X, Y, seeds,
+                                     sensors)
         X_val, Y_val, draw, steps, source, inputs, out_pos, to_sources = data
         torch.manual_seed(int(seeds[0]))
-        hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
-        loss = backend.LOSS if self.loss == "auto" else self.loss
+        hyper = backend.hyper_params(self.hyper_params)
+        loss = backend.loss if self.loss == "auto" else self.loss
         if window and loss == "hausdorff":
             raise ValueError(
                 f"loss='hausdorff' is for networks that read one time sample; "
@@ -375,13 +338,12 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         if warm is None:
             net = backend.build(meta, hyper, **inputs)
         else:
-            net = backend.DenseChain(layers)
+            net = backend.dense_chain(layers)
             hyper = dict(layers=[int(w.shape[1]) for w, _, _ in layers])
             if self.loss == "auto" and warm["loss"]:
                 loss = warm["loss"]  # the loss the model was trained with
             logger.info(f"Fine-tuning {warm['model']} ({warm['backend']})")
-        for key in getattr(backend, "RUNTIME_KEYS", ()):
-            hyper.pop(key, None)  # machine-specific, not part of the model
+        hyper = backend.stored(hyper)  # no machine-specific keys
         net = net.to(device)
         what = "windows" if window else "samples"
         logger.info(f"Training {self.model} on {what} {source} ({meta['n_sources']} "
@@ -392,8 +354,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
             batch_size=self.batch_size, learning_rate=self.learning_rate,
             loss=loss, patience=self.patience, source_pos=out_pos,
             seed=int(seeds[0]), progress=self.progress,
-            target_transform=(backend.train_targets(net)
-                              if hasattr(backend, "train_targets") else None),
+            target_transform=backend.train_targets(net),
             whitener=whitener,
         )
         self.net_ = net = net.cpu()
@@ -430,19 +391,17 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         self.model_ = DeepInverseModel(_set_card(model.onnx, card))
         return self
 
-    def _fit_any_sensors(self, device):
+    def _fit_any_sensors(self, backend, device):
         """Train an any-sensor model over the sensor configurations of ``fwd``."""
         from ._any_sensors import SensorConfigs
         from ._backend_inputs import backend_inputs
         from ._export import set_card as _set_card
-        from .backends import export_onnx, get_backend
+        from .backends import export_onnx
         from .backends._train import card_training_record, train_network
         from .metrics import evaluate
 
-        backend = get_backend(self.model)
-        _check_hyper_params(self.hyper_params or {}, backend, self.model)
         fwds = list(self.fwd) if isinstance(self.fwd, list | tuple) else [self.fwd]
-        hyper = dict(backend.DEFAULTS, **(self.hyper_params or {}))
+        hyper = backend.hyper_params(self.hyper_params)
         rng = _check_random_state(self.random_state)
         seeds = rng.integers(0, 2**31 - 1, 3)
         sim_params = dict(self.simulation or {})
@@ -461,10 +420,9 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         meta.update(ch_names=[], ch_pos=[], ch_pos2d=[], gain_fingerprint=[],
                     input=dict(kind="sample"))
         net = backend.build(meta, hyper, **backend_inputs(
-            self.model, configs.configs[0]["fwd"], hyper)).to(device)
-        for key in getattr(backend, "RUNTIME_KEYS", ()):
-            hyper.pop(key, None)
-        loss = backend.LOSS if self.loss == "auto" else self.loss
+            backend, configs.configs[0]["fwd"], hyper)).to(device)
+        hyper = backend.stored(hyper)
+        loss = backend.loss if self.loss == "auto" else self.loss
         logger.info(f"Training {self.model} on samples simulated on the fly for "
                     f"{len(fwds)} sensor configurations ({meta['n_sources']} "
                     "sources)")
@@ -520,9 +478,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         warm-start model other than a pretrained name (its record is the
         card's ``training["warm_start"]``).
         """
-        hyper = dict(self.hyper_params or {})
-        for key in getattr(backend, "RUNTIME_KEYS", ()):
-            hyper.pop(key, None)
+        hyper = backend.stored(self.hyper_params or {})
         params = {name: getattr(self, name) for name in _RECIPE}
         params["hyper_params"] = hyper or None
         params["simulation"] = dict(self.simulation) if self.simulation else None
@@ -563,8 +519,11 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         if self.fwd is None:
             raise ValueError("DeepInverse needs a forward model (fwd) to be trained.")
         _check_option("model", self.model, sorted(BACKENDS))
+        from .backends import get_backend
+
+        backend = get_backend(self.model)
         if isinstance(self.fwd, list | tuple):
-            if self.model != "anysensor":
+            if backend.sensor_kind != "any_sensor":
                 raise ValueError(
                     f"fwd is a list of {len(self.fwd)} forwards; only "
                     "model='anysensor' trains over several sensor configurations. "
@@ -576,19 +535,19 @@ class DeepInverse(TransformerMixin, BaseEstimator):
                 _validate_type(f, mne.Forward, "each forward in fwd")
         else:
             _validate_type(self.fwd, mne.Forward, "fwd")
-        if self.model == "anycap":
+        if backend.trained_by is not None:
             raise NotImplementedError(
-                "DeepInverse trains a network for one forward's channels; any-cap "
-                "networks are trained over many caps by tools/train_anycap.py. "
-                "Apply the pretrained any-cap model with apply_deep_inverse, or "
-                "fine-tune it for your forward: DeepInverse(fwd, 'convdip', "
-                "warm_start='anycap')."
+                f"DeepInverse trains a network for one forward's channels; "
+                f"{self.model} networks are trained by {backend.trained_by}. "
+                f"Apply the pretrained {self.model} model with apply_deep_inverse, "
+                "or fine-tune it for your forward: DeepInverse(fwd, 'convdip', "
+                f"warm_start={self.model!r})."
             )
         _validate_type(self.warm_start, (None, bool, str, "path-like",
                                          DeepInverseModel, BaseEstimator),
                        "warm_start")
         if self.warm_start is not None and self.warm_start is not False:
-            if self.model != "convdip":
+            if not backend.warm_startable:
                 raise ValueError(
                     f"warm_start fine-tunes a ConvDip-type model, so it needs "
                     f"model='convdip', got model={self.model!r}."
@@ -633,7 +592,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         for name in ("fp16", "progress"):
             _validate_type(getattr(self, name), bool, name)
 
-    def _sample_data(self, fwd, meta, sim_params, X, Y, seeds, sensors):
+    def _sample_data(self, backend, fwd, meta, sim_params, X, Y, seeds, sensors):
         """Return validation set, batch source, steps per epoch of a sample model."""
         from ._backend_inputs import backend_inputs
         from .simulation import PatchSimulator
@@ -659,11 +618,8 @@ class DeepInverse(TransformerMixin, BaseEstimator):
             X, Y = self._check_XY(X, Y, sensors.ch_types, meta["n_sources"])
             X_val, Y_val, draw, steps = self._split(X, Y, n_val, seeds)
             source = "given arrays"
-        from .backends import get_backend
-
-        hyper = dict(get_backend(self.model).DEFAULTS, **(self.hyper_params or {}))
         inputs = {} if self.warm_start not in (None, False) else backend_inputs(
-            self.model, self.fwd, hyper, noise_cov=self.noise_cov)
+            backend, self.fwd, self.hyper_params, noise_cov=self.noise_cov)
         return (X_val, Y_val, draw, steps, source, inputs,
                 np.asarray(meta["source_rr"]), None)
 

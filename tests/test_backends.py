@@ -82,14 +82,14 @@ def test_sphere_images(fwd):
 
 def test_unet_needs_surface(sphere_fwd):
     with pytest.raises(ValueError, match="needs a surface source space.*vnet"):
-        backend_inputs("unet", sphere_fwd, {})
+        backend_inputs(get_backend("unet"), sphere_fwd, {})
 
 
 def test_build(fwd, sphere_fwd):
     """Every backend builds from a card's meta and its inputs' arrays alone."""
     from mne_deepinverse._utils import _eeg_gain
 
-    assert backend_inputs("convdip", fwd, {}) == {}
+    assert backend_inputs(get_backend("convdip"), fwd, {}) == {}
     for name, fwd_, hyper in (
         ("convdip", sphere_fwd, {}),
         ("vnet", sphere_fwd, dict(grid=16)),
@@ -99,7 +99,7 @@ def test_build(fwd, sphere_fwd):
         n_src = fwd_["nsource"]
         meta = dict(n_sources=n_src, source_rr=fwd_["source_rr"].tolist(),
                     ch_pos2d=np.random.default_rng(0).uniform(size=(n_ch, 2)))
-        inputs = backend_inputs(name, fwd_, hyper)
+        inputs = backend_inputs(get_backend(name), fwd_, hyper)
         net = get_backend(name).build(meta, hyper, **inputs).eval()
         with torch.no_grad():
             out = net(torch.randn(3, n_ch))

@@ -73,7 +73,7 @@ def anycap_model(fwd):
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
     from mne_deepinverse._card import forward_entries as _forward_meta
-    from mne_deepinverse.backends import anycap, export_onnx
+    from mne_deepinverse.backends import anycap, export_onnx, get_backend
 
     torch.manual_seed(0)
     meta = _forward_meta(fwd)
@@ -85,7 +85,8 @@ def anycap_model(fwd):
             bn.running_var.uniform_(0.5, 2)
         net.out.bias.fill_(0.05)
     card = dict(meta, format_version=2, backend="anycap", input=dict(kind="sample"))
-    return DeepInverseModel(export_onnx(anycap, net, None, card, fp16=False)), net
+    onnx = export_onnx(get_backend("anycap"), net, None, card, fp16=False)
+    return DeepInverseModel(onnx), net
 
 
 def test_anycap_model_on_two_caps(anycap_model, fwd):

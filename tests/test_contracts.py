@@ -160,3 +160,47 @@ def test_prepared_model_is_read_only(fwd):
         anycap.feeds["interp"] = None
     with pytest.raises(RuntimeError, match="bind it first"):
         load_model("anycap").ch_names  # noqa: B018
+
+
+#: The old optional module attributes of a backend and the card flags that
+#: decided what varies; nothing outside a backend's own module probes them.
+_PROBED = {"RUNTIME_KEYS", "fold", "for_export", "INPUT", "train_targets",
+           "KERNELS_AT_APPLY", "DenseChain", "DEFAULTS", "LOSS", "reads_forward",
+           "any_sensors", "any_cap"}
+
+
+def _package_sources():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "mne_deepinverse"
+    return root, sorted(root.rglob("*.py"))
+
+
+def test_no_backend_switches():
+    """What differs between networks lives in the backend's module: no
+    ``if name == "unet"`` and no ``getattr(backend, "fold")`` elsewhere."""
+    import ast
+
+    from mne_deepinverse._registry import BACKENDS
+
+    root, paths = _package_sources()
+    own = {root / "backends" / f"{mod}.py" for mod in BACKENDS.values()}
+    bad = []
+    for path in paths:
+        if path in own:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):  # name == "unet", "x" in (...)
+                consts = [n.value for n in ast.walk(node)
+                          if isinstance(n, ast.Constant)]
+                if any(c in BACKENDS for c in consts if isinstance(c, str)):
+                    bad.append(f"{path.relative_to(root)}:{node.lineno} compares "
+                               "with a backend name")
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("getattr", "hasattr")
+                    and len(node.args) >= 2
+                    and isinstance(node.args[1], ast.Constant)
+                    and node.args[1].value in _PROBED):
+                bad.append(f"{path.relative_to(root)}:{node.lineno} probes "
+                           f"{node.args[1].value!r}")
+    assert not bad, bad

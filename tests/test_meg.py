@@ -164,9 +164,7 @@ def test_fit_apply_meg(fwd_all, kind, backend):
                                rtol=1e-4, atol=1e-4 * np.abs(white_ref).max())
     with torch.no_grad():
         net = est.net_.eval()
-        mod = get_backend(backend)
-        if hasattr(mod, "for_export"):
-            net = mod.for_export(net)
+        net = get_backend(backend).for_export(net)
         inp = normalise_torch(torch.as_tensor(x), torch.as_tensor(
             sensors.W.T, dtype=torch.float32))
         ref = net(inp).numpy()

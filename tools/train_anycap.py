@@ -399,10 +399,11 @@ def write_model(net, fwd, cap, record, val_caps, sim, out, t0):
     from make_pretrained_forward import update_registry
 
     from mne_deepinverse._model import DeepInverseModel
-    from mne_deepinverse.backends import anycap, export_onnx
+    from mne_deepinverse.backends import export_onnx, get_backend
     from mne_deepinverse.metrics import evaluate
 
     card = _card(fwd, cap, record, {})
+    anycap = get_backend("anycap")
     model = DeepInverseModel(export_onnx(anycap, net, None, card))
     val = {}
     for k, (idx, _) in val_caps.items():

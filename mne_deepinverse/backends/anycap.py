@@ -14,6 +14,7 @@ them all (``tools/train_anycap.py``).
 
 import numpy as np
 
+from .base import Backend
 from .convdip import ConvDip
 from .convdip import fold as _fold_convdip
 
@@ -37,3 +38,24 @@ def build(meta, hyper_params):
 def fold(net):
     """Fold convolution and BatchNorm into three dense layers on the grid."""
     return _fold_convdip(net)
+
+
+class AnyCapBackend(Backend):
+    """ConvDip on a scalp grid that any EEG cap is interpolated onto."""
+
+    name = "anycap"
+    defaults = DEFAULTS
+    loss = LOSS
+    sensor_kind = "any_cap"
+    trained_by = "tools/train_anycap.py"
+    summary = "ConvDip on spherical-spline images: any EEG cap on the template"
+
+    def build(self, meta, hyper, **inputs):
+        """Build an untrained any-cap network (see :func:`build`)."""
+        return build(meta, hyper)
+
+    def export(self, net, gain_pre, card, *, fp16=True, whitener=None):
+        """Export as dense layers on the grid; the cap's matrices are inputs."""
+        from .._export import make_onnx_model
+
+        return make_onnx_model(fold(net), None, card, fp16=fp16)

@@ -27,7 +27,9 @@ read; the linear estimates keep what it lacks for several sources.
 
 import torch
 
+from .base import Backend
 from .unet import DEFAULTS as _UNET_DEFAULTS
+from .unet import RUNTIME_KEYS as _UNET_RUNTIME_KEYS
 from .unet import UNet, build_unet
 
 DEFAULTS = dict(_UNET_DEFAULTS, vertex_head=16, scan=1)
@@ -96,3 +98,26 @@ def build(meta, hyper_params, *, sphere_pos):
                                     int(meta["n_sources"])), params, sphere_pos)
     net.scan = scan
     return net
+
+
+class AnySensorBackend(Backend):
+    """The U-Net whose linear kernels are computed for each forward at apply."""
+
+    name = "anysensor"
+    defaults = DEFAULTS
+    loss = LOSS
+    runtime_keys = _UNET_RUNTIME_KEYS
+    sensor_kind = "any_sensor"
+    needs = ("sphere_pos",)
+    summary = ("U-Net whose MNE/dSPM/sLORETA kernels are computed at apply time: "
+               "any EEG cap and MEG array on the template")
+
+    def build(self, meta, hyper, *, sphere_pos):
+        """Build an untrained any-sensor U-Net (see :func:`build`)."""
+        return build(meta, hyper, sphere_pos=sphere_pos)
+
+    def export(self, net, gain_pre, card, *, fp16=True, whitener=None):
+        """Export a graph whose whitener, kernels and gain are inputs."""
+        from .._export import export_any_sensor_model
+
+        return export_any_sensor_model(net, card, fp16=fp16)

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .base import Backend
+
 DEFAULTS = dict(image_shape=(7, 11), n_filters=8, n_dense=512)
 LOSS = "cosine_mse"
 
@@ -200,3 +202,28 @@ def fold(net):
         (w2.numpy(), b2.numpy(), True),
         (w3.numpy(), b3.numpy(), True),
     ]
+
+
+class ConvDipBackend(Backend):
+    """ConvDip: a shallow CNN on a 2-D image of the scalp (one cap's channels)."""
+
+    name = "convdip"
+    defaults = DEFAULTS
+    loss = LOSS
+    warm_startable = True
+    summary = "ConvDip: a shallow CNN on a 2-D image of the scalp EEG"
+
+    def build(self, meta, hyper, **inputs):
+        """Build an untrained ConvDip (see :func:`build`)."""
+        return build(meta, hyper)
+
+    def export(self, net, gain_pre, card, *, fp16=True, whitener=None):
+        """Export as dense layers (the fastest graph; :func:`fold`)."""
+        from .._export import make_onnx_model
+
+        return make_onnx_model(fold(net), gain_pre, card, fp16=fp16,
+                               whitener=whitener)
+
+    def dense_chain(self, layers):
+        """Return a warm start's dense layers as a network (:class:`DenseChain`)."""
+        return DenseChain(layers)

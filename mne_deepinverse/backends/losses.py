@@ -6,7 +6,7 @@
 import torch
 from mne.utils import _check_option
 
-LOSSES = ("cosine_mse", "cosine_wmse", "hausdorff")
+from .base import LOSSES
 
 
 def cosine_mse(pred, target):

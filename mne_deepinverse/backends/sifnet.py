@@ -40,6 +40,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .base import Backend
+
 DEFAULTS = dict(width=64, n_blocks=4, kernel=5, pool=8, n_components=6,
                 n_hidden=384, train_pool=8)
 LOSS = "cosine_wmse"
@@ -180,3 +182,26 @@ def train_targets(net):
 def for_export(net):
     """Return the module the ONNX graph is exported from (source outputs)."""
     return ToSources(net, net.expansion).eval()
+
+
+class SIFNetBackend(Backend):
+    """SIFNet: windows of EEG to the activity of every region over the window."""
+
+    name = "sifnet"
+    defaults = DEFAULTS
+    loss = LOSS
+    input_kind = "window"
+    summary = ("SIFNet: a residual network on windows of EEG, trained on "
+               "neural-mass and patch simulations")
+
+    def build(self, meta, hyper, *, expansion):
+        """Build an untrained SIFNet (see :func:`build`)."""
+        return build(meta, hyper, expansion=expansion)
+
+    def for_export(self, net):
+        """Return the network with its regions mapped onto the sources."""
+        return for_export(net)
+
+    def train_targets(self, net):
+        """Average the targets over the network's training pool."""
+        return train_targets(net)

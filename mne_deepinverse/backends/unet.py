@@ -40,6 +40,7 @@ from ._resample import (
     multilinear_table,
     peak_normalise,
 )
+from .base import Backend
 
 DEFAULTS = dict(
     grid=(32, 64),
@@ -228,3 +229,19 @@ def build_unet(cls, kernels, params, sphere_pos):
     net = cls(kernels, to_grid, from_grid, shape, tuple(params["channels"]),
               params["groups"], params["vertex_head"])
     return net.to(memory_format=torch.channels_last)
+
+
+class UNetBackend(Backend):
+    """A U-Net refining linear estimates on images of the hemispheres."""
+
+    name = "unet"
+    defaults = DEFAULTS
+    loss = LOSS
+    runtime_keys = RUNTIME_KEYS
+    needs = ("sphere_pos", "kernels")
+    summary = ("U-Net refining MNE, dSPM and sLORETA estimates (hemisphere "
+               "images)")
+
+    def build(self, meta, hyper, *, kernels, sphere_pos):
+        """Build an untrained U-Net (see :func:`build`)."""
+        return build(meta, hyper, kernels=kernels, sphere_pos=sphere_pos)

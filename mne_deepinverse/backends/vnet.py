@@ -37,6 +37,7 @@ from ._resample import (
     multilinear_table,
     peak_normalise,
 )
+from .base import Backend
 
 DEFAULTS = dict(
     grid=24,
@@ -201,3 +202,17 @@ def build(meta, hyper_params, *, kernel):
     net = VNet(kernel, to_grid, from_grid, mask, tuple(params["channels"]),
                params["groups"])
     return net.to(memory_format=torch.channels_last_3d)
+
+
+class VNetBackend(Backend):
+    """A VNet refining the voxelised magnitude of a linear estimate (3-D)."""
+
+    name = "vnet"
+    defaults = DEFAULTS
+    loss = LOSS
+    needs = ("kernel",)
+    summary = "VNet refining the voxelised sLORETA magnitude (3-D)"
+
+    def build(self, meta, hyper, *, kernel):
+        """Build an untrained VNet (see :func:`build`)."""
+        return build(meta, hyper, kernel=kernel)

@@ -104,9 +104,9 @@ def read_pretrained_forward(model="convdip", *, fixed=True, verbose=None):
     _check_option("model", model, sorted(PRETRAINED))
     _validate_type(fixed, bool, "fixed")
     if PRETRAINED[model]["forward"] is None:
-        what = "any EEG cap" + (" or MEG array" if model == "anysensor" else "")
         raise ValueError(
-            f"The pretrained model {model!r} accepts {what} and has no forward "
+            f"The pretrained model {model!r} accepts "
+            f"{PRETRAINED[model]['accepts']} and has no forward "
             "of its own: apply it with the template forward of your sensors, "
             "make_template_forward(inst.info)."
         )
