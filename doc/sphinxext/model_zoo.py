@@ -1,12 +1,19 @@
 # Authors: The mne-deepinverse developers
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
-"""The model zoo page: the shipped models' cards and benchmark numbers as rst."""
+"""The model zoo page: the shipped models' cards and benchmark numbers as rst.
+
+A documentation generator (``doc/conf.py`` runs it at every build), not part
+of the package.
+"""
 
 import json
 from pathlib import Path
 
-from ._registry import PRETRAINED
+from mne_deepinverse import read_deep_inverse_model
+from mne_deepinverse._registry import PRETRAINED
+from mne_deepinverse.datasets import fetch_pretrained_file
+from mne_deepinverse.datasets._pretrained import _read_registry
 
 _WHAT = {
     "convdip": "ConvDip: a shallow CNN on a 2-D image of the scalp EEG",
@@ -122,10 +129,6 @@ def write_model_zoo(rst_fname, benchmark_runs=()):
     rst_fname : pathlib.Path
         The page.
     """
-    from ._model import read_deep_inverse_model
-    from .datasets import fetch_pretrained_file
-    from .datasets._pretrained import _read_registry
-
     registry = _read_registry()
     lines = [
         "Model zoo", "=========", "",
