@@ -55,7 +55,8 @@ def main():
     """Fit, score and plot."""
     import mne
 
-    from mne_deepinverse.benchmark import _montage_info, run_benchmark
+    from mne_deepinverse.benchmark import run_benchmark
+    from mne_deepinverse.benchmark._protocol import _montage_info
     from mne_deepinverse.datasets import make_template_forward
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

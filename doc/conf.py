@@ -26,11 +26,13 @@ import mne_deepinverse  # noqa: E402
 # (see the limitations page).
 warnings.filterwarnings("ignore", "Plotting source estimates with the matplotlib",
                         FutureWarning)
-from mne_deepinverse._zoo import write_model_zoo  # noqa: E402
-from mne_deepinverse.benchmark import write_results_page  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the repository, for the examples
+sys.path.insert(0, str(HERE / "sphinxext"))  # the page generators
+
+from model_zoo import write_model_zoo  # noqa: E402
+from results_page import write_results_page  # noqa: E402
 
 # -- Project ---------------------------------------------------------------
 project = "mne-deepinverse"

@@ -68,13 +68,10 @@ def _benchmark(args, error):
     from pathlib import Path
 
     from ._demo import _check_out_dir
-    from .benchmark import (
-        STAT_METRICS,
-        _load_deep_models,
-        _montage_info,
-        _reused_run,
-        run_benchmark,
-    )
+    from .benchmark import STAT_METRICS, run_benchmark
+    from .benchmark._methods import _load_deep_models
+    from .benchmark._protocol import _montage_info
+    from .benchmark._result import _reused_run
 
     if args.quick and args.n_samples is not None:
         error(f"--quick runs 30 samples per set, but --n-samples {args.n_samples} "

@@ -231,6 +231,7 @@ class FixedSensors:
 
     kind = "fixed"
     needs_forward = False
+    reads_noise_cov = False
 
     @staticmethod
     def bind(model, fwd=None, info=None, noise_cov=None, on_mismatch="raise"):
@@ -290,6 +291,7 @@ class AnyCap:
 
     kind = "any_cap"
     needs_forward = True
+    reads_noise_cov = False
     accepts = "EEG cap"
 
     @staticmethod
@@ -323,6 +325,7 @@ class AnySensors:
 
     kind = "any_sensor"
     needs_forward = True
+    reads_noise_cov = True
     accepts = "EEG cap and MEG array"
 
     @staticmethod

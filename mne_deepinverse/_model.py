@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from mne.utils import _check_fname, _check_option, _validate_type, logger
 
-from ._bindings import _cached, _digest, bind
+from ._bindings import BINDINGS, _cached, _digest, bind
 from ._checks import _check_data_array
 from ._onnx import OnnxModel
 from ._sensors import Sensors
@@ -116,6 +116,11 @@ class DeepInverseModel:
     def reads_forward(self):
         """Whether the model learns its channels from the forward (bool)."""
         return self.card.sensors.reads_forward
+
+    @property
+    def reads_noise_cov(self):
+        """Whether the model whitens with the data's noise covariance (bool)."""
+        return BINDINGS[self.card.sensors.kind].reads_noise_cov
 
     @property
     def sensors(self):

@@ -2,6 +2,7 @@
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
 
+import csv
 import json
 from pathlib import Path
 
@@ -9,18 +10,16 @@ import numpy as np
 import pytest
 
 from mne_deepinverse.__main__ import main
-from mne_deepinverse.benchmark import (
-    CLASSIC_1020,
-    BenchmarkResult,
+from mne_deepinverse.benchmark import CLASSIC_1020, BenchmarkResult, run_benchmark
+from mne_deepinverse.benchmark._methods import _deep_on_cap, _load_deep_models
+from mne_deepinverse.benchmark._protocol import (
     _check_montage,
-    _deep_on_cap,
+    _meg_setup,
     _montage_info,
-    _paired_stats,
-    _results_section,
-    _summary,
-    run_benchmark,
-    write_results_page,
+    _n_trials_for,
+    _simulate_test_sample,
 )
+from mne_deepinverse.benchmark._result import _paired_stats, _summary
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +55,7 @@ def test_run_benchmark(result, tmp_path):
     assert set(stats["multi"]) == {"deep", "baseline", "chosen", "auc", "mle", "nmse",
                                    "f1"}
     assert "f1" not in stats["single"]
-    js, csv = result.save(tmp_path)
+    js, csv_fname = result.save(tmp_path)
     data = json.loads(js.read_text())
     cfg = data["config"]
     assert cfg["n_samples"] == 3
@@ -64,14 +63,16 @@ def test_run_benchmark(result, tmp_path):
     assert cfg["n_trials"] == 20
     assert cfg["not_applicable"] == {} and cfg["deep"] == methods[:-4]
     assert data["summary"]["multi"]["unet"]["f1"]["n"] == 3
-    assert csv.read_text().splitlines()[0].count(",f1,") == 1
+    # the CSV: one row per record, the values as str() writes them
+    lines = csv_fname.read_text().splitlines()
+    assert lines[0] == ",".join(result.records[0])
+    assert lines[0].count(",f1,") == 1
+    assert lines[1:] == [",".join(str(v) for v in r.values()) for r in result.records]
+    with open(csv_fname, newline="") as fid:
+        rows = list(csv.DictReader(fid))
+    assert [float(row["auc"]) for row in rows] == [r["auc"] for r in result.records]
     figs = result.plot(tmp_path)
     assert len(figs) >= 4 and all(f.is_file() for f in figs)
-    page = write_results_page(js, tmp_path / "results.rst", figures=["a.png"])
-    text = page.read_text()
-    assert "Single source" in text and "convdip" in text and ".. image:: a.png" in text
-    assert "     - F1" in text and "- f1: mean difference" in text
-    assert "the ConvDip paper's 31 channels" in text
 
 
 def test_run_benchmark_erp_window_model():
@@ -149,21 +150,19 @@ def test_cli_benchmark(tmp_path, capsys):
 ])
 def test_run_benchmark_errors(kwargs, err, match, monkeypatch):
     """Bad arguments fail before any forward is built."""
-    from mne_deepinverse import benchmark
+    from mne_deepinverse.benchmark import _protocol
 
     def fail(*args, **kwargs):
         raise AssertionError("bad input reached the slow part")
 
-    monkeypatch.setattr(benchmark, "make_agm_forward", fail)
-    monkeypatch.setattr(benchmark, "make_template_forward", fail)
+    monkeypatch.setattr(_protocol, "make_agm_forward", fail)
+    monkeypatch.setattr(_protocol, "make_template_forward", fail)
     with pytest.raises(err, match=match):
         run_benchmark(**kwargs)
 
 
 def test_load_deep_models_twice():
     """Two models of one name are both kept, not one silently dropped."""
-    from mne_deepinverse.benchmark import _load_deep_models
-
     deep, fwd = _load_deep_models(("convdip", "convdip"))
     assert list(deep) == ["convdip", "convdip-2"]
     assert fwd["nsource"] == 5124
@@ -171,8 +170,6 @@ def test_load_deep_models_twice():
 
 def test_n_trials_for_covariances():
     """Default trials: 20, more where MNE's covariances need more samples."""
-    from mne_deepinverse.benchmark import _n_trials_for
-
     assert [_n_trials_for(n) for n in (19, 31, 42, 43, 64, 128)] == [
         20, 20, 20, 20, 30, 59]
     for n in (64, 128, 256):  # MNE's minimum: 5 (n_channels + 1) samples
@@ -261,7 +258,7 @@ def cap_result():
                          models=("convdip", "unet", "vnet"))
 
 
-def test_run_benchmark_montage(cap_result, result, tmp_path):
+def test_run_benchmark_montage(cap_result, tmp_path):
     res = cap_result
     assert res.methods == ["eLORETA", "LCMV"]
     cfg = res.config
@@ -282,46 +279,18 @@ def test_run_benchmark_montage(cap_result, result, tmp_path):
     data = json.loads(js.read_text())
     assert data["config"]["not_applicable"] == cfg["not_applicable"]
     assert set(data["summary"]["multi"]) == {"eLORETA", "LCMV"}
-    # one page for two caps: a section per cap, not-applicable models listed
-    js31, _ = result.save(tmp_path / "c31")
-    page = write_results_page([js31, js], tmp_path / "results.rst",
-                              figures=[["a.png"], []])
-    text = page.read_text()
-    # the title names the deep models (runs on one cap with other models)
-    title = "Cap: the ConvDip paper's 31 channels (" + ", ".join(
-        result.config["deep"]) + ")"
-    assert f"{title}\n{'-' * len(title)}\n" in text
-    assert "Cap: fsaverage_1020, 19 channels" in text
-    assert "1-10 sources (fsaverage_1020, 19 channels" in text
-    assert "- not applicable on this cap: **convdip** (the cap lacks 13" in text
-    assert text.count("     - not applicable") == 2 * 3
-    assert text.count(".. image:: a.png") == 1
-    with pytest.raises(ValueError, match="one list per JSON file"):
-        write_results_page([js31, js], tmp_path / "r.rst", figures=[["a.png"]])
-    # the SIFNet comparison (benchmarks/bench_sifnet.py) as a last section
-    comparison = tmp_path / "sifnet_comparison.json"
-    comparison.write_text(json.dumps(dict(
-        n_windows=5, seed=0, perturbed=dict(p_sd=87.0),
-        records={"neural mass | sLORETA": dict(le_mm=[5.0, 10.0, 20.0],
-                                               concordance=0.4, auc=0.8, n=5)})))
-    page = write_results_page([js31, js], tmp_path / "r.rst", comparison=comparison)
-    text = page.read_text()
-    assert text.index("Cap: fsaverage_1020") < text.index(
-        "SIFNet: neural-mass vs patch training data\n---")
-    assert "   * - neural mass\n     - sLORETA\n     - 10.0 [5.0-20.0]\n     - 40 %" \
-        in text
 
 
 def test_run_benchmark_montage_models_run(monkeypatch):
     """On a cap with the models' channels and forward, the models run."""
-    from mne_deepinverse import benchmark
+    from mne_deepinverse.benchmark import _protocol
     from mne_deepinverse.datasets import (
         CONVDIP_CH_NAMES,
         make_template_info,
         read_pretrained_forward,
     )
 
-    real = benchmark.make_template_forward
+    real = _protocol.make_template_forward
 
     def cap_info(montage):  # the shipped models' cap, as a montage
         return make_template_info(CONVDIP_CH_NAMES), "test cap, 31 channels"
@@ -331,8 +300,8 @@ def test_run_benchmark_montage_models_run(monkeypatch):
             return real(info, spacing, *args, **kwargs)
         return read_pretrained_forward("convdip", fixed=False)
 
-    monkeypatch.setattr(benchmark, "_montage_info", cap_info)
-    monkeypatch.setattr(benchmark, "make_template_forward", template_forward)
+    monkeypatch.setattr(_protocol, "_montage_info", cap_info)
+    monkeypatch.setattr(_protocol, "make_template_forward", template_forward)
     res = run_benchmark(montage="test", models=("convdip",), n_samples=1,
                         baselines=("sLORETA",), progress=False, random_state=1)
     assert res.methods == ["convdip", "sLORETA"]
@@ -360,8 +329,6 @@ def test_cli_benchmark_montage(cap_result, tmp_path, capsys):
 def test_benchmark_meg(meg_template_fwd):
     """MEG test data: the AGM's head moves in the helmet, real MEG noise; the
     methods see the nominal head position and get the baseline covariance."""
-    from mne_deepinverse.benchmark import _meg_setup, _simulate_test_sample
-
     res = run_benchmark(models=("anysensor", "convdip"), sensors="meg",
                         baselines=("dSPM",), n_samples=2, time_course="erp",
                         progress=False, random_state=0)
@@ -420,9 +387,8 @@ def test_reuse_baselines(result, tmp_path, capsys):
     assert [r for r in res.records if r["method"] in base] == [
         r for r in result.records if r["method"] in base]
     assert set(res.examples["single0"]) == {"truth", "convdip", *base}
-    assert "from an earlier run on the same test data" in "\n".join(
-        _results_section(json.loads(res.save(tmp_path / "new")[0].read_text()),
-                         [], False))
+    saved = json.loads(res.save(tmp_path / "new")[0].read_text())
+    assert saved["config"]["baselines_from"] == res.config["baselines_from"]
     # nothing to reuse without baselines: the deep models alone
     assert run_benchmark(reuse_baselines=tmp_path, baselines=(), **kw).methods == [
         "convdip"]

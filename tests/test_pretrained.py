@@ -2,7 +2,6 @@
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
 
-import json
 import shutil
 from pathlib import Path
 
@@ -158,22 +157,3 @@ def test_shipped_maps_unchanged(name, fwd):
     # ... and so is the default single-scale sign
     np.testing.assert_allclose(stc.data, want, rtol=1e-4,
                                atol=1e-4 * np.abs(want).max())
-
-
-def test_model_zoo_page(tmp_path):
-    """The model zoo is written from every shipped card, with hashes and numbers."""
-    from mne_deepinverse._zoo import write_model_zoo
-    from mne_deepinverse.datasets._pretrained import _read_registry
-
-    static = Path(__file__).resolve().parents[1] / "doc" / "_static" / "benchmark"
-    runs = [static / name / "benchmark.json"
-            for name in (static / "runs.txt").read_text().split()]
-    text = write_model_zoo(tmp_path / "zoo.rst", runs).read_text()
-    registry = _read_registry()
-    for name, entry in PRETRAINED.items():
-        assert f"\n{name}\n{'-' * len(name)}\n" in text
-        assert registry[entry["model"]] in text
-    # the MEG run's numbers are in the any-sensor model's table
-    meg = json.loads((static / "meg" / "benchmark.json").read_text())
-    auc = meg["summary"]["single"]["anysensor"]["auc"]["median"]
-    assert f"{auc:.3f}" in text.split("\nanysensor\n")[1]

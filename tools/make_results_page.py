@@ -18,11 +18,13 @@ writes ``doc/benchmark_results.rst`` from the JSON: one section per cap
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
-from mne_deepinverse.benchmark import write_results_page
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "doc" / "sphinxext"))  # the page generators
+
+from results_page import write_results_page  # noqa: E402
 
 
 def main():

@@ -1,23 +1,20 @@
 # Authors: The mne-deepinverse developers
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
-"""The model zoo page: the shipped models' cards and benchmark numbers as rst."""
+"""The model zoo page: the shipped models' cards and benchmark numbers as rst.
+
+A documentation generator (``doc/conf.py`` runs it at every build), not part
+of the package.
+"""
 
 import json
 from pathlib import Path
 
-from ._registry import PRETRAINED
-
-_WHAT = {
-    "convdip": "ConvDip: a shallow CNN on a 2-D image of the scalp EEG",
-    "unet": "U-Net refining MNE, dSPM and sLORETA estimates (hemisphere images)",
-    "vnet": "VNet refining the voxelised sLORETA magnitude (3-D)",
-    "sifnet": "SIFNet: a residual network on windows of EEG, trained on neural-mass "
-              "and patch simulations",
-    "anycap": "ConvDip on spherical-spline images: any EEG cap on the template",
-    "anysensor": "U-Net whose MNE/dSPM/sLORETA kernels are computed at apply time: "
-                 "any EEG cap and MEG array on the template",
-}
+from mne_deepinverse import read_deep_inverse_model
+from mne_deepinverse._registry import PRETRAINED
+from mne_deepinverse.backends import get_backend
+from mne_deepinverse.datasets import fetch_pretrained_file
+from mne_deepinverse.datasets._pretrained import _read_registry
 
 
 def _sensors(card):
@@ -122,10 +119,6 @@ def write_model_zoo(rst_fname, benchmark_runs=()):
     rst_fname : pathlib.Path
         The page.
     """
-    from ._model import read_deep_inverse_model
-    from .datasets import fetch_pretrained_file
-    from .datasets._pretrained import _read_registry
-
     registry = _read_registry()
     lines = [
         "Model zoo", "=========", "",
@@ -144,7 +137,7 @@ def write_model_zoo(rst_fname, benchmark_runs=()):
         forward = ("``read_pretrained_forward(\"convdip\")``" if entry["forward"]
                    else "the user's template forward (``make_template_forward``)")
         lines += [
-            name, "-" * len(name), "", f"{_WHAT.get(name, card['backend'])}.", "",
+            name, "-" * len(name), "", f"{get_backend(card['backend']).summary}.", "",
             f"- **sensors**: {_sensors(card)}",
             f"- **input**: {_input(card)}",
             f"- **source space**: {src}; forward: {forward}",

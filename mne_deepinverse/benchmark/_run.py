@@ -1,0 +1,258 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""The benchmark's runner: test samples drawn, every method applied and scored."""
+
+import time
+
+import mne
+import numpy as np
+from mne.utils import ProgressBar, _check_option, _validate_type, verbose
+
+from ..metrics import evaluate
+from ._methods import _Baselines, _DeepModels, _load_deep_models
+from ._protocol import (
+    BASELINES,
+    EVOKEDS,
+    SENSORS,
+    SETS,
+    _agm_text,
+    _n_trials_for,
+    _sample_plan,
+    _simulate_test_sample,
+    _test_setup,
+)
+from ._result import BenchmarkResult, _reused_records, _reused_run
+
+#: Samples per set whose maps are kept for the example figures.
+_N_EXAMPLES = 2
+#: The metrics scored per sample (MLE: "mle" on single sources, "mle_multi"
+#: on 1-10).
+_SCORED = ("auc", "mle", "nmse", "f1", "found", "n_ghost", "mle_multi")
+
+
+@verbose
+def run_benchmark(
+    models=None,
+    *,
+    baselines=BASELINES,
+    montage=None,
+    sensors="eeg",
+    n_samples=None,
+    snr_db=(6.0, 9.0),
+    n_trials=None,
+    time_course="half-sine",
+    quick=False,
+    random_state=0,
+    reuse_baselines=None,
+    progress=True,
+    verbose=None,
+):
+    """Run the ConvDip paper's benchmark: deep models against MNE's solvers.
+
+    Parameters
+    ----------
+    models : tuple of str | tuple of DeepInverseModel | None
+        Deep models (pretrained names, saved model files or fitted models).
+        Without ``montage`` they must be for the template's pretrained
+        forward (checked before any work). None: every shipped pretrained
+        model.
+    baselines : tuple of str
+        Any of ``"eLORETA"``, ``"dSPM"``, ``"sLORETA"``, ``"LCMV"``.
+    montage : str | None
+        The EEG cap: None for the ConvDip paper's 31 channels (the layout of
+        the shipped models), or the name of one of MNE's built-in montages
+        (:func:`mne.channels.get_builtin_montages`, e.g. ``"biosemi64"``,
+        ``"easycap-M1"``, ``"GSN-HydroCel-128"``; MNE's deprecated
+        ``"standard_1020"`` is read as ``"colin27_1020"``). A 10-20 montage
+        (a name ending in ``_1020``) uses the 19 channels of the classic
+        10-20 system (:data:`CLASSIC_1020`), not all of its positions. The
+        test data (AGM) and the MNE solvers use the cap's channels and a
+        template forward made for it
+        (:func:`~mne_deepinverse.datasets.make_template_forward`). A deep
+        model runs on its own channels, picked from the cap, when the cap has
+        them all and its forward check passes on the cap's forward; else it
+        is reported as not applicable (``result.config["not_applicable"]``,
+        the table and the log).
+    sensors : "eeg" | "meg" | "meg+eeg"
+        The sensors: the EEG cap (``montage``), the template Neuromag
+        VectorView MEG (102 magnetometers, 204 gradiometers, in the template
+        head position of
+        :func:`~mne_deepinverse.datasets.make_template_meg_info`), or both
+        (the cap of ``montage`` or the ConvDip paper's 31 channels). With
+        MEG, the AGM's head sits elsewhere in the helmet than the methods
+        believe (rotated by 3 degrees, shifted by 3 mm), its sensor noise is
+        the real MEG noise covariance of the MNE "sample" recording (with
+        its SSP projectors; ad hoc 0.2 µV for EEG), and every method gets a
+        noise covariance from the pre-stimulus baseline (models that compute
+        their estimates at apply time, such as ``"anysensor"``, too).
+
+        .. versionadded:: 0.1
+    n_samples : int | None
+        Samples per set (single source, 1-10 sources), at least 1; None:
+        1000, or 30 with ``quick``.
+    snr_db : tuple of float
+        SNR range of the averaged evokeds in dB.
+    n_trials : int | None
+        Trials per evoked (for the covariances of the MNE solvers), at
+        least 1. None: 20, or on caps of more than 43 channels as many as
+        give the covariances the ``5 (n_channels + 1)`` samples MNE asks for
+        (11 samples per trial and window: 30 trials for 64 channels, 59 for
+        128); fewer handicap the MNE solvers on large caps.
+    time_course : "half-sine" | "erp"
+        The test evokeds (:data:`EVOKEDS`): the ConvDip paper's (half a 5 Hz
+        sine, -100-200 ms at 100 Hz), or evoked-response-like waveforms
+        (peak at 50-150 ms, -200-308 ms at 250 Hz: 128 samples, one window of
+        the SIFNet model). Models that read one time sample see the peak
+        sample; models that read windows see the whole evoked
+        (:func:`~mne_deepinverse.apply_deep_inverse`) and are scored at the
+        peak.
+
+        .. versionadded:: 0.1
+    quick : bool
+        A small run (30 samples per set) for a first look and for CI; not
+        with ``n_samples``.
+    random_state : int
+        Seed of the test data and of the AGM electrode displacements.
+    reuse_baselines : path-like | BenchmarkResult | None
+        A previous run on the same test data (its ``benchmark.json``, the
+        folder holding it, or the result): the scores of ``baselines`` are
+        taken from it instead of being computed again, and only the deep
+        models run (to add or retrain a model without rerunning MNE's
+        solvers, which take most of a run's time). Its settings (sensors,
+        cap, samples, SNR, trials, time course, seed) must be those of this
+        run, and every test sample is checked against its record (number of
+        sources, extent, depth of the true source) as it is drawn. The
+        baselines still run on the few samples of the example maps; their
+        times are those of the previous run.
+
+        .. versionadded:: 0.1
+    progress : bool
+        Show progress bars (MNE's, shown when its log level includes INFO).
+    %(verbose)s
+
+    Returns
+    -------
+    result : BenchmarkResult
+        Scores per sample (AUC, MLE, nMSE, detection F1, found and ghost
+        sources, time), with ``summary()``, ``table()``, ``statistics()``,
+        ``save()`` and ``plot()``.
+    """
+    n_samples = _check_args(baselines, quick, n_samples, n_trials, time_course,
+                            sensors)
+    evokeds = EVOKEDS[time_course]
+    # deep models for one forward are checked against the pretrained forward
+    # only on its cap; on others, against the cap's forward (_DeepModels.on_cap)
+    default_cap = montage is None and sensors == "eeg"
+    deep, fwd_pretrained = _load_deep_models(models, check=default_cap)
+    names = list(deep)
+    test = _test_setup(montage, sensors, evokeds["sfreq"], random_state,
+                       fwd_pretrained)
+    deep, not_applicable = _DeepModels.on_cap(
+        deep, test.fwd, test.cap, checked=default_cap, evokeds=evokeds,
+        time_course=time_course)
+    ch_names = test.fwd["info"]["ch_names"]
+    if n_trials is None:
+        n_trials = _n_trials_for(len(ch_names), evokeds)
+    prev = prev_from = None
+    if reuse_baselines is not None:
+        prev, prev_from = _reused_run(reuse_baselines, baselines, dict(
+            sensors=sensors, montage=montage, ch_names=list(ch_names),
+            n_samples=n_samples, snr_db=list(snr_db), n_trials=n_trials,
+            time_course=time_course, random_state=random_state))
+    base = _Baselines(test.fwd_free, test.fwd, tuple(baselines), evokeds["active"])
+    pos, pos_agm = test.fwd["source_rr"], test.fwd_agm["source_rr"]
+    centre = pos.mean(axis=0)
+    rng = np.random.default_rng(random_state)
+    records, examples = [], {}
+    for kind in SETS:
+        plan = _sample_plan(kind, n_samples, rng)
+        for ii, (n_patches, extent) in enumerate(
+            ProgressBar(plan, mesg=f"Benchmark ({kind} source)",
+                        which_tqdm=None if progress else "off")
+        ):
+            evoked, epochs, t_peak, truth, true_centre = _simulate_test_sample(
+                test.fwd_agm, pos_agm, pos, n_patches, extent, snr_db, n_trials,
+                rng, time_course, test.noise_cov, test.info,
+            )
+            ecc = float(np.linalg.norm(true_centre - centre) * 1e3)
+            reused = {} if prev is None else _reused_records(
+                prev, kind, ii, baselines, (n_patches, extent, ecc))
+            t0 = time.perf_counter()
+            noise_cov = mne.compute_covariance(epochs, tmax=0.0, verbose=False)
+            t_cov = time.perf_counter() - t0
+            maps, times = deep.apply(evoked, t_peak, noise_cov)
+            if prev is None or ii < _N_EXAMPLES:  # reused: only for the example maps
+                bl_maps, bl_times = base.apply(evoked, epochs, t_peak, noise_cov,
+                                               t_cov)
+                maps.update(bl_maps)
+                times.update(bl_times)
+            covariates = dict(n_patches=n_patches,
+                              extent=extent if kind == "single" else -1,
+                              eccentricity_mm=ecc)
+            records += [
+                dict(set=kind, sample=ii, method=name, **covariates,
+                     **_scores(kind, truth, est_map, pos), time_ms=1e3 * times[name])
+                for name, est_map in maps.items() if name not in reused
+            ]
+            records += [reused[name] for name in baselines if name in reused]
+            if ii < _N_EXAMPLES:
+                examples[f"{kind}{ii}"] = dict(
+                    truth=truth.tolist(),
+                    **{k: np.abs(v).tolist() for k, v in maps.items()},
+                )
+    config = dict(
+        models=names, deep=list(deep.models),
+        not_applicable=not_applicable, baselines=list(baselines),
+        montage=montage, sensors=sensors, n_channels=len(ch_names),
+        ch_names=list(ch_names), cap=test.cap,
+        n_samples=n_samples, snr_db=list(snr_db), n_trials=n_trials,
+        time_course=time_course, evokeds=evokeds,
+        random_state=random_state, quick=quick,
+        forward=test.forward, agm=_agm_text(sensors),
+        mne_version=mne.__version__,
+    )
+    if prev is not None:
+        config["baselines_from"] = dict(
+            run=prev_from, mne_version=prev.config.get("mne_version"))
+    return BenchmarkResult(records, config, examples)
+
+
+def _check_positive_int(value, name):
+    _validate_type(value, "int", name)
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}.")
+
+
+def _check_args(baselines, quick, n_samples, n_trials, time_course, sensors):
+    """Check run_benchmark's arguments before any work; return ``n_samples``."""
+    _validate_type(baselines, (list, tuple), "baselines")
+    for b in baselines:
+        _check_option("baselines", b, BASELINES)
+    _validate_type(quick, bool, "quick")
+    if quick and n_samples is not None:
+        raise ValueError(
+            f"quick=True runs 30 samples per set, but n_samples={n_samples} was "
+            "given too: pass one of them."
+        )
+    if n_samples is None:
+        n_samples = 30 if quick else 1000
+    _check_positive_int(n_samples, "n_samples")
+    if n_trials is not None:
+        _check_positive_int(n_trials, "n_trials")
+    _check_option("time_course", time_course, tuple(EVOKEDS))
+    _check_option("sensors", sensors, SENSORS)
+    return n_samples
+
+
+def _scores(kind, truth, est_map, pos):
+    """Score one map against the truth (MLE: of the maxima, or of each source)."""
+    scores = evaluate(truth[None], np.abs(est_map)[None], pos, metrics=_SCORED)
+    return dict(
+        auc=float(scores["auc"][0]),
+        mle=float(scores["mle" if kind == "single" else "mle_multi"][0]),
+        nmse=float(scores["nmse"][0]),
+        f1=float(scores["f1"][0]),
+        found=float(scores["found"][0]),
+        n_ghost=float(scores["n_ghost"][0]),
+    )

@@ -1,0 +1,99 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""The documentation's page generators (``doc/sphinxext/``)."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from mne_deepinverse._registry import PRETRAINED
+from mne_deepinverse.benchmark import BenchmarkResult
+
+DOC = Path(__file__).resolve().parents[1] / "doc"
+STATIC = DOC / "_static" / "benchmark"
+sys.path.insert(0, str(DOC / "sphinxext"))
+
+from model_zoo import write_model_zoo  # noqa: E402
+from results_page import _results_section, write_results_page  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two documented runs (the template's 31 channels, 10-20), saved anew."""
+    out = tmp_path_factory.mktemp("runs")
+    return [BenchmarkResult.read(STATIC / name / "benchmark.json").save(out / name)[0]
+            for name in ("c31", "standard_1020")]
+
+
+def test_results_page(runs, tmp_path):
+    """One run: its tables, statistics and figures."""
+    page = write_results_page(runs[0], tmp_path / "results.rst", figures=["a.png"])
+    text = page.read_text()
+    assert text.startswith("Benchmark results\n=================\n")
+    assert "Single source" in text and "convdip" in text and ".. image:: a.png" in text
+    assert "     - F1" in text and "- f1: mean difference" in text
+    assert "the ConvDip paper's 31 channels" in text
+    assert "Cap: " not in text  # one run: no section per cap
+
+
+def test_results_page_caps(runs, tmp_path):
+    """One page for two caps: a section per cap, not-applicable models listed."""
+    c31 = json.loads(runs[0].read_text())
+    page = write_results_page(runs, tmp_path / "results.rst",
+                              figures=[["a.png"], []])
+    text = page.read_text()
+    # the title names the deep models (runs on one cap with other models)
+    title = "Cap: the ConvDip paper's 31 channels (" + ", ".join(
+        c31["config"]["deep"]) + ")"
+    assert f"{title}\n{'-' * len(title)}\n" in text
+    assert "Cap: standard_1020, 19 channels" in text
+    assert "1-10 sources (standard_1020, 19 channels" in text
+    assert "- not applicable on this cap: **convdip** (the cap lacks 13" in text
+    assert text.count("     - not applicable") == 2 * 3
+    assert text.count(".. image:: a.png") == 1
+    with pytest.raises(ValueError, match="one list per JSON file"):
+        write_results_page(runs, tmp_path / "r.rst", figures=[["a.png"]])
+    # the SIFNet comparison (benchmarks/bench_sifnet.py) as a last section
+    comparison = tmp_path / "sifnet_comparison.json"
+    comparison.write_text(json.dumps(dict(
+        n_windows=5, seed=0, perturbed=dict(p_sd=87.0),
+        records={"neural mass | sLORETA": dict(le_mm=[5.0, 10.0, 20.0],
+                                               concordance=0.4, auc=0.8, n=5)})))
+    page = write_results_page(runs, tmp_path / "r.rst", comparison=comparison)
+    text = page.read_text()
+    assert text.index("Cap: standard_1020") < text.index(
+        "SIFNet: neural-mass vs patch training data\n---")
+    assert "   * - neural mass\n     - sLORETA\n     - 10.0 [5.0-20.0]\n     - 40 %" \
+        in text
+
+
+def test_results_section_reused_baselines(runs):
+    """A run with reused baselines says so; one without deep model has no test."""
+    data = json.loads(runs[1].read_text())
+    data["config"]["baselines_from"] = dict(run="x/benchmark.json",
+                                            mne_version="1.0")
+    data["statistics"] = {}
+    text = "\n".join(_results_section(data, [], False))
+    assert ("MNE solvers' scores and times: from an earlier run on the same test "
+            "data (MNE 1.0") in text
+    assert "Best deep model" not in text
+
+
+def test_model_zoo_page(tmp_path):
+    """The model zoo is written from every shipped card, with hashes and numbers."""
+    from mne_deepinverse.datasets._pretrained import _read_registry
+
+    runs = [STATIC / name / "benchmark.json"
+            for name in (STATIC / "runs.txt").read_text().split()]
+    text = write_model_zoo(tmp_path / "zoo.rst", runs).read_text()
+    registry = _read_registry()
+    for name, entry in PRETRAINED.items():
+        assert f"\n{name}\n{'-' * len(name)}\n" in text
+        assert registry[entry["model"]] in text
+    # the MEG run's numbers are in the any-sensor model's table
+    meg = json.loads((STATIC / "meg" / "benchmark.json").read_text())
+    auc = meg["summary"]["single"]["anysensor"]["auc"]["median"]
+    assert f"{auc:.3f}" in text.split("\nanysensor\n")[1]
