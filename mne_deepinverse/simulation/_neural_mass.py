@@ -28,8 +28,8 @@ import numpy as np
 from mne.utils import ProgressBar, _validate_type
 from scipy import sparse
 
-from ._docs import fill_doc
-from ._utils import (
+from .._docs import fill_doc
+from .._utils import (
     _check_fixed_forward,
     _check_random_state,
     _check_range,
@@ -318,7 +318,7 @@ class _RegionWindows:
 
     def _setup(self, fwd, n_regions, sfreq, n_times, rng, *, max_times=None,
                noise_cov=None):
-        from ._sensors import Sensors, sensor_gain
+        from .._sensors import Sensors, sensor_gain
 
         fwd = _check_fixed_forward(fwd)
         self.gain, self.ch_names, _ = sensor_gain(fwd)
@@ -593,7 +593,7 @@ class NeuralMassSimulator(_RegionWindows):
                 X[i] += np.outer(seg, self.region_gain[:, regions].sum(axis=1))
                 Y[i][:, regions] += seg[:, None].astype(np.float32)
         bg = self.background(n_windows, rng)
-        from .simulation import _add_noise_at_snr  # (simulation imports us)
+        from ._patches import _add_noise_at_snr  # (simulation imports us)
 
         X = self.sensors.project(X)
         snr = rng.uniform(*self.snr_db, n_windows)
@@ -662,7 +662,7 @@ class PatchWindowSimulator(_RegionWindows):
     def __init__(self, fwd, *, n_regions=None, sfreq=250.0, n_times=128,
                  n_patches=(1, 3), extent=(2, 5), amplitude=(5.0, 10.0),
                  snr_db=(0.0, 15.0), random_state=None, noise_cov=None):
-        from .simulation import PatchSimulator  # (simulation imports us)
+        from ._patches import PatchSimulator  # (simulation imports us)
 
         rng = _check_random_state(random_state)
         fwd = self._setup(fwd, n_regions, sfreq, n_times, rng, noise_cov=noise_cov)
@@ -688,7 +688,7 @@ class PatchWindowSimulator(_RegionWindows):
         Y : array of float32, shape (n_windows, n_times, n_regions)
             Moments (Am) per source, averaged over every region.
         """
-        from .simulation import _add_noise_at_snr
+        from ._patches import _add_noise_at_snr
 
         T, n_ch = self.n_times, len(self.ch_names)
         counts = rng.integers(self.n_patches[0], self.n_patches[1] + 1, n_windows)

@@ -20,18 +20,9 @@ import numpy as np
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
 from scipy import sparse
 
-from ._docs import fill_doc
-from ._neural_mass import (  # noqa: F401 (public here)
-    JR_PARAMS,
-    NeuralMassSimulator,
-    PatchWindowSimulator,
-    make_parcellation,
-    region_connectivity,
-    region_expansion,
-    simulate_jansen_rit,
-)
-from ._sensors import Sensors, sensor_gain
-from ._utils import (
+from .._docs import fill_doc
+from .._sensors import Sensors, sensor_gain
+from .._utils import (
     _check_fixed_forward,
     _check_random_state,
     _check_range,
@@ -625,19 +616,3 @@ def _make_stc(fwd, data, tmin, tstep):
         "mixed": mne.MixedSourceEstimate,
     }.get(src.kind, mne.VolSourceEstimate)
     return cls(data, vertices, tmin=tmin, tstep=tstep, subject=src._subject)
-
-
-# names of 0.1.dev that shadowed mne.simulation's (other signatures)
-_RENAMED = dict(SourceSimulator="PatchSimulator",
-                simulate_evoked="simulate_patch_evoked")
-
-
-def __getattr__(name):
-    """Return a renamed object by its old name, with a FutureWarning."""
-    if name not in _RENAMED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    new = _RENAMED[name]
-    warn(f"mne_deepinverse.simulation.{name} is renamed {new}: the old name "
-         f"shadowed mne.simulation.{name}, which takes other parameters. It will "
-         "be removed in 0.2.", FutureWarning)
-    return globals()[new]
