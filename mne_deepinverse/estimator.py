@@ -718,7 +718,8 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         independent patches (``"patches"``); the network predicts per
         region of the simulator's parcellation.
         """
-        from .simulation._neural_mass import _RegionWindows, _window_simulator
+        from .simulation._regions import _RegionWindows
+        from .simulation._windows import _window_simulator
 
         params = dict(sim_params)
         kind = params.pop("kind", "neural_mass")

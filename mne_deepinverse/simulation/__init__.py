@@ -15,21 +15,12 @@ a batch is one sparse product that picks and weighs bank rows.
 
 from mne.utils import warn
 
-from ._neural_mass import (
-    JR_PARAMS,
-    NeuralMassSimulator,
-    PatchWindowSimulator,
-    make_parcellation,
-    region_connectivity,
-    region_expansion,
-    simulate_jansen_rit,
-)
-from ._patches import (
-    TIME_COURSES,
-    PatchSimulator,
-    simulate_patch_evoked,
-    simulate_samples,
-)
+from ._evoked import TIME_COURSES, simulate_patch_evoked
+from ._jansen_rit import JR_PARAMS, simulate_jansen_rit
+from ._neural_mass import NeuralMassSimulator
+from ._parcellation import make_parcellation, region_connectivity, region_expansion
+from ._patches import PatchSimulator, simulate_samples
+from ._windows import PatchWindowSimulator
 
 __all__ = [
     "JR_PARAMS",

@@ -1,13 +1,7 @@
 # Authors: The mne-deepinverse developers
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
-"""Training and test data: region-grown source patches, noise and SNR.
-
-Samples follow the ConvDip paper :footcite:`HeckerEtAl2021`: 1-5 patches per
-sample, each grown from a random seed over a range of neighbourhood orders,
-with the seed's moment attenuated over the patch by a Gaussian of the distance
-(standard deviation half the patch radius), projected through the forward
-model, with noise added at a random SNR and an average reference.
+"""Region-grown source patches and single-sample EEG/MEG (ConvDip's data).
 
 Speed comes from a bank of precomputed patches and their sensor projections:
 a batch is one sparse product that picks and weighs bank rows.
@@ -15,9 +9,8 @@ a batch is one sparse product that picks and weighs bank rows.
 
 from collections import OrderedDict
 
-import mne
 import numpy as np
-from mne.utils import _check_option, _validate_type, logger, verbose, warn
+from mne.utils import _check_option, _validate_type, logger, verbose
 from scipy import sparse
 
 from .._docs import fill_doc
@@ -27,13 +20,12 @@ from .._utils import (
     _check_random_state,
     _check_range,
     _hash_array,
-    _make_info,
     _source_adjacency,
     _source_positions,
     _src_space_ids,
 )
+from ._noise import _add_noise_at_snr, _noise_sqrt
 
-_NOISE_KINDS = ("white", "brain")
 _BANK_CACHE = OrderedDict()
 _BANK_CACHE_SIZE = 16
 
@@ -102,46 +94,6 @@ def _gaussian_weights(rows, seeds, members, pos, shape, radius=None):
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(sd > 0, np.exp(-(dist**2) / (2 * sd**2 + 1e-30)), 1.0)
     return sparse.csr_matrix((w.astype(np.float32), (rows, members)), shape=shape)
-
-
-def _noise_sqrt(noise, gain, ch_names, sensors=None):
-    """Square root (n_ch, n_ch) of the noise covariance, unit mean variance.
-
-    With whitened ``sensors`` (MEG models), "white" is the sensors' noise
-    covariance (sensor noise per channel type) and every kind is scaled to
-    unit mean variance after whitening.
-    """
-    kinds = list(noise) if isinstance(noise, list | tuple) else [noise]
-    whitened = sensors is not None and sensors.whitened
-    n_ch = len(ch_names)
-    total = np.zeros((n_ch, n_ch))
-    for kind in kinds:
-        _validate_type(kind, (str, mne.Covariance), "noise")
-        if isinstance(kind, mne.Covariance):
-            missing = sorted(set(ch_names) - set(kind["names"]))
-            if missing:
-                raise ValueError(
-                    f"The noise covariance lacks channel(s) {missing} of the "
-                    "forward; compute it on the same channels."
-                )
-            idx = [kind["names"].index(c) for c in ch_names]
-            data = np.diag(kind.data) if kind["diag"] else kind.data
-            cov = data[np.ix_(idx, idx)]
-        else:
-            _check_option("noise", kind, _NOISE_KINDS)
-            # brain noise: independent unit sources everywhere through the gain
-            if kind == "brain":
-                cov = gain @ gain.T
-            else:
-                cov = sensors.cov_matrix() if whitened else np.eye(n_ch)
-        if whitened:
-            white = sensors.W @ cov @ sensors.W.T
-            total += cov / np.trace(white) * n_ch
-        else:
-            total += cov / np.trace(cov) * n_ch
-    total /= len(kinds)
-    evals, evecs = np.linalg.eigh(total)
-    return evecs * np.sqrt(np.clip(evals, 0, None))
 
 
 @fill_doc
@@ -375,244 +327,3 @@ def simulate_samples(
     )
     rng = _check_random_state(random_state)
     return sim.simulate(n_samples, rng)
-
-
-def _add_noise_at_snr(X, noise, snr_db, measure=None):
-    """Add ``noise`` to the samples ``X`` (in place) at the SNR (dB) of each.
-
-    Numpy arrays or torch tensors (the any-cap training simulates on a GPU).
-    The powers are those of the rows, or of ``measure(rows)`` (e.g. the
-    whitened data of a MEG model, where every channel type counts by its
-    noise).
-    """
-    Xm, Nm = (X, noise) if measure is None else (measure(X), measure(noise))
-    p_sig = (Xm**2).mean(1)
-    p_noise = (Nm**2).mean(1)
-    p_noise = p_noise + (p_noise == 0)  # all-zero noise adds nothing
-    X += noise * ((p_sig / (p_noise * 10 ** (snr_db / 10))) ** 0.5)[:, None]
-    return X
-
-
-def _pink_noise(rng, n_series, n_times):
-    """Noise with a 1/f power spectrum along the last axis, unit variance."""
-    n_fft = 2 * n_times
-    freqs = np.fft.rfftfreq(n_fft)
-    amp = np.zeros_like(freqs)
-    amp[1:] = 1.0 / np.sqrt(freqs[1:])
-    spec = amp * (
-        rng.standard_normal((n_series, len(freqs)))
-        + 1j * rng.standard_normal((n_series, len(freqs)))
-    )
-    out = np.fft.irfft(spec, n=n_fft, axis=-1)[:, :n_times]
-    out -= out.mean(axis=-1, keepdims=True)
-    return out / out.std(axis=-1, keepdims=True)
-
-
-def _time_course(times):
-    """Half a 5 Hz sine from 0 to 100 ms, exactly zero at and beyond its ends."""
-    inside = (times > 1e-9) & (times < 0.1 - 1e-9)
-    return np.where(inside, np.sin(2 * np.pi * 5 * times), 0.0)
-
-
-#: Time courses of :func:`simulate_patch_evoked`.
-TIME_COURSES = ("half-sine", "erp")
-
-
-def _erp_course(times, rng):
-    """Return an evoked-response-like waveform: a Gaussian-windowed cosine.
-
-    Peak (value one) at 50-150 ms, Gaussian sd 20-50 ms, 2-8 Hz; it decays
-    to under 1 % of its peak before 0 s is reached only for the narrower
-    draws, as real responses ride on what came before.
-    """
-    centre = rng.uniform(0.05, 0.15)
-    sd = rng.uniform(0.02, 0.05)
-    freq = rng.uniform(2.0, 8.0)
-    return np.exp(-0.5 * ((times - centre) / sd) ** 2) * np.cos(
-        2 * np.pi * freq * (times - centre))
-
-
-@verbose
-@fill_doc
-def simulate_patch_evoked(
-    fwd,
-    *,
-    n_patches=(1, 5),
-    extent=(2, 5),
-    extent_units="order",
-    amplitude=(5.0, 10.0),
-    snr_db=(6.0, 9.0),
-    noise="white",
-    n_trials=1,
-    sfreq=100.0,
-    tmin=-0.1,
-    tmax=0.2,
-    time_course="half-sine",
-    return_epochs=False,
-    random_state=None,
-    noise_cov=None,
-    verbose=None,
-):
-    """Simulate an evoked response with its true source estimate.
-
-    Every patch follows half a period of a 5 Hz sine (0 to 100 ms, peak at
-    50 ms), as in the ConvDip paper :footcite:`HeckerEtAl2021`; before and
-    after it there is only noise, so the baseline can be used for a noise
-    covariance. With ``time_course="erp"`` the patches follow an
-    evoked-response-like waveform instead (a Gaussian-windowed cosine with
-    its peak at 50-150 ms, sd 20-50 ms, 2-8 Hz, one draw per evoked).
-
-    Parameters
-    ----------
-    fwd : instance of Forward
-        Fixed-orientation EEG, MEG or EEG+MEG forward model.
-    n_patches, extent, extent_units, amplitude : see :func:`simulate_samples`
-        Source configuration (one draw for the whole evoked).
-    snr_db : float | tuple of float
-        SNR of the averaged evoked at the peak (dB, one draw).
-    noise : "white" | "pink" | "brain" | instance of Covariance | list
-        ``"white"``: independent per channel and time; ``"pink"``: 1/f in
-        time, independent across channels; ``"brain"``: 1/f sources all over
-        the cortex through the gain (correlated in space and time); a
-        covariance: white in time, coloured in space.
-    n_trials : int
-        Number of trials averaged; each has its own noise, scaled so that the
-        average reaches ``snr_db``.
-    sfreq : float
-        Sampling frequency in Hz; above 10 Hz, so that the source time course
-        is sampled.
-    tmin, tmax : float
-        Time range in s; it must overlap the source time course (0 to 100 ms),
-        and a warning says when it leaves out the peak at 50 ms.
-    time_course : "half-sine" | "erp"
-        The sources' time course (see above).
-
-        .. versionadded:: 0.1
-    return_epochs : bool
-        Also return the single trials as :class:`mne.EpochsArray`.
-    random_state : None | int | instance of numpy.random.Generator
-        Seed.
-    %(noise_cov_sim)s
-
-        .. versionadded:: 0.1
-    %(verbose)s
-
-    Returns
-    -------
-    evoked : instance of EvokedArray
-        The average-referenced evoked (projector applied), in V, baseline
-        corrected when ``tmin < 0``.
-    stc : instance of SourceEstimate | VolSourceEstimate
-        The true source activity (Am).
-    epochs : instance of EpochsArray
-        The trials (only if ``return_epochs=True``).
-
-    References
-    ----------
-    .. footbibliography::
-    """
-    rng = _check_random_state(random_state)
-    _validate_type(n_trials, "int", "n_trials")
-    if n_trials < 1:
-        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
-    for name, value in (("sfreq", sfreq), ("tmin", tmin), ("tmax", tmax)):
-        _validate_type(value, "numeric", name)
-        if not np.isfinite(value):
-            raise ValueError(f"{name} must be finite, got {value}.")
-    if sfreq <= 0:
-        raise ValueError(f"sfreq must be > 0 Hz, got {sfreq}; use e.g. sfreq=100.")
-    if tmin > tmax:
-        raise ValueError(
-            f"tmin must be <= tmax, got tmin={tmin} and tmax={tmax} s; swap them."
-        )
-    _check_option("time_course", time_course, TIME_COURSES)
-    times = np.arange(int(round(tmin * sfreq)), int(round(tmax * sfreq)) + 1) / sfreq
-    course = (_time_course(times) if time_course == "half-sine"
-              else _erp_course(times, rng))
-    if not course.any():
-        raise ValueError(
-            "No sample of the source time course (half a sine from 0 to 100 ms) "
-            f"falls in tmin={tmin}, tmax={tmax} s at sfreq={sfreq} Hz, so the data "
-            "would be all zero. Use a window that contains 0-100 ms (e.g. "
-            "tmin=-0.1, tmax=0.2) and sfreq > 10 Hz (e.g. 100)."
-        )
-    if not tmin <= 0.05 <= tmax:
-        warn(
-            f"The window tmin={tmin}, tmax={tmax} s leaves out the peak of the "
-            "source time course (50 ms); the SNR is set at the largest sample in "
-            "the window instead. Use tmin <= 0.05 <= tmax to include the peak."
-        )
-    noise_kinds = list(noise) if isinstance(noise, list | tuple) else [noise]
-    for kind in noise_kinds:
-        _validate_type(kind, (str, mne.Covariance), "noise")
-        if isinstance(kind, str):
-            _check_option("noise", kind, ("white", "pink", "brain"))
-    sim = PatchSimulator(
-        fwd, n_patches=n_patches, extent=extent, extent_units=extent_units,
-        amplitude=amplitude, snr_db=snr_db, noise="white", average_ref=True,
-        dtype=np.float64, noise_cov=noise_cov,
-    )
-    fwd, sensors = sim.fwd, sim.sensors
-    # one noiseless source map, drawn like the training samples
-    y = sim._clean(1, rng)[0][0].astype(np.float64)
-    source = y[:, None] * course[None]
-    signal = sensors.project((sim.gain @ source).T).T
-    n_ch, n_times = signal.shape
-
-    def power(x):  # mean power over channels (whitened for MEG), x (n_ch, ...)
-        x = np.moveaxis(x, 0, -1)
-        return np.mean((sensors.pre(x) if sensors.whitened else x) ** 2)
-
-    # noise per trial, as (n_trials, n_ch, n_times)
-    parts = []
-    for kind in noise_kinds:
-        if isinstance(kind, str) and kind == "pink":
-            part = _pink_noise(rng, n_trials * n_ch, n_times).reshape(
-                n_trials, n_ch, n_times
-            )
-            if sensors.whitened:  # each channel at its type's noise level
-                part = np.einsum("ij,tjs->tis", sensors.noise_sqrt(), part)
-        elif isinstance(kind, str) and kind == "brain":
-            src_noise = _pink_noise(rng, sim.n_sources, n_times * n_trials)
-            part = (sim.gain @ src_noise).reshape(n_ch, n_trials, n_times)
-            part = part.transpose(1, 0, 2)
-        else:
-            nsqrt = _noise_sqrt(kind, sim.gain, sim.ch_names, sensors)
-            part = np.einsum("ij,tjs->tis", nsqrt, rng.standard_normal(
-                (n_trials, n_ch, n_times)))
-        part = np.moveaxis(sensors.project(np.moveaxis(part, 1, -1)), -1, 1)
-        parts.append(part / np.sqrt(power(np.moveaxis(part, 1, 0))))
-    trial_noise = sum(parts) / np.sqrt(len(parts))
-    snr = rng.uniform(*sim.snr_db)
-    peak = np.argmax(np.abs(course))
-    p_sig = power(signal[:, peak])
-    p_noise_avg = power(trial_noise.mean(axis=0))
-    trial_noise *= np.sqrt(p_sig / (p_noise_avg * 10 ** (snr / 10)))
-    trials = signal[None] + trial_noise
-    info = _make_info(fwd, sim.ch_names, sfreq)
-    if sensors.whitened:  # the SSP projectors the noise covariance was made with
-        with info._unlock():
-            info["projs"] = [p for p in sensors.info()["projs"]
-                             if p["desc"] != "Average EEG reference"]
-    baseline = (None, 0) if times[0] < 0 else None
-    epochs = mne.EpochsArray(
-        trials, info, tmin=times[0], baseline=baseline, verbose=False
-    )
-    if "eeg" in sensors.ch_types:
-        epochs.set_eeg_reference("average", projection=True, verbose=False)
-    epochs.apply_proj(verbose=False)
-    evoked = epochs.average()
-    stc = _make_stc(fwd, source, times[0], 1.0 / sfreq)
-    if return_epochs:
-        return evoked, stc, epochs
-    return evoked, stc
-
-
-def _make_stc(fwd, data, tmin, tstep):
-    src = fwd["src"]
-    vertices = [s["vertno"].copy() for s in src]
-    cls = {
-        "surface": mne.SourceEstimate,
-        "mixed": mne.MixedSourceEstimate,
-    }.get(src.kind, mne.VolSourceEstimate)
-    return cls(data, vertices, tmin=tmin, tstep=tstep, subject=src._subject)
