@@ -746,7 +746,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         _check_active(
             np.abs(Y_val).max(axis=1), "The validation set", "Every window needs "
             "an active source (check simulation=, or drop empty windows).")
-        meta["input"] = dict(kind="window", n_times=sim.n_times, sfreq=sim.sfreq)
+        meta["input"] = sim.input
         meta["regions"] = dict(n_regions=int(sim.n_regions),
                                labels=sim.labels.tolist())
         return (X_val, Y_val, draw, steps, source, dict(expansion=sim.expansion),

@@ -15,6 +15,7 @@ a batch is one sparse product that picks and weighs bank rows.
 
 from mne.utils import warn
 
+from ._base import Simulator
 from ._evoked import TIME_COURSES, simulate_patch_evoked
 from ._jansen_rit import JR_PARAMS, simulate_jansen_rit
 from ._neural_mass import NeuralMassSimulator
@@ -28,6 +29,7 @@ __all__ = [
     "NeuralMassSimulator",
     "PatchSimulator",
     "PatchWindowSimulator",
+    "Simulator",
     "make_parcellation",
     "region_connectivity",
     "region_expansion",

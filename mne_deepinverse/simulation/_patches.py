@@ -24,6 +24,7 @@ from .._utils import (
     _source_positions,
     _src_space_ids,
 )
+from ._base import Simulator
 from ._noise import _add_noise_at_snr, _noise_sqrt
 
 _BANK_CACHE = OrderedDict()
@@ -97,7 +98,7 @@ def _gaussian_weights(rows, seeds, members, pos, shape, radius=None):
 
 
 @fill_doc
-class PatchSimulator:
+class PatchSimulator(Simulator):
     """Draw random (EEG, source map) samples from a fixed-orientation forward.
 
     Parameters
@@ -260,6 +261,11 @@ class PatchSimulator:
         X = _add_noise_at_snr(self._reference(X), self._reference(noise), snr,
                               self._measure)
         return X.astype(self.dtype, copy=False), Y.astype(self.dtype, copy=False)
+
+    @property
+    def input(self):
+        """What a model trained on the data reads: one sample (dict)."""
+        return dict(kind="sample")
 
     @property
     def _measure(self):

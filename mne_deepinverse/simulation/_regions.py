@@ -9,10 +9,11 @@ from scipy import sparse
 
 from .._sensors import Sensors, sensor_gain
 from .._utils import _check_fixed_forward, _source_positions, _src_space_ids
+from ._base import Simulator
 from ._parcellation import make_parcellation, region_expansion
 
 
-class _RegionWindows:
+class _RegionWindows(Simulator):
     """Windows of EEG with targets per region of a parcellation (shared part).
 
     Sets the forward's gain, the parcellation (:func:`make_parcellation`,
@@ -63,6 +64,11 @@ class _RegionWindows:
         n_ch = len(self.ch_names)
         return self.sensors.pre(rows.reshape(len(rows), -1, n_ch)).reshape(
             len(rows), -1)
+
+    @property
+    def input(self):
+        """What a model trained on the data reads: a window (dict)."""
+        return dict(kind="window", n_times=self.n_times, sfreq=self.sfreq)
 
     @property
     def n_regions(self):

@@ -9,6 +9,7 @@ from scipy import sparse
 
 from .._docs import fill_doc
 from .._utils import _check_random_state, _check_range
+from ._base import Simulator
 from ._neural_mass import NeuralMassSimulator
 from ._noise import _add_noise_at_snr
 from ._patches import PatchSimulator
@@ -125,7 +126,7 @@ class PatchWindowSimulator(_RegionWindows):
         return X, Y
 
 
-class _Mixture:
+class _Mixture(Simulator):
     """Windows from several simulators on one parcellation, mixed per batch.
 
     Every window of a batch comes from the first simulator with probability
@@ -146,7 +147,15 @@ class _Mixture:
         for name in ("n_times", "sfreq", "labels", "centres", "expansion",
                      "n_regions", "ch_names"):
             setattr(self, name, getattr(first, name))
-        self.to_sources = first.to_sources
+
+    @property
+    def input(self):
+        """What a model trained on the data reads: a window (dict)."""
+        return self.sims[0].input
+
+    def to_sources(self, Y):
+        """Map region activity onto the sources (as the first simulator)."""
+        return self.sims[0].to_sources(Y)
 
     def simulate(self, n_windows, rng):
         """Draw ``n_windows`` windows, each from one of the simulators."""
