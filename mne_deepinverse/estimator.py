@@ -631,7 +631,8 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         independent patches (``"patches"``); the network predicts per
         region of the simulator's parcellation.
         """
-        from ._neural_mass import _RegionWindows, _window_simulator
+        from .simulation._regions import _RegionWindows
+        from .simulation._windows import _window_simulator
 
         params = dict(sim_params)
         kind = params.pop("kind", "neural_mass")
@@ -658,7 +659,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         _check_active(
             np.abs(Y_val).max(axis=1), "The validation set", "Every window needs "
             "an active source (check simulation=, or drop empty windows).")
-        meta["input"] = dict(kind="window", n_times=sim.n_times, sfreq=sim.sfreq)
+        meta["input"] = sim.input
         meta["regions"] = dict(n_regions=int(sim.n_regions),
                                labels=sim.labels.tolist())
         return (X_val, Y_val, draw, steps, source, dict(expansion=sim.expansion),

@@ -165,7 +165,7 @@ def test_layers():
     # the parser resolves relative imports
     assert "mne_deepinverse.backends._resample" in imports[
         "mne_deepinverse.backends.unet"]
-    assert "mne_deepinverse._utils" in imports["mne_deepinverse.simulation"]
+    assert "mne_deepinverse._utils" in imports["mne_deepinverse.simulation._patches"]
     bad = []
     for lower, uppers in LAYERS.items():
         lower = f"mne_deepinverse.{lower}"

@@ -215,7 +215,7 @@ class CapBatches:
         import torch
 
         from mne_deepinverse._preprocessing import normalise_torch
-        from mne_deepinverse.simulation import _add_noise_at_snr
+        from mne_deepinverse.simulation._noise import _add_noise_at_snr
 
         rng, dev, sim = self.rng, self.device, self.sim
         idx, interp = self.caps[rng.integers(len(self.caps))] if cap is None else cap
