@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import mne
 import numpy as np
 
+from ._preprocessing import DESCRIPTION as _PREPROCESSING
 from ._sensors import Sensors, sensor_gain, sensor_positions_head
 from ._utils import _gain_fingerprint, _make_info
 
@@ -53,6 +54,8 @@ ANY_SENSOR_KEYS = ("kernels", "lambda2")
 INPUT_KINDS = ("sample", "window")
 #: How a model meets the sensors of the data.
 SENSOR_KINDS = ("fixed", "any_cap", "any_sensor")
+#: How every model's amplitudes are fitted (its card's pre-processing).
+RESCALING = "least squares (closed form, Brent-checked)"
 _CORRUPT = (": the file is corrupted or was not written by mne-deepinverse. Save "
             "it again with DeepInverse.save or reinstall the pretrained models.")
 
@@ -435,3 +438,46 @@ def forward_entries(fwd, sensors=None):
         entry["comp_grade"] = int(get_current_comp(fwd["info"]) or 0)
         meta["sensors"] = entry
     return meta
+
+
+def make_card(backend, entries, *, hyper_params, simulation, training,
+              preprocessing=None, validation=None, **extra):
+    """Return a new model card: the one place where cards are written.
+
+    Parameters
+    ----------
+    backend : str
+        The backend's name.
+    entries : dict
+        The forward's card entries (:func:`forward_entries`: sensors and
+        sources), with the model's ``input``.
+    hyper_params : dict
+        The hyper-parameters stored with the model.
+    simulation : dict
+        The parameters of the training data's simulator.
+    training : dict
+        The training record.
+    preprocessing : dict | None
+        Entries added to (or replacing those of) the standard pre-processing
+        description (e.g. ``reference`` for a whitener).
+    validation : dict | None
+        The validation metrics (usually added once the model is exported:
+        :meth:`ModelCard.replace`).
+    **extra
+        Further entries of a sensor kind or an output (``cap``,
+        ``any_sensors``, ``regions``).
+
+    Returns
+    -------
+    card : ModelCard
+        The card (format :data:`FORMAT_VERSION`), validated.
+    """
+    card = dict(
+        format="mne-deepinverse", format_version=FORMAT_VERSION, backend=backend,
+        hyper_params=hyper_params,
+        preprocessing=dict(_PREPROCESSING, rescaling=RESCALING,
+                           **(preprocessing or {})),
+        **entries, simulation=simulation, training=training, **extra)
+    if validation is not None:
+        card["validation"] = validation
+    return ModelCard(card)

@@ -16,10 +16,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from ._card import FORMAT_VERSION, forward_entries
+from ._card import forward_entries, make_card
 from ._checks import _check_data_array
 from ._model import DeepInverseModel, read_deep_inverse_model
-from ._preprocessing import DESCRIPTION as _PREPROCESSING
 from ._registry import BACKENDS, PRETRAINED
 from ._sensors import Sensors, sensor_gain
 from ._utils import (
@@ -284,7 +283,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
 
         from ._export import set_card as _set_card
         from .backends import export_onnx, get_backend
-        from .backends._train import card_training_record, train_network
+        from .training import card_training_record, fit_network
 
         backend = get_backend(self.model)
         backend.check_hyper_params(self.hyper_params or {})
@@ -326,7 +325,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         else:
             data = self._sample_data(backend, fwd, meta, sim_params, X, Y, seeds,
                                      sensors)
-        X_val, Y_val, draw, steps, source, inputs, out_pos, to_sources = data
+        data, inputs, to_sources = data
         torch.manual_seed(int(seeds[0]))
         hyper = backend.hyper_params(self.hyper_params)
         loss = backend.loss if self.loss == "auto" else self.loss
@@ -346,32 +345,25 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         hyper = backend.stored(hyper)  # no machine-specific keys
         net = net.to(device)
         what = "windows" if window else "samples"
-        logger.info(f"Training {self.model} on {what} {source} ({meta['n_sources']} "
+        logger.info(f"Training {self.model} on {what} {data.source} "
+                    f"({meta['n_sources']} "
                     f"sources, {sensors.description} channels)")
         whitener = sensors.W if sensors.whitened else None
-        record = train_network(
-            net, draw, X_val, Y_val, n_epochs=self.n_epochs, steps_per_epoch=steps,
-            batch_size=self.batch_size, learning_rate=self.learning_rate,
-            loss=loss, patience=self.patience, source_pos=out_pos,
-            seed=int(seeds[0]), progress=self.progress,
+        record = fit_network(
+            net, data, n_epochs=self.n_epochs, learning_rate=self.learning_rate,
+            loss=loss, patience=self.patience, seed=int(seeds[0]),
+            progress=self.progress,
             target_transform=backend.train_targets(net),
             whitener=whitener,
         )
         self.net_ = net = net.cpu()
-        card = dict(
-            format="mne-deepinverse",
-            format_version=FORMAT_VERSION,
-            backend=self.model,
-            hyper_params=hyper,
-            preprocessing=dict(_PREPROCESSING,
-                               rescaling="least squares (closed form, Brent-checked)",
-                               **(dict(reference="whitener (noise covariance, "
-                                       "projectors)") if whitener is not None
-                                  else {})),
-            **meta,
+        card = make_card(
+            self.model, meta, hyper_params=hyper,
+            preprocessing=(dict(reference="whitener (noise covariance, projectors)")
+                           if whitener is not None else None),
             simulation=sim_params,
             training=dict(
-                data=source, loss=loss, batch_size=self.batch_size,
+                data=data.source, loss=loss, batch_size=self.batch_size,
                 learning_rate=float(self.learning_rate),
                 random_state=None if self.random_state is None
                 else int(self.random_state),
@@ -386,8 +378,8 @@ class DeepInverse(TransformerMixin, BaseEstimator):
             export_onnx(backend, net, sensors.pre_gain(gain), card, fp16=self.fp16,
                         whitener=whitener)
         )
-        card["validation"] = self._validation_metrics(model, X_val, Y_val, meta,
-                                                      to_sources)
+        card = card.replace(validation=self._validation_metrics(
+            model, data.X_val, data.Y_val, meta, to_sources))
         self.model_ = DeepInverseModel(_set_card(model.onnx, card))
         return self
 
@@ -397,8 +389,8 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         from ._backend_inputs import backend_inputs
         from ._export import set_card as _set_card
         from .backends import export_onnx
-        from .backends._train import card_training_record, train_network
         from .metrics import evaluate
+        from .training import TrainingData, card_training_record, fit_network
 
         fwds = list(self.fwd) if isinstance(self.fwd, list | tuple) else [self.fwd]
         hyper = backend.hyper_params(self.hyper_params)
@@ -411,7 +403,6 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         n_val = 2000 if self.n_val is None else self.n_val
         X_val, Y_val, raw_val = configs.validation(n_val, np.random.default_rng(
             seeds[1]))
-        train_rng = np.random.default_rng(seeds[2])
         import torch
 
         torch.manual_seed(int(seeds[0]))
@@ -426,22 +417,19 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         logger.info(f"Training {self.model} on samples simulated on the fly for "
                     f"{len(fwds)} sensor configurations ({meta['n_sources']} "
                     "sources)")
-        record = train_network(
-            net, lambda n: configs.draw(n, train_rng), X_val, Y_val,
-            n_epochs=self.n_epochs,
-            steps_per_epoch=max(1, self.samples_per_epoch // self.batch_size),
-            batch_size=self.batch_size, learning_rate=self.learning_rate, loss=loss,
-            patience=self.patience, source_pos=np.asarray(meta["source_rr"]),
-            seed=int(seeds[0]), progress=self.progress, normalise_input=False,
+        data = TrainingData(configs.draw, X_val, Y_val, steps_per_epoch=self._steps(),
+                            batch_size=self.batch_size, seed=seeds[2],
+                            source_pos=meta["source_rr"])
+        record = fit_network(
+            net, data, n_epochs=self.n_epochs, learning_rate=self.learning_rate,
+            loss=loss, patience=self.patience, seed=int(seeds[0]),
+            progress=self.progress, normalise_input=False,
         )
         self.net_ = net = net.cpu()
-        card = dict(
-            format="mne-deepinverse", format_version=FORMAT_VERSION,
-            backend=self.model, hyper_params=hyper,
-            preprocessing=dict(_PREPROCESSING, reference="whitener (noise covariance, "
-                               "projectors), computed at apply time",
-                               rescaling="least squares (closed form, Brent-checked)"),
-            **meta,
+        card = make_card(
+            self.model, meta, hyper_params=hyper,
+            preprocessing=dict(reference="whitener (noise covariance, projectors), "
+                               "computed at apply time"),
             any_sensors=dict(kernels=list(hyper["kernels"]),
                              lambda2=float(hyper["lambda2"]),
                              configs=configs.descriptions),
@@ -463,10 +451,11 @@ class DeepInverse(TransformerMixin, BaseEstimator):
                            metrics=("auc", "mle", "nmse"))
             per_config.append({k: float(np.median(v)) for k, v in out.items()}
                               | dict(n_samples=n, sensors=c["sensors"].description))
-        card["validation"] = {k: float(np.median([v[k] for v in per_config]))
-                              for k in ("auc", "mle", "nmse")}
-        card["validation"].update(n_samples=sum(v["n_samples"] for v in per_config),
-                                  per_config=per_config)
+        validation = {k: float(np.median([v[k] for v in per_config]))
+                      for k in ("auc", "mle", "nmse")}
+        validation.update(n_samples=sum(v["n_samples"] for v in per_config),
+                          per_config=per_config)
+        card = card.replace(validation=validation)
         self.model_ = DeepInverseModel(_set_card(model.onnx, card))
         return self
 
@@ -593,38 +582,35 @@ class DeepInverse(TransformerMixin, BaseEstimator):
             _validate_type(getattr(self, name), bool, name)
 
     def _sample_data(self, backend, fwd, meta, sim_params, X, Y, seeds, sensors):
-        """Return validation set, batch source, steps per epoch of a sample model."""
+        """Return the training data of a sample model and its network's inputs."""
         from ._backend_inputs import backend_inputs
         from .simulation import PatchSimulator
+        from .training import TrainingData
 
         meta["input"] = dict(kind="sample")
         n_val = 2000 if self.n_val is None else self.n_val
+        pos = np.asarray(meta["source_rr"])
         if X is None:
             sim = PatchSimulator(fwd, noise_cov=self.noise_cov, **sim_params)
-            X_val, Y_val = sim.simulate(n_val, np.random.default_rng(seeds[1]))
+            data = TrainingData.from_simulator(
+                sim, n_val=n_val, steps_per_epoch=self._steps(),
+                batch_size=self.batch_size, seeds=seeds[1:], source_pos=pos)
             _check_active(
-                Y_val, "The simulated validation set", f"Check simulation="
+                data.Y_val, "The simulated validation set", f"Check simulation="
                 f"{sim_params}: every sample needs n_patches >= 1 and a positive "
                 "amplitude.",
             )
-            train_rng = np.random.default_rng(seeds[2])
-
-            def draw(n):
-                return sim.simulate(n, train_rng)
-
-            steps = max(1, self.samples_per_epoch // self.batch_size)
-            source = "simulated on the fly"
         else:
             X, Y = self._check_XY(X, Y, sensors.ch_types, meta["n_sources"])
-            X_val, Y_val, draw, steps = self._split(X, Y, n_val, seeds)
-            source = "given arrays"
+            data = TrainingData.from_arrays(X, Y, n_val=n_val,
+                                            batch_size=self.batch_size,
+                                            seeds=seeds[1:], source_pos=pos)
         inputs = {} if self.warm_start not in (None, False) else backend_inputs(
             backend, self.fwd, self.hyper_params, noise_cov=self.noise_cov)
-        return (X_val, Y_val, draw, steps, source, inputs,
-                np.asarray(meta["source_rr"]), None)
+        return data, inputs, None
 
     def _window_data(self, fwd, meta, sim_params, X, Y, seeds, sim_seed, sensors):
-        """Return validation set, batch source, steps per epoch of a window model.
+        """Return the training data of a window model and its network's inputs.
 
         Windows are simulated by a neural-mass network
         (``simulation["kind"] = "neural_mass"``, the default) or by
@@ -633,20 +619,17 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         """
         from .simulation._regions import _RegionWindows
         from .simulation._windows import _window_simulator
+        from .training import TrainingData
 
         params = dict(sim_params)
         kind = params.pop("kind", "neural_mass")
         n_val = 256 if self.n_val is None else self.n_val
         if X is None:
             sim = _window_simulator(fwd, kind, params, sim_seed, self.noise_cov)
-            X_val, Y_val = sim.simulate(n_val, np.random.default_rng(seeds[1]))
-            train_rng = np.random.default_rng(seeds[2])
-
-            def draw(n):
-                return sim.simulate(n, train_rng)
-
-            steps = max(1, self.samples_per_epoch // self.batch_size)
-            source = f"simulated on the fly ({kind})"
+            data = TrainingData.from_simulator(
+                sim, n_val=n_val, steps_per_epoch=self._steps(),
+                batch_size=self.batch_size, seeds=seeds[1:], source_pos=sim.centres,
+                source=f"simulated on the fly ({kind})")
         else:
             X, Y = self._check_XY(X, Y, sensors.ch_types, meta["n_sources"],
                                   window=True)
@@ -654,30 +637,20 @@ class DeepInverse(TransformerMixin, BaseEstimator):
             sim._setup(fwd, params.get("n_regions"), params.get("sfreq", 250.0),
                        X.shape[1], np.random.default_rng(sim_seed))
             X, Y = X.astype(np.float32), sim.to_regions(Y).astype(np.float32)
-            X_val, Y_val, draw, steps = self._split(X, Y, n_val, seeds)
-            source = "given arrays"
+            data = TrainingData.from_arrays(X, Y, n_val=n_val,
+                                            batch_size=self.batch_size,
+                                            seeds=seeds[1:], source_pos=sim.centres)
         _check_active(
-            np.abs(Y_val).max(axis=1), "The validation set", "Every window needs "
-            "an active source (check simulation=, or drop empty windows).")
+            np.abs(data.Y_val).max(axis=1), "The validation set", "Every window "
+            "needs an active source (check simulation=, or drop empty windows).")
         meta["input"] = sim.input
         meta["regions"] = dict(n_regions=int(sim.n_regions),
                                labels=sim.labels.tolist())
-        return (X_val, Y_val, draw, steps, source, dict(expansion=sim.expansion),
-                sim.centres, sim.to_sources)
+        return data, dict(expansion=sim.expansion), sim.to_sources
 
-    def _split(self, X, Y, n_val, seeds):
-        """Hold out validation rows of given arrays; batches from the others."""
-        perm = np.random.default_rng(seeds[1]).permutation(len(X))
-        n_val = max(1, min(n_val, len(X) // 10))
-        X_val, Y_val = X[perm[:n_val]], Y[perm[:n_val]]
-        X_tr, Y_tr = X[perm[n_val:]], Y[perm[n_val:]]
-        train_rng = np.random.default_rng(seeds[2])
-
-        def draw(n):
-            idx = train_rng.integers(0, len(X_tr), n)
-            return X_tr[idx], Y_tr[idx]
-
-        return X_val, Y_val, draw, max(1, len(X_tr) // self.batch_size)
+    def _steps(self):
+        """Batches per epoch of simulated data."""
+        return max(1, self.samples_per_epoch // self.batch_size)
 
     @staticmethod
     def _validation_metrics(model, X_val, Y_val, meta, to_sources=None):

@@ -20,12 +20,12 @@ from mne_deepinverse._backend_inputs import (  # noqa: E402
     linear_kernels,
     sphere_positions,
 )
+from mne_deepinverse._preprocessing import normalise_torch as normalise_eeg  # noqa: E402
 from mne_deepinverse.backends import get_backend  # noqa: E402
 from mne_deepinverse.backends._resample import (  # noqa: E402
     knn_table,
     multilinear_table,
 )
-from mne_deepinverse.backends._train import normalise_eeg  # noqa: E402
 from mne_deepinverse.backends.losses import cosine_mse, cosine_wmse  # noqa: E402
 from mne_deepinverse.backends.unet import DEFAULTS, sphere_image_tables  # noqa: E402
 from mne_deepinverse.backends.vnet import voxel_tables  # noqa: E402
@@ -137,13 +137,15 @@ def _package_imports():
 #: module (or package prefix) -> package modules it must not import
 LAYERS = {
     "backends": ("baselines", "simulation", "datasets", "agm", "benchmark",
-                 "estimator", "_inverse"),
+                 "estimator", "_inverse", "training"),
     "simulation": ("backends", "baselines", "datasets", "estimator"),
     "baselines": ("backends", "simulation", "estimator"),
     # the apply path: the fitted model and what it runs on never reach
     # training code, networks, simulation or the estimator
     "_inverse": ("estimator", "backends", "simulation", "_export",
-                 "_backend_inputs", "benchmark", "agm"),
+                 "_backend_inputs", "benchmark", "agm", "training"),
+    # training knows networks, data and export, never the apply wrappers
+    "training": ("_inverse", "benchmark", "estimator", "agm"),
     "_model": ("estimator", "backends", "simulation", "_export", "_inverse",
                "datasets", "baselines"),
     "_bindings": ("estimator", "backends", "simulation", "_export", "_model",

@@ -82,7 +82,7 @@ def test_fit_arrays(sphere_fwd):
 def test_onnx_matches_torch(fitted, sphere_fwd):
     import torch
 
-    from mne_deepinverse.backends._train import normalise_eeg
+    from mne_deepinverse._preprocessing import normalise_torch as normalise_eeg
 
     X, _ = simulate_samples(sphere_fwd, 64, random_state=4)
     _, shapes, _ = fitted.predict_shape(X)

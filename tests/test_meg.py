@@ -117,7 +117,7 @@ def test_meg_noise_and_snr(fwd_all):
     state = rng.bit_generator.state
     X, Y = sim.simulate(20, rng)
     rng.bit_generator.state = state
-    clean = sim._clean(20, rng)[1]  # the same draws, without noise
+    clean = sim.simulate_clean(20, rng)[0]  # the same draws, without noise
     signal = sensors.pre(sensors.project(clean))
     noise = sensors.pre(X) - signal
     ratio = (signal**2).mean(axis=1) / (noise**2).mean(axis=1)

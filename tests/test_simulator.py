@@ -87,3 +87,26 @@ def test_simulator_base():
         sim.input  # noqa: B018
     Y = np.ones((2, 3))
     assert sim.to_sources(Y) is Y
+
+
+def test_patch_bank_is_public(sphere_fwd):
+    """A GPU variant of the patch simulator reads the bank through public API."""
+    from mne_deepinverse.simulation import PatchBank, PatchSimulator
+
+    sim = PatchSimulator(sphere_fwd, n_patches=(1, 3), extent=(1, 2))
+    bank = sim.bank
+    assert isinstance(bank, PatchBank)
+    assert bank.maps.shape == (sphere_fwd["nsource"] * 2, sphere_fwd["nsource"])
+    assert bank.projection.shape == (bank.maps.shape[0], 31)
+    X, Y = sim.simulate_clean(5, np.random.default_rng(3))
+    idx, rows, amps = sim.draw_bank_rows(5, np.random.default_rng(3))
+    Y_bank = np.zeros_like(Y)
+    np.add.at(Y_bank, idx, bank.maps[rows].toarray() * amps[:, None])
+    np.testing.assert_allclose(Y, Y_bank, rtol=1e-5, atol=1e-12)
+    X_bank = np.zeros_like(X)
+    np.add.at(X_bank, idx, bank.projection[rows] * amps[:, None])
+    np.testing.assert_allclose(X, X_bank, rtol=1e-6, atol=1e-20)
+    mm = PatchSimulator(sphere_fwd, extent=(5.0, 10.0), extent_units="mm")
+    assert mm.bank is None
+    with pytest.raises(ValueError, match="no bank"):
+        mm.draw_bank_rows(2, np.random.default_rng(0))

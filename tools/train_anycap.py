@@ -181,7 +181,7 @@ class CapBatches:
     amplitudes in nAm (the inputs are normalised, the targets max-scaled).
     """
 
-    def __init__(self, fwd, caps, seed, device="cpu"):
+    def __init__(self, fwd, caps, device="cpu"):
         import torch
 
         from mne_deepinverse.simulation import PatchSimulator
@@ -193,13 +193,11 @@ class CapBatches:
         def tensor(a):
             return torch.as_tensor(np.asarray(a, np.float32), device=device)
 
-        self.bank = tensor(sim._bank.toarray())  # (n_patches, n_sources)
-        self.bank_eeg = tensor(sim._bank_proj)  # (n_patches, n_bank_channels)
+        self.bank = tensor(sim.bank.maps.toarray())  # (n_patches, n_sources)
+        self.bank_eeg = tensor(sim.bank.projection)  # (n_patches, n_bank_channels)
         self.noise_sqrt = tensor(sim.noise_sqrt)
         self.caps = [self.to_device(c, device) for c in caps]
         self.device = device
-        self.rng = np.random.default_rng(seed)
-        self.gen = torch.Generator(device).manual_seed(seed)
 
     @staticmethod
     def to_device(cap, device):
@@ -210,47 +208,49 @@ class CapBatches:
         return (torch.as_tensor(np.asarray(idx), device=device),
                 torch.as_tensor(np.asarray(interp, np.float32), device=device))
 
-    def __call__(self, n, cap=None):
-        """Return ``n`` grid images and source maps (a random cap unless given)."""
+    def __call__(self, n, rng, cap=None):
+        """Return ``n`` grid images and source maps (a random cap unless given).
+
+        ``rng`` (numpy) draws the cap and the patches and seeds the device's
+        generator of the noise and SNR.
+        """
         import torch
 
         from mne_deepinverse._preprocessing import normalise_torch
         from mne_deepinverse.simulation._noise import _add_noise_at_snr
 
-        rng, dev, sim = self.rng, self.device, self.sim
+        dev, sim = self.device, self.sim
+        gen = torch.Generator(dev).manual_seed(int(rng.integers(2**62)))
         idx, interp = self.caps[rng.integers(len(self.caps))] if cap is None else cap
-        sample_idx, seeds, orders, amps = sim._draw_patches(n, rng)
-        rows = torch.as_tensor(sim._bank_rows(seeds, orders), device=dev)
+        sample_idx, rows, amps = sim.draw_bank_rows(n, rng)
+        rows = torch.as_tensor(rows, device=dev)
         samples = torch.as_tensor(sample_idx, device=dev)
         amps = torch.as_tensor(amps * 1e9, dtype=torch.float32, device=dev)[:, None]
         Y = torch.zeros(n, self.bank.shape[1], device=dev)
         Y.index_add_(0, samples, self.bank[rows] * amps)
         X = torch.zeros(n, len(idx), device=dev)
         X.index_add_(0, samples, self.bank_eeg[rows[:, None], idx[None]] * amps)
-        noise = torch.randn(n, self.noise_sqrt.shape[1], generator=self.gen,
+        noise = torch.randn(n, self.noise_sqrt.shape[1], generator=gen,
                             device=dev) @ self.noise_sqrt[idx].T
         low, high = CONFIG["snr_db"]
-        snr = low + (high - low) * torch.rand(n, generator=self.gen, device=dev)
+        snr = low + (high - low) * torch.rand(n, generator=gen, device=dev)
         X = _add_noise_at_snr(X - X.mean(1, keepdim=True),
                               noise - noise.mean(1, keepdim=True), snr)
         return normalise_torch(X) @ interp, Y
 
 
 def _card(fwd, cap, record, val):
-    from mne_deepinverse._card import FORMAT_VERSION, forward_entries
-    from mne_deepinverse._preprocessing import DESCRIPTION
+    from mne_deepinverse._card import forward_entries, make_card
     from mne_deepinverse.backends import anycap
-    from mne_deepinverse.backends._train import card_training_record
+    from mne_deepinverse.training import card_training_record
 
     meta = forward_entries(fwd)
-    meta.update(ch_names=[], ch_pos=[], ch_pos2d=[], gain_fingerprint=[])
-    return dict(
-        format="mne-deepinverse", format_version=FORMAT_VERSION, backend="anycap",
-        hyper_params=dict(anycap.DEFAULTS), input=dict(kind="sample"), cap=cap,
-        preprocessing=dict(DESCRIPTION, grid="spherical-spline interpolation of "
-                           "the normalised EEG onto the cap grid",
-                           rescaling="least squares (closed form, Brent-checked)"),
-        **meta,
+    meta.update(ch_names=[], ch_pos=[], ch_pos2d=[], gain_fingerprint=[],
+                input=dict(kind="sample"))
+    return make_card(
+        "anycap", meta, hyper_params=dict(anycap.DEFAULTS), cap=cap,
+        preprocessing=dict(grid="spherical-spline interpolation of the normalised "
+                           "EEG onto the cap grid"),
         simulation={k: CONFIG[k] for k in ("n_patches", "extent", "amplitude",
                                            "snr_db", "noise")},
         training=dict(
@@ -318,7 +318,7 @@ def main():
 
     from mne_deepinverse._caps import cap_interpolation, coverage_gap
     from mne_deepinverse.backends import anycap
-    from mne_deepinverse.backends._train import train_network
+    from mne_deepinverse.training import TrainingData, fit_network
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0,
@@ -359,7 +359,7 @@ def main():
         bank, index, cap, args.n_caps, seed,
         exclude=HELD_OUT, n_jobs=args.jobs)
     print(f"{len(caps)} training caps, {time.perf_counter() - t0:.0f} s")
-    draw = CapBatches(fwd, caps, seed, args.device)
+    draw = CapBatches(fwd, caps, args.device)
     # validation caps (two never seen in training), with their exact positions
     val_caps = {k: (index[k], cap_interpolation(bank[index[k]], cap))
                 for k in VAL_CAPS}
@@ -367,7 +367,8 @@ def main():
         print(f"  held-out {k}: {len(idx)} channels, coverage gap "
               f"{coverage_gap(bank[idx], cap):.0f} deg")
     n_each = CONFIG["n_val"] // len(val_caps)
-    Xv, Yv = zip(*(draw(n_each, draw.to_device(c, args.device))
+    rng_val = np.random.default_rng(seed + 1)
+    Xv, Yv = zip(*(draw(n_each, rng_val, draw.to_device(c, args.device))
                    for c in val_caps.values()), strict=True)
     X_val, Y_val = torch.cat(Xv), torch.cat(Yv)
     net = anycap.build(dict(n_sources=fwd["nsource"], cap=cap), {}).to(args.device)
@@ -377,12 +378,14 @@ def main():
         record = json.loads(args.finish.with_suffix(".json").read_text())
     else:
         torch.manual_seed(seed)
-        record = train_network(
-            net, draw, X_val, Y_val, n_epochs=10**6,
+        data = TrainingData(
+            draw, X_val, Y_val,
             steps_per_epoch=max(1, args.epoch_samples // CONFIG["batch_size"]),
-            batch_size=CONFIG["batch_size"], learning_rate=CONFIG["learning_rate"],
-            loss=CONFIG["loss"], patience=8, source_pos=fwd["source_rr"], seed=seed,
-            normalise_input=False, max_time_s=args.minutes * 60,
+            batch_size=CONFIG["batch_size"], seed=seed, source_pos=fwd["source_rr"])
+        record = fit_network(
+            net, data, n_epochs=10**6, learning_rate=CONFIG["learning_rate"],
+            loss=CONFIG["loss"], patience=8, seed=seed, normalise_input=False,
+            max_time_s=args.minutes * 60,
         )
         record["n_caps"] = len(caps)
     if args.state_out:
@@ -411,7 +414,7 @@ def write_model(net, fwd, cap, record, val_caps, sim, out, t0):
                                         ordered=True, verbose=False)
         prepared = model.bind(sub)
         rng_v = np.random.default_rng(7)
-        Y, X = sim._clean(500, rng_v)
+        X, Y = sim.simulate_clean(500, rng_v)
         X = X[:, idx] + rng_v.normal(0, 0.1 * np.abs(X[:, idx]).std(), (500, len(idx)))
         pred = prepared.predict(X)
         scores = evaluate(Y, pred, fwd["source_rr"], metrics=("auc", "mle"))

@@ -20,13 +20,14 @@ from ._evoked import TIME_COURSES, simulate_patch_evoked
 from ._jansen_rit import JR_PARAMS, simulate_jansen_rit
 from ._neural_mass import NeuralMassSimulator
 from ._parcellation import make_parcellation, region_connectivity, region_expansion
-from ._patches import PatchSimulator, simulate_samples
+from ._patches import PatchBank, PatchSimulator, simulate_samples
 from ._windows import PatchWindowSimulator
 
 __all__ = [
     "JR_PARAMS",
     "TIME_COURSES",
     "NeuralMassSimulator",
+    "PatchBank",
     "PatchSimulator",
     "PatchWindowSimulator",
     "Simulator",

@@ -8,6 +8,7 @@ a batch is one sparse product that picks and weighs bank rows.
 """
 
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 from mne.utils import _check_option, _validate_type, logger, verbose
@@ -29,6 +30,25 @@ from ._noise import _add_noise_at_snr, _noise_sqrt
 
 _BANK_CACHE = OrderedDict()
 _BANK_CACHE_SIZE = 16
+
+
+class PatchBank(NamedTuple):
+    """A simulator's bank of patches and their sensor projections (read-only).
+
+    Row ``seed * n_orders + (order - min_order)`` is the patch grown from
+    source ``seed`` over ``order`` neighbourhood orders, with a unit moment at
+    the seed (:meth:`PatchSimulator.draw_bank_rows` draws rows).
+
+    Attributes
+    ----------
+    maps : sparse matrix, shape (n_rows, n_sources)
+        The patches' source maps (float32).
+    projection : array, shape (n_rows, n_channels)
+        Their sensor data (the forward's channels, not referenced).
+    """
+
+    maps: sparse.csr_matrix
+    projection: np.ndarray
 
 
 def _check_sim_range(value, name, must, example, *, integer=False, low=-np.inf,
@@ -216,18 +236,70 @@ class PatchSimulator(Simulator):
         n_orders = self.extent[1] - self.extent[0] + 1
         return seeds * n_orders + (orders - self.extent[0])
 
+    @property
+    def bank(self):
+        """The patch bank (:class:`PatchBank`; None for extents in mm)."""
+        if self.extent_units != "order":
+            return None
+        return PatchBank(self._bank, self._bank_proj)
+
+    def draw_bank_rows(self, n_samples, rng):
+        """Draw the patches of ``n_samples`` samples as rows of :attr:`bank`.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of samples.
+        rng : instance of numpy.random.Generator
+            The random generator (advanced as :meth:`simulate` advances it).
+
+        Returns
+        -------
+        sample_idx : array of int, shape (n_patches,)
+            The sample of every patch.
+        rows : array of int, shape (n_patches,)
+            Its row of the bank.
+        amps : array, shape (n_patches,)
+            Its seed moment in Am.
+        """
+        if self.extent_units != "order":
+            raise ValueError("Patches of extent_units='mm' have no bank; use "
+                             "extent_units='order'.")
+        sample_idx, seeds, orders, amps = self._draw_patches(n_samples, rng)
+        return sample_idx, self._bank_rows(seeds, orders), amps
+
+    def simulate_clean(self, n_samples, rng):
+        """Simulate noise-free samples (the draws of :meth:`simulate`).
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of samples (>= 1).
+        rng : instance of numpy.random.Generator
+            The random generator (advanced in place).
+
+        Returns
+        -------
+        X : array, shape (n_samples, n_channels)
+            Sensor data (float64, not referenced).
+        Y : array, shape (n_samples, n_sources)
+            Source moments in Am (float32).
+        """
+        Y, X = self._clean(_check_n_samples(n_samples), rng)
+        return X, Y
+
     def _clean(self, n_samples, rng):
         """Noise-free source maps (float32) and EEG (float64, not referenced)."""
-        sample_idx, seeds, orders, amps = self._draw_patches(n_samples, rng)
-        n_total = len(seeds)
         if self.extent_units == "order":
-            rows = self._bank_rows(seeds, orders)
+            sample_idx, rows, amps = self.draw_bank_rows(n_samples, rng)
             pick = sparse.csr_matrix(
                 (amps, (sample_idx, rows)), shape=(n_samples, self._bank.shape[0])
             )
             Y = (pick.astype(np.float32) @ self._bank).toarray()
             X = pick @ self._bank_proj
         else:
+            sample_idx, seeds, orders, amps = self._draw_patches(n_samples, rng)
+            n_total = len(seeds)
             patches = self._mm_patches(seeds, orders)
             pick = sparse.csr_matrix(
                 (amps, (sample_idx, np.arange(n_total))), shape=(n_samples, n_total)

@@ -3,21 +3,19 @@
 # Copyright the mne-deepinverse contributors.
 """The training loop shared by all backends (torch)."""
 
-import copy
 import datetime
 import os
 import platform
 import time
+from logging import INFO
 
 import numpy as np
 import torch
-from mne.utils import ProgressBar, logger
+from mne.utils import logger
+from tqdm.auto import tqdm
 
 from .._preprocessing import normalise_torch
-from .losses import get_loss
-
-#: The input pre-processing (defined once, in mne_deepinverse._preprocessing).
-normalise_eeg = normalise_torch
+from ..backends.losses import get_loss
 
 
 def normalise_sources(y):
@@ -38,60 +36,53 @@ def _flat_loss(loss_fn):
     return flat
 
 
-def train_network(
+def fit_network(
     net,
-    draw,
-    X_val,
-    Y_val,
+    data,
     *,
     n_epochs,
-    steps_per_epoch,
-    batch_size,
     learning_rate,
     loss,
     patience,
-    source_pos,
     seed,
     progress=True,
     normalise_input=True,
     max_time_s=None,
     target_transform=None,
     whitener=None,
+    num_workers=0,
 ):
-    """Train ``net`` with Adam, a plateau schedule and early stopping.
+    """Train ``net`` on ``data`` with Adam, a plateau schedule and early stopping.
 
-    Targets are source magnitudes; the input normalisation divides by the
-    signed peak, so the network sees inward and outward currents alike and
-    the amplitude rescaling gives the sign.
+    The one training loop of every network (``DeepInverse.fit``, its
+    any-sensor fit and ``tools/train_anycap.py``). Targets are source
+    magnitudes; the input normalisation divides by the signed peak, so the
+    network sees inward and outward currents alike and the amplitude
+    rescaling gives the sign. The network trains on the device it is on.
 
     Parameters
     ----------
     net : torch.nn.Module
-        The network.
-    draw : callable
-        ``draw(n)`` returns a training batch ``(X, Y)`` of numpy arrays:
+        The network, on the training device.
+    data : TrainingData
+        The batches (drawn afresh every epoch) and the validation set:
         samples ``(n, n_channels)`` and maps ``(n, n_outputs)``, or windows
         ``(n, n_times, n_channels)`` and ``(n, n_times, n_outputs)`` (a
         window's maps are one target: normalised together, one loss term).
-    X_val, Y_val : array
-        Held-out validation samples.
-    n_epochs, steps_per_epoch, batch_size : int
-        Length of the training.
+    n_epochs : int
+        Largest number of epochs.
     learning_rate : float
         Initial Adam learning rate (halved when the validation loss stalls).
     loss : str
         Loss name (see :mod:`mne_deepinverse.backends.losses`).
     patience : int
         Epochs without validation improvement before stopping.
-    source_pos : array, shape (n_sources, 3)
-        Positions (m) of the network's outputs (sources or regions), for
-        distance-based losses.
     seed : int
-        Seed of torch's generator.
+        Seed of torch's generator (dropout, shuffles inside the network).
     progress : bool
-        Show a progress bar.
+        Show a progress bar (when MNE's log level includes INFO).
     normalise_input : bool
-        Apply the input pre-processing to ``X`` (False when ``draw`` returns
+        Apply the input pre-processing to ``X`` (False when the batches are
         network inputs already, e.g. an any-cap model's grid images).
     max_time_s : float | None
         Wall-clock budget: no epoch is started that would, at the mean epoch
@@ -103,6 +94,8 @@ def train_network(
     whitener : array, shape (n_channels, n_channels) | None
         The whitener that replaces the average reference in the input
         pre-processing (models that read MEG).
+    num_workers : int
+        Data-loader processes drawing the batches (0: this process).
 
     Returns
     -------
@@ -111,33 +104,36 @@ def train_network(
         machine (and GPU) it ran on and the date.
     """
     torch.manual_seed(seed)
-    loss_fn = _flat_loss(get_loss(loss, source_pos))
+    loss_fn = _flat_loss(get_loss(loss, data.source_pos))
     opt = torch.optim.Adam(net.parameters(), lr=learning_rate)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=0.5, patience=max(1, patience // 2)
     )
     device = next(net.parameters()).device
+
     def tensor(a):
         return torch.as_tensor(a, dtype=torch.float32).to(device)
 
     white_t = None if whitener is None else tensor(np.asarray(whitener).T)
 
     def prepare(x):
-        return normalise_eeg(x, white_t) if normalise_input else x
+        return normalise_torch(x, white_t) if normalise_input else x
 
-    Xv = prepare(tensor(X_val))
-    Yv = normalise_sources(tensor(Y_val))
+    Xv = prepare(tensor(data.X_val))
+    Yv = normalise_sources(tensor(data.Y_val))
+    loader = torch.utils.data.DataLoader(data, batch_size=None,
+                                         num_workers=num_workers)
     best, best_state, bad_epochs = np.inf, None, 0
     history = dict(train_loss=[], val_loss=[], lr=[])
     n_seen = 0
     t0 = time.perf_counter()
-    bar = ProgressBar(range(n_epochs), mesg="Training (epochs)",
-                      which_tqdm=None if progress else "off")
+    bar = tqdm(range(n_epochs), desc="Training (epochs)", unit="epoch",
+               disable=not (progress and logger.getEffectiveLevel() <= INFO))
     for epoch in bar:
+        data.set_epoch(epoch)
         net.train()
-        total = 0.0
-        for _ in range(steps_per_epoch):
-            X, Y = draw(batch_size)
+        total, steps = 0.0, 0
+        for X, Y in loader:
             x = prepare(tensor(X))
             y = normalise_sources(tensor(Y))
             if target_transform is not None:
@@ -149,18 +145,18 @@ def train_network(
             opt.step()
             total += float(batch_loss.detach())
             n_seen += len(X)
+            steps += 1
         net.eval()
         with torch.no_grad():
             val = float(loss_fn(net(Xv), Yv))
-        history["train_loss"].append(total / steps_per_epoch)
+        history["train_loss"].append(total / max(steps, 1))
         history["val_loss"].append(val)
         history["lr"].append(opt.param_groups[0]["lr"])
         sched.step(val)
-        # the losses beside MNE's bar (the tqdm bar it wraps)
-        bar._tqdm.set_postfix(train=f"{total / steps_per_epoch:.4f}", val=f"{val:.4f}")
+        bar.set_postfix(train=f"{total / max(steps, 1):.4f}", val=f"{val:.4f}")
         if val < best - 1e-6:
             best, bad_epochs = val, 0
-            best_state = copy.deepcopy(net.state_dict())
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
         else:
             bad_epochs += 1
             if bad_epochs >= patience:
@@ -170,7 +166,7 @@ def train_network(
         if max_time_s is not None and elapsed * (epoch + 2) / (epoch + 1) > max_time_s:
             logger.info(f"    Time budget reached after epoch {epoch + 1}")
             break
-    bar._tqdm.close()
+    bar.close()
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()

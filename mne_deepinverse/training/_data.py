@@ -1,0 +1,130 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""Training data: batches drawn afresh every epoch, and a validation set.
+
+:class:`TrainingData` is a torch :class:`~torch.utils.data.IterableDataset`
+of whole batches. Each epoch, each process (a rank of a distributed run) and
+each data-loader worker draws its share of the epoch's batches from a random
+stream of its own, seeded by ``(seed, epoch, part)``: the same seed gives the
+same batches, however many epochs ran before, on any device.
+"""
+
+import numpy as np
+import torch
+from mne.utils import _validate_type
+
+
+def _rank():
+    """Return the process's rank and the number of processes (1 outside DDP)."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class TrainingData(torch.utils.data.IterableDataset):
+    """Training batches ``(X, Y)`` drawn on the fly, and a validation set.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(n, rng)`` returns a batch of ``n`` samples ``(X, Y)`` (numpy
+        arrays or tensors) drawn with the numpy generator ``rng``: a
+        simulator's ``simulate``, or rows of given arrays.
+    X_val, Y_val : array
+        The held-out validation set.
+    steps_per_epoch : int
+        Batches per epoch (over all processes and workers).
+    batch_size : int
+        Samples per batch.
+    seed : int
+        Seed of the batches' random streams.
+    source_pos : array, shape (n_outputs, 3)
+        Positions (m) of what the network outputs (sources or regions), for
+        distance-based losses.
+    source : str
+        What the data are, in words (the model card's ``training["data"]``).
+
+    Notes
+    -----
+    Batches are whole: iterate it directly, or through
+    ``torch.utils.data.DataLoader(data, batch_size=None, num_workers=k)``.
+    Call :meth:`set_epoch` before every epoch.
+    """
+
+    def __init__(self, draw, X_val, Y_val, *, steps_per_epoch, batch_size, seed,
+                 source_pos, source="simulated on the fly"):
+        super().__init__()
+        if not callable(draw):
+            raise TypeError(f"draw must be callable draw(n, rng), got {draw!r}.")
+        for name, value in (("steps_per_epoch", steps_per_epoch),
+                            ("batch_size", batch_size)):
+            _validate_type(value, "int", name)
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}.")
+        self.draw = draw
+        self.X_val, self.Y_val = X_val, Y_val
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.source_pos = np.asarray(source_pos, np.float64)
+        self.source = source
+        self.epoch = 0
+
+    @classmethod
+    def from_simulator(cls, sim, *, n_val, steps_per_epoch, batch_size, seeds,
+                       source_pos, source="simulated on the fly"):
+        """Return data simulated on the fly by a simulator (and its validation set).
+
+        ``sim`` has ``simulate(n, rng)``
+        (:class:`~mne_deepinverse.simulation.Simulator`); ``seeds`` are the
+        validation set's and the batches' seeds; ``source_pos`` the positions
+        of what its maps hold (sources or regions).
+        """
+        X_val, Y_val = sim.simulate(n_val, np.random.default_rng(seeds[0]))
+        return cls(sim.simulate, X_val, Y_val, steps_per_epoch=steps_per_epoch,
+                   batch_size=batch_size, seed=seeds[1], source_pos=source_pos,
+                   source=source)
+
+    @classmethod
+    def from_arrays(cls, X, Y, *, n_val, batch_size, seeds, source_pos):
+        """Return given samples: validation rows held out, batches drawn from the rest.
+
+        At most a tenth of the rows (at least one) are held out; an epoch is
+        one pass's worth of batches of the others, drawn with replacement.
+        """
+        perm = np.random.default_rng(seeds[0]).permutation(len(X))
+        n_val = max(1, min(n_val, len(X) // 10))
+        X_tr, Y_tr = X[perm[n_val:]], Y[perm[n_val:]]
+
+        def draw(n, rng):
+            idx = rng.integers(0, len(X_tr), n)
+            return X_tr[idx], Y_tr[idx]
+
+        return cls(draw, X[perm[:n_val]], Y[perm[:n_val]],
+                   steps_per_epoch=max(1, len(X_tr) // batch_size),
+                   batch_size=batch_size, seed=seeds[1], source_pos=source_pos,
+                   source="given arrays")
+
+    def set_epoch(self, epoch):
+        """Set the epoch whose batches are drawn next."""
+        self.epoch = int(epoch)
+
+    def _part(self):
+        """Return the part of the epoch of this process and worker, and the parts."""
+        info = torch.utils.data.get_worker_info()
+        worker, n_workers = (0, 1) if info is None else (info.id, info.num_workers)
+        rank, world = _rank()
+        return rank * n_workers + worker, world * n_workers
+
+    def __iter__(self):
+        """Yield this part's batches of the epoch."""
+        part, parts = self._part()
+        rng = np.random.default_rng([self.seed, self.epoch, part])
+        for _ in range(part, self.steps_per_epoch, parts):
+            yield self.draw(self.batch_size, rng)
+
+    def __len__(self):
+        """Batches of one epoch (over all parts)."""
+        return self.steps_per_epoch
