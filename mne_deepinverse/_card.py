@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import mne
 import numpy as np
+from mne.utils import _validate_type
 
 from ._preprocessing import DESCRIPTION as _PREPROCESSING
 from ._sensors import Sensors, sensor_gain, sensor_positions_head
@@ -396,6 +397,186 @@ class ModelCard(Mapping):
     def hyper_params(self):
         """The backend's hyper-parameters (dict, a copy)."""
         return self["hyper_params"] if "hyper_params" in self else {}
+
+    # --- text --------------------------------------------------------------------
+    def to_markdown(self, *, name=None, summary=None, notes=()):
+        """Return the human-readable model card (markdown), from the card alone.
+
+        What is written follows the card's typed views and entries (how the
+        model meets the sensors, what it reads, its training and validation
+        record), never the backend's name.
+
+        Parameters
+        ----------
+        name : str | None
+            The model's name, in the title and the benchmark command (a
+            pretrained name or a model file). None: the backend's name.
+        summary : str | None
+            What the network is, in one sentence (the backend spec's
+            ``summary``), written under the title.
+        notes : iterable of str
+            What the card does not hold (e.g. a training script's wall time),
+            one list item each, after the card's own.
+
+        Returns
+        -------
+        text : str
+            The markdown card, ending in a newline.
+        """
+        _validate_type(name, (str, None), "name")
+        _validate_type(summary, (str, None), "summary")
+        notes = list(notes)
+        for note in notes:
+            _validate_type(note, str, "each note")
+        name = self.backend if name is None else name
+        lines = [f"# Model card: {name}", ""]
+        if summary:
+            lines += [summary.rstrip(".") + ".", ""]
+        lines += [
+            f"- backend: `{self.backend}`, hyper-parameters: `{self.hyper_params}`",
+            f"- sensors: {_md_sensors(self.sensors)}",
+            f"- sources: {_md_sources(self.source)}",
+        ]
+        if "preprocessing" in self:
+            lines.append(f"- pre-processing: {self['preprocessing']}")
+        lines.append(f"- input: {_md_input(self)}")
+        if "simulation" in self:
+            lines.append(f"- simulation: `{json.dumps(self['simulation'])}`")
+        lines += _md_training(self) + _md_validation(self)
+        lines += [f"- {note}" for note in notes]
+        lines += ["", "Inverse-crime-free accuracy against MNE's solvers: run "
+                  f"{_md_benchmark(self, name)}."]
+        return "\n".join(lines) + "\n"
+
+
+def _md_sensors(sensors):
+    """Describe the sensors of a model card (markdown)."""
+    if sensors.kind == "any_cap":
+        cap = sensors.cap
+        grid = " x ".join(str(n) for n in cap["grid_shape"])
+        return (f"{sensors.describe()}, interpolated onto a {grid} grid of "
+                f"virtual electrodes; cap entry: `{json.dumps(cap)}`")
+    if sensors.kind == "any_sensor":
+        configs = sensors.any_sensors.get("configs", [])
+        return (f"{sensors.describe()}; trained over {len(configs)} sensor "
+                f"configurations: {'; '.join(configs)}")
+    text = f"{sensors.describe()} ({' '.join(sensors.ch_names)})"
+    if sensors.whitened:
+        text += ", whitened (the card's noise covariance and projectors)"
+    return text
+
+
+def _md_sources(source):
+    """Describe the source space of a model card (markdown)."""
+    # an icosahedral subdivision of an fsaverage-like subject: the first
+    # 10 * 4 ** k + 2 vertices of every hemisphere
+    counts = {len(v) for v in source.vertices}
+    spacing = source.src_type
+    if source.src_type == "surface" and len(counts) == 1:
+        n = counts.pop()
+        k = int(round(np.log((n - 2) / 10) / np.log(4))) if n > 2 else -1
+        if k >= 0 and 10 * 4**k + 2 == n and all(
+                np.array_equal(v, np.arange(n)) for v in source.vertices):
+            spacing = f"ico{k}"
+    orient = "fixed orientation" if source.n_orient == 1 else "free orientation"
+    return f"{source.n_sources} on `{source.subject}` ({spacing}), {orient}"
+
+
+def _md_input(card):
+    """Describe what a model reads and where its outputs live (markdown)."""
+    text = card.input.describe()
+    if "regions" in card:
+        text += (f"; outputs per region of a {card['regions']['n_regions']}-region "
+                 "parcellation, mapped onto the sources")
+    return text
+
+
+def _md_training(card):
+    """Return the training record of a model card (markdown list items)."""
+    tr = card.get("training")
+    if not tr:
+        return []
+    lines = [f"- training: loss `{tr.get('loss')}`, batch {tr.get('batch_size')}, "
+             f"Adam {tr.get('learning_rate')}, seed {tr.get('random_state')}"]
+    if "caps" in tr:
+        lines.append(f"- caps: `{json.dumps(tr['caps'])}`")
+    if "samples_seen" in tr:
+        seen = "windows" if card.input.is_window else "samples"
+        lines.append(
+            f"- {seen} seen: {tr['samples_seen']:,}; epochs: {tr.get('epochs')}; "
+            f"training time: {tr.get('train_time_s', float('nan')) / 60:.1f} min "
+            f"on {tr.get('machine')}, {tr.get('date')}")
+    return lines
+
+
+def _md_scores(scores, nmse=True):
+    """Format median validation scores (markdown)."""
+    text = f"AUC {scores['auc']:.3f}, MLE {scores['mle']:.1f} mm"
+    if nmse and "nmse" in scores:
+        text += f", nMSE {scores['nmse']:.4f}"
+    return text
+
+
+def _md_validation(card):
+    """Return the validation record of a model card (markdown list items).
+
+    The medians over all validation data, and per sensor configuration
+    (``per_config``) or per cap (``caps``) where the card has them.
+    """
+    val = card.get("validation")
+    if not val:
+        return []
+    if "per_config" in val:
+        groups, per = [(v["sensors"], v) for v in val["per_config"]], "configuration"
+    elif "caps" in val:
+        groups, per = list(val["caps"].items()), "cap"
+    else:
+        groups, per = [], ""
+    rows = "windows at their peak" if card.input.is_window else "samples"
+    n = val.get("n_samples")
+    what = ["simulated", val.get("sources", "same generator")]
+    if n is not None:
+        what.append(f"{n} {rows}" + (" per cap" if per == "cap" else ""))
+    what = ", ".join(what) + ", medians"
+    held_out = (card.get("training") or {}).get("caps", {}).get("held_out")
+    if per == "cap" and held_out:
+        what += f"; {' and '.join(held_out)} never seen in training"
+    line = f"- validation ({what})"
+    if "auc" in val:
+        line += f": {_md_scores(val)}" + (f"; per {per}:" if per else "")
+    elif per:
+        line += f", per {per}:"
+    return [line] + [f"  - {label}: {_md_scores(scores, nmse=False)}"
+                     for label, scores in groups]
+
+
+def _md_benchmark(card, name):
+    """Return the benchmark command that compares a model with MNE's solvers."""
+    command = f"mne-deepinverse benchmark --models {name}"
+    if card.input.is_window:
+        command += " --time-course erp"
+    sensors = card.sensors
+    if sensors.kind == "any_cap":
+        # a cap it was validated on and never saw in training
+        caps = (card.get("validation") or {}).get("caps", {})
+        held_out = (card.get("training") or {}).get("caps", {}).get("held_out", ())
+        unseen = [cap for cap in caps if cap in held_out]
+        if unseen:
+            command += f" --montage {unseen[0]}"
+    elif sensors.kind == "any_sensor":
+        # the benchmark's --sensors choices among the training configurations
+        choices = []
+        for config in sensors.any_sensors.get("configs", []):
+            meg = "mag" in config or "grad" in config
+            choice = ("meg+eeg" if "EEG" in config else "meg") if meg else "eeg"
+            if choice not in choices:
+                choices.append(choice)
+        if choices:
+            command += f" --sensors {choices[0]}"
+            if len(choices) > 1:
+                return (f"`{command}` (or "
+                        f"{', '.join(f'`{c}`' for c in choices[1:])})")
+    return f"`{command}`"
 
 
 def forward_entries(fwd, sensors=None):

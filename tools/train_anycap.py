@@ -423,12 +423,13 @@ def write_model(net, fwd, cap, record, val_caps, sim, out, t0):
     card = _card(fwd, cap, record, dict(
         caps=val, n_samples=500, sources="1-10 patches",
         noise="white, sd 10 % of the EEG's"))
-    onnx = export_onnx(anycap, net, None, card)
+    model = DeepInverseModel(export_onnx(anycap, net, None, card))
     fname = out / "anycap.onnx"
-    fname.write_bytes(onnx)
+    fname.write_bytes(model.onnx)
     update_registry(fname)
     wall = time.perf_counter() - t0
-    (out / "anycap.md").write_text(_markdown(card))
+    (out / "anycap.md").write_text(model.card.to_markdown(
+        name="anycap", summary=anycap.summary))
     print(json.dumps(val, indent=1))
     print(f"Wrote {fname} ({fname.stat().st_size / 1e6:.1f} MB) in {wall / 60:.1f} min")
 
@@ -439,37 +440,6 @@ def _head_origin():
     info = mne.create_info(montage.ch_names, 100.0, "eeg").set_montage(montage)
     return mne.bem.fit_sphere_to_headshape(info, dig_kinds=("eeg",), units="m",
                                            verbose=False)[1]
-
-
-def _markdown(card):
-    tr = card["training"]
-    val = card["validation"]["caps"]
-    lines = [
-        "# Model card: anycap",
-        "",
-        "A ConvDip on a fixed grid of virtual electrodes: any EEG cap of "
-        f"{card['cap']['n_channels'][0]}-{card['cap']['n_channels'][1]} channels "
-        "on the template (fsaverage5, ico4, 5124 sources), interpolated onto the "
-        f"{card['cap']['grid_shape']} grid with spherical splines.",
-        "",
-        f"- backend: `anycap`, hyper-parameters: `{card['hyper_params']}`",
-        f"- cap entry: `{json.dumps(card['cap'])}`",
-        f"- simulation: `{json.dumps(card['simulation'])}`",
-        f"- caps: `{json.dumps(tr['caps'])}`",
-        f"- training: loss `{tr['loss']}`, batch {tr['batch_size']}, Adam "
-        f"{tr['learning_rate']}, seed {tr['random_state']}; samples seen "
-        f"{tr['samples_seen']:,}; epochs {tr['epochs']}; training time "
-        f"{tr['train_time_s'] / 60:.1f} min on "
-        f"{tr['machine']}, {tr['date']}",
-        "- validation (simulated, 1-10 patches, medians; "
-        f"{' and '.join(tr['caps']['held_out'])} never seen in training): "
-        + "; ".join(f"{k}: AUC {v['auc']:.3f}, MLE {v['mle']:.1f} mm"
-                    for k, v in val.items()),
-        "",
-        "Inverse-crime-free accuracy against MNE's solvers: "
-        "`mne-deepinverse benchmark --models anycap --montage biosemi64`.",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

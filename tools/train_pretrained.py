@@ -20,7 +20,8 @@ from pathlib import Path
 import mne
 
 from mne_deepinverse import DeepInverse
-from mne_deepinverse.datasets import read_pretrained_forward
+from mne_deepinverse.backends import get_backend
+from mne_deepinverse.datasets import DEFAULT_CONDUCTIVITY, read_pretrained_forward
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "mne_deepinverse" / "pretrained"
@@ -82,49 +83,20 @@ CONFIGS["sifnet-patches"] = dict(CONFIGS["sifnet"], n_epochs=20,
                                  simulation=dict(kind="patches", **_PATCHES))
 #: The models that ship (their files go into the registry).
 SHIPPED = ("convdip", "unet", "vnet", "sifnet")
+#: What the model cards do not hold, written into the markdown cards (with
+#: the script's wall time): the forward, and how SIFNet's regions were made
+#: and are mapped onto the sources (``simulation.region_expansion``).
+FORWARD_NOTE = ("forward: `read_pretrained_forward(\"{model}\")`, 3-layer BEM "
+                f"{DEFAULT_CONDUCTIVITY} S/m")
+REGIONS_NOTE = ("regions: k-means of the source positions per hemisphere; every "
+                "source takes the Gaussian-weighted mean of its 4 nearest regions")
+NOTES = dict.fromkeys(("sifnet", "sifnet-nmm", "sifnet-patches"), (REGIONS_NOTE,))
 
 
-def _markdown(name, card, config, wall):
-    tr = card["training"]
-    val = card["validation"]
-    window = card["input"]["kind"] == "window"
-    rows = "windows at their peak" if window else "samples"
-    lines = [
-        f"# Model card: {name}",
-        "",
-        f"- backend: `{card['backend']}`, hyper-parameters: `{card['hyper_params']}`",
-        f"- forward: `read_pretrained_forward(\"{name}\")`: "
-        f"{len(card['ch_names'])} EEG channels ({' '.join(card['ch_names'])}), "
-        f"{card['n_sources']} sources on `{card['subject']}` (ico4), fixed "
-        "orientation, 3-layer BEM (0.3, 0.006, 0.3) S/m",
-        f"- pre-processing: {card['preprocessing']}",
-        f"- input: {_input(card)}",
-        f"- simulation: `{json.dumps(config['simulation'])}`",
-        f"- training: loss `{tr['loss']}`, batch {tr['batch_size']}, Adam "
-        f"{tr['learning_rate']}, seed {tr['random_state']}",
-        f"- {'windows' if window else 'samples'} seen: "
-        f"{tr['samples_seen']:,}; epochs: {tr['epochs']}; "
-        f"training time: {tr['train_time_s'] / 60:.1f} min "
-        f"(script wall time {wall / 60:.1f} min) on {tr['machine']}, {tr['date']}",
-        f"- validation (simulated, same generator, {val['n_samples']} {rows}, "
-        f"medians): AUC {val['auc']:.3f}, MLE {val['mle']:.1f} mm, "
-        f"nMSE {val['nmse']:.4f}",
-        "",
-        "Inverse-crime-free accuracy against MNE's solvers: run "
-        f"`mne-deepinverse benchmark --models {name}"
-        f"{' --time-course erp' if window else ''}`.",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _input(card):
-    inp = card["input"]
-    if inp["kind"] == "sample":
-        return "one time sample"
-    return (f"windows of {inp['n_times']} samples at {inp['sfreq']:g} Hz; outputs "
-            f"per region of a {card['regions']['n_regions']}-region k-means "
-            "parcellation, mapped onto the sources (4 nearest regions, Gaussian "
-            "weights)")
+def card_notes(name, wall):
+    """Return what the markdown card of ``name`` says beyond the model card."""
+    return [FORWARD_NOTE.format(model=CONFIGS[name]["model"]), *NOTES.get(name, ()),
+            f"script wall time: {wall / 60:.1f} min"]
 
 
 def main():
@@ -152,8 +124,10 @@ def main():
     est.save(fname, overwrite=True)
     if args.name in SHIPPED and args.out == DEFAULT_OUT:
         update_registry(fname)
-    card_md = _markdown(args.name, est.card_, config, wall)
-    (args.out / f"{args.name}.md").write_text(card_md)
+    card = est.card_
+    (args.out / f"{args.name}.md").write_text(card.to_markdown(
+        name=args.name, summary=get_backend(card.backend).summary,
+        notes=card_notes(args.name, wall)))
     print(json.dumps(est.card_["validation"], indent=1))
     print(f"Wrote {fname} ({fname.stat().st_size / 1e6:.1f} MB) in {wall / 60:.1f} min")
 
