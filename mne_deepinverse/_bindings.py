@@ -98,21 +98,7 @@ class Binding:
     def check_info(self, info, *, on_mismatch="raise", kind="data"):
         """Check that ``info`` holds what the network reads; return the picks.
 
-        Parameters
-        ----------
-        info : instance of Info
-            The measurement info of the data.
-        on_mismatch : "raise" | "warn" | "ignore"
-            What to do when the positions are far (median > 2 cm) from the
-            model's; missing positions and positions in another unit always
-            raise.
-        kind : str
-            How messages name the data ("evoked", "epochs", "raw").
-
-        Returns
-        -------
-        picks : array of int
-            Indices of the channels in ``info``, in the network's order.
+        See :meth:`mne_deepinverse.PreparedModel.check_info`.
         """
         _validate_type(info, mne.Info, "info")
         types = [t for t in ("eeg", "mag", "grad") if t in self.ch_types] or ["eeg"]
