@@ -16,7 +16,7 @@ import json
 import numpy as np
 
 from ._card import CARD_KEY
-from ._preprocessing import normalise_torch, onnx_nodes
+from ._preprocessing import normalise_torch, onnx_nodes, reference_torch
 
 #: Largest magnitude stored in float16 (its largest finite value is 65504):
 #: larger constants (a MEG whitener, a whitened gain) stay float32.
@@ -245,10 +245,7 @@ def export_torch_model(net, gain, card, *, fp16=True, whitener=None):
                                                  dtype=torch.float32))
 
         def forward(self, eeg):
-            if self.white_t is None:
-                eeg_ref = eeg - eeg.mean(dim=-1, keepdim=True)
-            else:
-                eeg_ref = eeg @ self.white_t
+            eeg_ref = reference_torch(eeg, self.white_t)
             sources = self.net(normalise_torch(eeg, self.white_t))
             return eeg_ref, sources, sources @ self.gain_t
 

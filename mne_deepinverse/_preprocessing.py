@@ -65,6 +65,15 @@ def normalise_numpy(X, whitener=None):
     return X / peak.reshape((len(X),) + (1,) * (X.ndim - 1))
 
 
+def reference_torch(x, whitener_t=None):
+    """Average reference (or whitening) of samples ``x`` (..., n_channels), torch.
+
+    ``whitener_t`` (a tensor, the transposed whitener) replaces the average
+    reference for MEG models.
+    """
+    return x - x.mean(dim=-1, keepdim=True) if whitener_t is None else x @ whitener_t
+
+
 def normalise_torch(x, whitener_t=None):
     """Average reference and division by the signed peak (torch tensors).
 
@@ -73,7 +82,7 @@ def normalise_torch(x, whitener_t=None):
     """
     import torch
 
-    x = x - x.mean(dim=-1, keepdim=True) if whitener_t is None else x @ whitener_t
+    x = reference_torch(x, whitener_t)
     flat = x.flatten(1)
     peak = flat.gather(1, flat.abs().argmax(dim=1, keepdim=True))
     peak = torch.where(peak.abs() > EPS, peak, torch.ones_like(peak))

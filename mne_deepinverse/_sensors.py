@@ -23,6 +23,8 @@ import numpy as np
 from mne.io.constants import FIFF
 from mne.utils import _validate_type
 
+from ._preprocessing import reference_numpy
+
 #: Channel types a model can read.
 SENSOR_TYPES = ("eeg", "mag", "grad")
 #: Largest distance (m, median over the sensors) between the MEG sensors of
@@ -251,10 +253,7 @@ class Sensors:
 
         Average-referenced EEG, or the whitened data.
         """
-        X = np.asarray(X)
-        if not self.whitened:
-            return X - X.mean(axis=-1, keepdims=True)
-        return X @ self.W.T
+        return reference_numpy(X, self.W if self.whitened else None)
 
     def pre_gain(self, gain):
         """Return the gain as the model compares it with :meth:`pre` data."""
@@ -264,7 +263,7 @@ class Sensors:
         """Rows ``X`` after the projectors (sensor units)."""
         X = np.asarray(X)
         if not self.whitened:
-            return X - X.mean(axis=-1, keepdims=True)
+            return reference_numpy(X)
         if not self.projs:
             return X
         # orthonormal basis of the projectors' vectors (as mne.make_projector)

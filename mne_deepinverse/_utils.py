@@ -12,6 +12,8 @@ from mne.io.constants import FIFF
 from mne.utils import _validate_type, logger
 from scipy import sparse
 
+from ._preprocessing import reference_numpy
+
 
 def _check_fixed_forward(fwd):
     """Return a fixed-orientation forward, converting free ones with a note."""
@@ -138,7 +140,7 @@ def _check_range(value, name, *, kind=float, low=None, high=None):
 
 def _reference(gain):
     """Average-referenced gain (channels' mean removed)."""
-    return gain - gain.mean(axis=0, keepdims=True)
+    return reference_numpy(np.asarray(gain).T).T
 
 
 def _gain_fingerprint(gain):

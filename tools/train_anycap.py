@@ -216,7 +216,7 @@ class CapBatches:
         """
         import torch
 
-        from mne_deepinverse._preprocessing import normalise_torch
+        from mne_deepinverse._preprocessing import normalise_torch, reference_torch
         from mne_deepinverse.simulation._noise import _add_noise_at_snr
 
         dev, sim = self.device, self.sim
@@ -234,8 +234,7 @@ class CapBatches:
                             device=dev) @ self.noise_sqrt[idx].T
         low, high = CONFIG["snr_db"]
         snr = low + (high - low) * torch.rand(n, generator=gen, device=dev)
-        X = _add_noise_at_snr(X - X.mean(1, keepdim=True),
-                              noise - noise.mean(1, keepdim=True), snr)
+        X = _add_noise_at_snr(reference_torch(X), reference_torch(noise), snr)
         return normalise_torch(X) @ interp, Y
 
 

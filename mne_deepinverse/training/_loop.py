@@ -189,7 +189,7 @@ def _machine(device):
 
 
 def card_training_record(record):
-    """Return the model card's entries for a training ``record`` of train_network.
+    """Return the model card's entries for a training ``record`` of fit_network.
 
     Epochs, samples seen, time, best and per-epoch validation losses, the
     machine (and GPU) and torch version, and the date of the training.
