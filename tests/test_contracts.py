@@ -204,3 +204,22 @@ def test_no_backend_switches():
                 bad.append(f"{path.relative_to(root)}:{node.lineno} probes "
                            f"{node.args[1].value!r}")
     assert not bad, bad
+
+
+def test_any_sensor_binding_follows_the_covariance(fwd):
+    """A noise covariance edited in place between two calls is used as edited."""
+    model = load_model("anysensor")
+    evoked = _eeg_evoked(fwd, 2500, seed=1)
+    cov = mne.make_ad_hoc_cov(evoked.info, verbose=False)
+    first = apply_deep_inverse(evoked, fwd, model, noise_cov=cov).data
+    cov["data"][:5] *= 100.0  # five noisy channels
+    edited = apply_deep_inverse(evoked, fwd, model, noise_cov=cov).data
+    assert not np.allclose(edited, first, rtol=1e-3, atol=0)
+    np.testing.assert_array_equal(
+        apply_deep_inverse(evoked, fwd, model, noise_cov=cov.copy()).data, edited)
+    # the data's bad channels are the binding's too
+    bad = evoked.copy()
+    bad.info["bads"] = [bad.ch_names[3]]
+    prepared = model.bind(fwd, info=bad.info)
+    assert bad.ch_names[3] not in prepared.ch_names
+    assert len(prepared.ch_names) == len(evoked.ch_names) - 1
