@@ -460,7 +460,8 @@ class PreparedModel:
             proj = maps @ gain_pre.T
         else:
             scale = rescale_amplitudes(X_ref, proj)[:, None].astype(np.float32)
-            maps = shapes * scale
+            maps = shapes
+            maps *= scale  # in place: no second (n_rows, n_sources) array
             proj *= scale
         return maps, X_ref - proj
 
