@@ -394,9 +394,34 @@ class ModelCard(Mapping):
         return self._source
 
     @property
+    def format_version(self):
+        """The card's format (int; 1: cards without ``input``)."""
+        return int(self._entries["format_version"])
+
+    @property
     def hyper_params(self):
         """The backend's hyper-parameters (dict, a copy)."""
-        return self["hyper_params"] if "hyper_params" in self else {}
+        return self.get("hyper_params") or {}
+
+    @property
+    def preprocessing(self):
+        """The pre-processing in words: reference, normalisation, rescaling (dict)."""
+        return self.get("preprocessing") or {}
+
+    @property
+    def simulation(self):
+        """The parameters of the training data's simulator (dict)."""
+        return self.get("simulation") or {}
+
+    @property
+    def training(self):
+        """The training record: data, loss, epochs, time, machine, recipe (dict)."""
+        return self.get("training") or {}
+
+    @property
+    def validation(self):
+        """The validation metrics on simulated held-out data (dict)."""
+        return self.get("validation") or {}
 
     # --- text --------------------------------------------------------------------
     def to_markdown(self, *, name=None, summary=None, notes=()):

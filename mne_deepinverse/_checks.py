@@ -320,3 +320,15 @@ def _check_reference(info, kind="data"):
         remedy = (f" Use {kind}.set_eeg_reference('average', projection=True)."
                   if "Custom" in str(exc) else "")
         raise ValueError(str(exc).rstrip(".") + "." + remedy) from None
+
+
+def _check_active(Y, what, remedy):
+    """Raise if rows of the source maps ``Y`` have no active source."""
+    empty = np.flatnonzero(~np.any(Y != 0, axis=1))
+    if len(empty):
+        rows = empty[:10].tolist() + (["..."] if len(empty) > 10 else [])
+        raise ValueError(
+            f"{what} has {len(empty)} sample(s) without an active source (all-zero "
+            f"rows {rows}); every sample needs one, or it cannot be scored. "
+            + remedy
+        )

@@ -17,7 +17,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from ._card import forward_entries, make_card
-from ._checks import _check_data_array
+from ._checks import _check_active, _check_data_array
 from ._model import DeepInverseModel, read_deep_inverse_model
 from ._registry import BACKENDS, PRETRAINED
 from ._sensors import Sensors, sensor_gain
@@ -44,18 +44,6 @@ def _sklearn_array(X, name, ensure_2d=True):
     return check_array(X, accept_sparse=False, ensure_all_finite=False,
                        allow_nd=True, ensure_2d=ensure_2d, dtype=None,
                        input_name=name)
-
-
-def _check_active(Y, what, remedy):
-    """Raise if rows of the source maps ``Y`` have no active source."""
-    empty = np.flatnonzero(~np.any(Y != 0, axis=1))
-    if len(empty):
-        rows = empty[:10].tolist() + (["..."] if len(empty) > 10 else [])
-        raise ValueError(
-            f"{what} has {len(empty)} sample(s) without an active source (all-zero "
-            f"rows {rows}); every sample needs one, or it cannot be scored. "
-            + remedy
-        )
 
 
 class DeepInverse(TransformerMixin, BaseEstimator):
@@ -281,9 +269,10 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         """Train on ``X, Y`` (None: simulated) on the torch ``device``."""
         import torch
 
+        from ._backend_inputs import backend_inputs
         from ._export import set_card as _set_card
         from .backends import export_onnx, get_backend
-        from .training import card_training_record, fit_network
+        from .training import TRAINING_DATA, card_training_record, fit_network
 
         backend = get_backend(self.model)
         backend.check_hyper_params(self.hyper_params or {})
@@ -319,13 +308,16 @@ class DeepInverse(TransformerMixin, BaseEstimator):
             sim_params = dict(warm["simulation"] or {})
         else:
             sim_params = dict(self.simulation or {})
-        if window:
-            data = self._window_data(fwd, meta, sim_params, X, Y, seeds,
-                                     int(rng.integers(0, 2**31 - 1)), sensors)
-        else:
-            data = self._sample_data(backend, fwd, meta, sim_params, X, Y, seeds,
-                                     sensors)
-        data, inputs, to_sources = data
+        if X is not None:
+            X, Y = self._check_XY(X, Y, sensors.ch_types, meta["n_sources"],
+                                  window=window)
+        sim_seed = int(rng.integers(0, 2**31 - 1))
+        data, extra, to_sources = TRAINING_DATA[backend.input_kind](
+            fwd, meta, simulation=sim_params, noise_cov=self.noise_cov, X=X, Y=Y,
+            n_val=self.n_val, batch_size=self.batch_size,
+            steps_per_epoch=self._steps(), seeds=seeds[1:], sim_seed=sim_seed)
+        inputs = {} if warm is not None else {**backend_inputs(
+            backend, self.fwd, self.hyper_params, noise_cov=self.noise_cov), **extra}
         torch.manual_seed(int(seeds[0]))
         hyper = backend.hyper_params(self.hyper_params)
         loss = backend.loss if self.loss == "auto" else self.loss
@@ -580,73 +572,6 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         _validate_type(self.device, str, "device")
         for name in ("fp16", "progress"):
             _validate_type(getattr(self, name), bool, name)
-
-    def _sample_data(self, backend, fwd, meta, sim_params, X, Y, seeds, sensors):
-        """Return the training data of a sample model and its network's inputs."""
-        from ._backend_inputs import backend_inputs
-        from .simulation import PatchSimulator
-        from .training import TrainingData
-
-        meta["input"] = dict(kind="sample")
-        n_val = 2000 if self.n_val is None else self.n_val
-        pos = np.asarray(meta["source_rr"])
-        if X is None:
-            sim = PatchSimulator(fwd, noise_cov=self.noise_cov, **sim_params)
-            data = TrainingData.from_simulator(
-                sim, n_val=n_val, steps_per_epoch=self._steps(),
-                batch_size=self.batch_size, seeds=seeds[1:], source_pos=pos)
-            _check_active(
-                data.Y_val, "The simulated validation set", f"Check simulation="
-                f"{sim_params}: every sample needs n_patches >= 1 and a positive "
-                "amplitude.",
-            )
-        else:
-            X, Y = self._check_XY(X, Y, sensors.ch_types, meta["n_sources"])
-            data = TrainingData.from_arrays(X, Y, n_val=n_val,
-                                            batch_size=self.batch_size,
-                                            seeds=seeds[1:], source_pos=pos)
-        inputs = {} if self.warm_start not in (None, False) else backend_inputs(
-            backend, self.fwd, self.hyper_params, noise_cov=self.noise_cov)
-        return data, inputs, None
-
-    def _window_data(self, fwd, meta, sim_params, X, Y, seeds, sim_seed, sensors):
-        """Return the training data of a window model and its network's inputs.
-
-        Windows are simulated by a neural-mass network
-        (``simulation["kind"] = "neural_mass"``, the default) or by
-        independent patches (``"patches"``); the network predicts per
-        region of the simulator's parcellation.
-        """
-        from .simulation._regions import _RegionWindows
-        from .simulation._windows import _window_simulator
-        from .training import TrainingData
-
-        params = dict(sim_params)
-        kind = params.pop("kind", "neural_mass")
-        n_val = 256 if self.n_val is None else self.n_val
-        if X is None:
-            sim = _window_simulator(fwd, kind, params, sim_seed, self.noise_cov)
-            data = TrainingData.from_simulator(
-                sim, n_val=n_val, steps_per_epoch=self._steps(),
-                batch_size=self.batch_size, seeds=seeds[1:], source_pos=sim.centres,
-                source=f"simulated on the fly ({kind})")
-        else:
-            X, Y = self._check_XY(X, Y, sensors.ch_types, meta["n_sources"],
-                                  window=True)
-            sim = _RegionWindows()
-            sim._setup(fwd, params.get("n_regions"), params.get("sfreq", 250.0),
-                       X.shape[1], np.random.default_rng(sim_seed))
-            X, Y = X.astype(np.float32), sim.to_regions(Y).astype(np.float32)
-            data = TrainingData.from_arrays(X, Y, n_val=n_val,
-                                            batch_size=self.batch_size,
-                                            seeds=seeds[1:], source_pos=sim.centres)
-        _check_active(
-            np.abs(data.Y_val).max(axis=1), "The validation set", "Every window "
-            "needs an active source (check simulation=, or drop empty windows).")
-        meta["input"] = sim.input
-        meta["regions"] = dict(n_regions=int(sim.n_regions),
-                               labels=sim.labels.tolist())
-        return data, dict(expansion=sim.expansion), sim.to_sources
 
     def _steps(self):
         """Batches per epoch of simulated data."""

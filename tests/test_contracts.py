@@ -223,3 +223,21 @@ def test_any_sensor_binding_follows_the_covariance(fwd):
     prepared = model.bind(fwd, info=bad.info)
     assert bad.ch_names[3] not in prepared.ch_names
     assert len(prepared.ch_names) == len(evoked.ch_names) - 1
+
+
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
+def test_backend_spec_matches_the_shipped_model(name, fwd):
+    """A backend's spec says what its models read and are fed at apply time."""
+    pytest.importorskip("torch")
+    from mne_deepinverse.backends import get_backend
+
+    spec = get_backend(name)
+    model = load_model(name)
+    assert spec.name == name and spec.summary
+    assert model.card.sensors.kind == spec.sensor_kind
+    assert model.card.input.kind == spec.input_kind
+    graph_inputs = [i.name for i in model._session.session.get_inputs()]
+    assert graph_inputs == ["eeg", *spec.apply_inputs]
+    if spec.sensor_kind != "fixed":
+        assert set(model.bind(fwd).feeds) == set(spec.apply_inputs)
+    assert set(spec.stored(spec.hyper_params())) <= set(spec.defaults)

@@ -47,6 +47,7 @@ class AnyCapBackend(Backend):
     defaults = DEFAULTS
     loss = LOSS
     sensor_kind = "any_cap"
+    apply_inputs = ("interp", "gain_t")
     trained_by = "tools/train_anycap.py"
     summary = "ConvDip on spherical-spline images: any EEG cap on the template"
 

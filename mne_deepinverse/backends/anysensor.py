@@ -108,6 +108,7 @@ class AnySensorBackend(Backend):
     loss = LOSS
     runtime_keys = _UNET_RUNTIME_KEYS
     sensor_kind = "any_sensor"
+    apply_inputs = ("white_t", "kernel_t", "gain_t")
     needs = ("sphere_pos",)
     summary = ("U-Net whose MNE/dSPM/sLORETA kernels are computed at apply time: "
                "any EEG cap and MEG array on the template")

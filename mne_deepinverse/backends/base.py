@@ -25,6 +25,9 @@ A spec says:
 - ``needs``: the arrays ``build`` takes that the training side computes
   from the forward (by provider name: ``"kernels"``, ``"kernel"``,
   ``"sphere_pos"``; see :mod:`mne_deepinverse._backend_inputs`);
+- ``apply_inputs``: the exported graph's inputs besides the data, which the
+  sensor binding computes at apply time for the user's forward (and noise
+  covariance);
 - ``trained_by``: None when :class:`~mne_deepinverse.DeepInverse` trains it,
   else the script that does;
 - ``warm_startable``: whether :class:`~mne_deepinverse.DeepInverse` can
@@ -72,6 +75,8 @@ class Backend:
     sensor_kind = "fixed"
     #: Arrays ``build`` takes, computed from the forward by the training side.
     needs = ()
+    #: Graph inputs besides the data, fed at apply time by the sensor binding.
+    apply_inputs = ()
     #: None: trained by DeepInverse.fit; else the script that trains it.
     trained_by = None
     #: Whether DeepInverse can start it from a trained dense-layer model.

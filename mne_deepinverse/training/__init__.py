@@ -9,8 +9,8 @@ streams, and a validation set); ``DeepInverse.fit``, its any-sensor fit and
 ``tools/train_anycap.py`` all go through it.
 """
 
-from ._data import TrainingData
+from ._data import TRAINING_DATA, TrainingData, sample_data, window_data
 from ._loop import card_training_record, fit_network, normalise_sources
 
-__all__ = ["TrainingData", "card_training_record", "fit_network",
-           "normalise_sources"]
+__all__ = ["TRAINING_DATA", "TrainingData", "card_training_record", "fit_network",
+           "normalise_sources", "sample_data", "window_data"]

@@ -14,6 +14,11 @@ import numpy as np
 import torch
 from mne.utils import _validate_type
 
+from .._checks import _check_active
+from ..simulation import PatchSimulator
+from ..simulation._regions import _RegionWindows
+from ..simulation._windows import _window_simulator
+
 
 def _rank():
     """Return the process's rank and the number of processes (1 outside DDP)."""
@@ -128,3 +133,88 @@ class TrainingData(torch.utils.data.IterableDataset):
     def __len__(self):
         """Batches of one epoch (over all parts)."""
         return self.steps_per_epoch
+
+
+def sample_data(fwd, meta, *, simulation, noise_cov, X, Y, n_val, batch_size,
+                steps_per_epoch, seeds, sim_seed):
+    """Return the training data of a network that reads one time sample.
+
+    Patches simulated on the fly (:class:`~mne_deepinverse.simulation.
+    PatchSimulator`, the ConvDip paper's data), or given (checked) samples.
+    Sets the card's ``input``.
+
+    Returns
+    -------
+    data : TrainingData
+        The batches and the validation set (2000 samples unless ``n_val``).
+    inputs : dict
+        Further arrays the network's ``build`` takes (none).
+    to_sources : None
+        The maps are on the sources already.
+    """
+    meta["input"] = dict(kind="sample")
+    n_val = 2000 if n_val is None else n_val
+    pos = np.asarray(meta["source_rr"])
+    if X is None:
+        sim = PatchSimulator(fwd, noise_cov=noise_cov, **simulation)
+        data = TrainingData.from_simulator(
+            sim, n_val=n_val, steps_per_epoch=steps_per_epoch,
+            batch_size=batch_size, seeds=seeds, source_pos=pos)
+        _check_active(
+            data.Y_val, "The simulated validation set", f"Check simulation="
+            f"{simulation}: every sample needs n_patches >= 1 and a positive "
+            "amplitude.",
+        )
+    else:
+        data = TrainingData.from_arrays(X, Y, n_val=n_val, batch_size=batch_size,
+                                        seeds=seeds, source_pos=pos)
+    return data, {}, None
+
+
+def window_data(fwd, meta, *, simulation, noise_cov, X, Y, n_val, batch_size,
+                steps_per_epoch, seeds, sim_seed):
+    """Return the training data of a network that reads windows of samples.
+
+    Windows are simulated by a neural-mass network (``simulation["kind"] =
+    "neural_mass"``, the default), by independent patches (``"patches"``) or
+    both (``"mixed"``), or given (checked windows, their maps averaged over
+    the regions of a parcellation); the network predicts per region. Sets the
+    card's ``input`` and ``regions``.
+
+    Returns
+    -------
+    data : TrainingData
+        The batches and the validation set (256 windows unless ``n_val``).
+    inputs : dict
+        The regions' expansion onto the sources (``build`` keeps it for the
+        export).
+    to_sources : callable
+        Maps region activity onto the sources.
+    """
+    params = dict(simulation)
+    kind = params.pop("kind", "neural_mass")
+    n_val = 256 if n_val is None else n_val
+    if X is None:
+        sim = _window_simulator(fwd, kind, params, sim_seed, noise_cov)
+        data = TrainingData.from_simulator(
+            sim, n_val=n_val, steps_per_epoch=steps_per_epoch,
+            batch_size=batch_size, seeds=seeds, source_pos=sim.centres,
+            source=f"simulated on the fly ({kind})")
+    else:
+        sim = _RegionWindows()
+        sim._setup(fwd, params.get("n_regions"), params.get("sfreq", 250.0),
+                   X.shape[1], np.random.default_rng(sim_seed))
+        X, Y = X.astype(np.float32), sim.to_regions(Y).astype(np.float32)
+        data = TrainingData.from_arrays(X, Y, n_val=n_val, batch_size=batch_size,
+                                        seeds=seeds, source_pos=sim.centres)
+    _check_active(
+        np.abs(data.Y_val).max(axis=1), "The validation set", "Every window "
+        "needs an active source (check simulation=, or drop empty windows).")
+    meta["input"] = sim.input
+    meta["regions"] = dict(n_regions=int(sim.n_regions), labels=sim.labels.tolist())
+    return data, dict(expansion=sim.expansion), sim.to_sources
+
+
+#: How the training data of a network are made, by what it reads (its
+#: backend spec's ``input_kind``).
+TRAINING_DATA = dict(sample=sample_data, window=window_data)
