@@ -86,3 +86,42 @@ def test_fit_network_reproducible():
     assert record["epochs"] == 3 and record["samples_seen"] == 3 * 6 * 8
     assert len(record["history"]["val_loss"]) == 3
     assert "torch" in record["machine"]
+
+
+def _ddp_worker(rank, world, init, out):
+    """Train the small network in one process of a 2-process gloo group."""
+    torch.distributed.init_process_group("gloo", init_method=init, rank=rank,
+                                         world_size=world)
+    try:
+        net = _net()
+        record = fit_network(net, _data(steps=7), n_epochs=2, learning_rate=1e-2,
+                             loss="cosine_mse", patience=5, seed=0, progress=False,
+                             normalise_input=False, strategy="ddp")
+        torch.save(dict(state=net.state_dict(), seen=record["samples_seen"]),
+                   f"{out}-{rank}.pt")
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_fit_network_ddp(tmp_path):
+    """Data-parallel training over two CPU processes (gloo): each draws its
+    share of the batches, both end with the same network."""
+    if not torch.distributed.is_available():
+        pytest.skip("torch.distributed is not available")
+    with pytest.raises(ValueError, match="no.*initialised|none is initialised"):
+        fit_network(_net(), _data(), n_epochs=1, learning_rate=1e-2,
+                    loss="cosine_mse", patience=5, seed=0, progress=False,
+                    strategy="ddp")
+    with pytest.raises(ValueError, match="Invalid value for the 'strategy'"):
+        fit_network(_net(), _data(), n_epochs=1, learning_rate=1e-2,
+                    loss="cosine_mse", patience=5, seed=0, strategy="horovod")
+    init = (tmp_path / "init").as_uri()
+    out = str(tmp_path / "state")
+    torch.multiprocessing.spawn(_ddp_worker, args=(2, init, out), nprocs=2)
+    states = [torch.load(f"{out}-{rank}.pt") for rank in range(2)]
+    for key, value in states[0]["state"].items():
+        torch.testing.assert_close(value, states[1]["state"][key], rtol=0, atol=0)
+    # 7 batches per epoch: 3 per process (the same number on both), 2 epochs
+    assert states[0]["seen"] == states[1]["seen"] == 2 * 2 * 3 * 8
+    # the trained network differs from the untrained one
+    assert not torch.equal(states[0]["state"]["0.weight"], _net()[0].weight)

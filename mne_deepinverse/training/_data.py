@@ -117,21 +117,25 @@ class TrainingData(torch.utils.data.IterableDataset):
         self.epoch = int(epoch)
 
     def _part(self):
-        """Return the part of the epoch of this process and worker, and the parts."""
+        """Return this process's rank, processes, worker, workers (DataLoader)."""
         info = torch.utils.data.get_worker_info()
         worker, n_workers = (0, 1) if info is None else (info.id, info.num_workers)
-        rank, world = _rank()
-        return rank * n_workers + worker, world * n_workers
+        return (*_rank(), worker, n_workers)
 
     def __iter__(self):
-        """Yield this part's batches of the epoch."""
-        part, parts = self._part()
-        rng = np.random.default_rng([self.seed, self.epoch, part])
-        for _ in range(part, self.steps_per_epoch, parts):
+        """Yield this process's and worker's batches of the epoch.
+
+        Every process (rank) gets ``steps_per_epoch // world_size`` batches (the
+        same number: a distributed step waits for all of them), shared among
+        its data-loader workers.
+        """
+        rank, world, worker, n_workers = self._part()
+        rng = np.random.default_rng([self.seed, self.epoch, rank, worker])
+        for _ in range(worker, max(1, self.steps_per_epoch // world), n_workers):
             yield self.draw(self.batch_size, rng)
 
     def __len__(self):
-        """Batches of one epoch (over all parts)."""
+        """Batches of one epoch (over all processes)."""
         return self.steps_per_epoch
 
 

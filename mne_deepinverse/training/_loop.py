@@ -11,7 +11,7 @@ from logging import INFO
 
 import numpy as np
 import torch
-from mne.utils import logger
+from mne.utils import _check_option, logger
 from tqdm.auto import tqdm
 
 from .._preprocessing import normalise_torch
@@ -51,6 +51,7 @@ def fit_network(
     target_transform=None,
     whitener=None,
     num_workers=0,
+    strategy="single",
 ):
     """Train ``net`` on ``data`` with Adam, a plateau schedule and early stopping.
 
@@ -96,6 +97,14 @@ def fit_network(
         pre-processing (models that read MEG).
     num_workers : int
         Data-loader processes drawing the batches (0: this process).
+    strategy : "single" | "ddp"
+        Train on one device, or data-parallel over the processes of an
+        initialised :mod:`torch.distributed` group (e.g. launched with
+        ``torchrun``): the network is wrapped in
+        :class:`~torch.nn.parallel.DistributedDataParallel`, every process
+        draws its own share of each epoch's batches (:class:`TrainingData`),
+        the gradients are averaged, and only the first process shows
+        progress. Every process ends with the same network.
 
     Returns
     -------
@@ -103,9 +112,23 @@ def fit_network(
         Training record: epochs, samples seen, time, losses per epoch, the
         machine (and GPU) it ran on and the date.
     """
+    _check_option("strategy", strategy, ("single", "ddp"))
     torch.manual_seed(seed)
+    model, rank, world = net, 0, 1
+    if strategy == "ddp":
+        dist = torch.distributed
+        if not (dist.is_available() and dist.is_initialized()):
+            raise ValueError(
+                "strategy='ddp' trains over the processes of a torch.distributed "
+                "group, but none is initialised: launch the script with torchrun "
+                "and call torch.distributed.init_process_group(), or use "
+                "strategy='single'.")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        device = next(net.parameters()).device
+        model = torch.nn.parallel.DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None)
     loss_fn = _flat_loss(get_loss(loss, data.source_pos))
-    opt = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=0.5, patience=max(1, patience // 2)
     )
@@ -128,10 +151,11 @@ def fit_network(
     n_seen = 0
     t0 = time.perf_counter()
     bar = tqdm(range(n_epochs), desc="Training (epochs)", unit="epoch",
-               disable=not (progress and logger.getEffectiveLevel() <= INFO))
+               disable=not (progress and rank == 0
+                            and logger.getEffectiveLevel() <= INFO))
     for epoch in bar:
         data.set_epoch(epoch)
-        net.train()
+        model.train()
         total, steps = 0.0, 0
         for X, Y in loader:
             x = prepare(tensor(X))
@@ -139,7 +163,7 @@ def fit_network(
             if target_transform is not None:
                 y = target_transform(y)
             opt.zero_grad(set_to_none=True)
-            batch_loss = loss_fn(net(x), y)
+            batch_loss = loss_fn(model(x), y)
             batch_loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             opt.step()
@@ -167,6 +191,10 @@ def fit_network(
             logger.info(f"    Time budget reached after epoch {epoch + 1}")
             break
     bar.close()
+    if world > 1:  # the samples every process saw
+        seen = torch.tensor([n_seen], dtype=torch.float64, device=device)
+        torch.distributed.all_reduce(seen)
+        n_seen = int(seen.item())
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
