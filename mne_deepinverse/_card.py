@@ -327,12 +327,34 @@ class ModelCard(Mapping):
     # --- reading and writing ---------------------------------------------------
     @classmethod
     def from_dict(cls, entries):
-        """Return the card of a dict (validated)."""
+        """Return the card of a dict (validated).
+
+        Parameters
+        ----------
+        entries : dict
+            The stored card (format 1 or 2).
+
+        Returns
+        -------
+        card : ModelCard
+            The card.
+        """
         return cls(entries)
 
     @classmethod
     def from_json(cls, text):
-        """Return the card of its JSON text (validated)."""
+        """Return the card of its JSON text (validated).
+
+        Parameters
+        ----------
+        text : str
+            The card as stored in a model file.
+
+        Returns
+        -------
+        card : ModelCard
+            The card.
+        """
         try:
             entries = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -340,15 +362,38 @@ class ModelCard(Mapping):
         return cls(entries)
 
     def to_dict(self):
-        """Return the stored card (a new dict)."""
+        """Return the stored card.
+
+        Returns
+        -------
+        entries : dict
+            A new dict of the stored entries.
+        """
         return copy.deepcopy(self._entries)
 
     def to_json(self):
-        """Return the card as stored in a model file (JSON)."""
+        """Return the card as stored in a model file.
+
+        Returns
+        -------
+        text : str
+            The card as JSON.
+        """
         return json.dumps(self._entries)
 
     def replace(self, **entries):
-        """Return a new card with some entries replaced (validated)."""
+        """Return a new card with some entries replaced (validated).
+
+        Parameters
+        ----------
+        **entries
+            The entries to set (e.g. ``validation=dict(...)``).
+
+        Returns
+        -------
+        card : ModelCard
+            The new card; this one is unchanged.
+        """
         return type(self)({**self._entries, **copy.deepcopy(entries)})
 
     # --- the mapping of stored entries ----------------------------------------------

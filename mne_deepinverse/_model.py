@@ -206,16 +206,51 @@ class DeepInverseModel:
     def check_info(self, info, *, on_mismatch="raise", kind="data"):
         """Check that ``info`` holds what a fixed-channel model reads.
 
-        See :meth:`PreparedModel.check_info`.
+        Parameters
+        ----------
+        info : instance of Info
+            The measurement info of the data.
+        on_mismatch : "raise" | "warn" | "ignore"
+            What to do when the positions are far from the model's.
+        kind : str
+            How messages name the data ("evoked", "epochs", "raw").
+
+        Returns
+        -------
+        picks : array of int
+            Indices of the model's channels in ``info``, in the model's order
+            (:meth:`PreparedModel.check_info`).
         """
         return self._unbound().check_info(info, on_mismatch=on_mismatch, kind=kind)
 
     def run(self, X):
-        """Run a fixed-channel model's network; see :meth:`PreparedModel.run`."""
+        """Run a fixed-channel model's network.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
+            EEG in V (MEG in T, T/m), channels in the model's order.
+
+        Returns
+        -------
+        X_ref, shapes, projection : array
+            See :meth:`PreparedModel.run`.
+        """
         return self._unbound().run(X)
 
     def predict(self, X):
-        """Predict source maps (Am); see :meth:`PreparedModel.predict`."""
+        """Predict source maps (Am) of a fixed-channel model.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
+            EEG in V (MEG in T, T/m), channels in the model's order.
+
+        Returns
+        -------
+        Y : array, shape (n_samples, n_sources) | (n_windows, n_times, n_sources)
+            Source moments in Am (see :meth:`PreparedModel.predict`).
+        """
         return self._unbound().predict(X)
 
     # --- files ----------------------------------------------------------------
@@ -342,7 +377,18 @@ class PreparedModel:
         return self._binding.check_info(info, on_mismatch=on_mismatch, kind=kind)
 
     def check_X(self, X):
-        """Return checked samples (or windows) ``X`` of the model's channels."""
+        """Return checked samples (or windows) ``X`` of the model's channels.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_channels) | (n_windows, n_times, n_channels)
+            EEG in V (MEG in T, T/m), channels in the model's order.
+
+        Returns
+        -------
+        X : array
+            The data, checked (shape, finite, plausible units).
+        """
         X = np.asarray(X)
         n_ch = len(self.ch_names)
         inp = self.card.input
@@ -466,7 +512,22 @@ class PreparedModel:
         return maps, X_ref - proj
 
     def make_stc(self, data, tmin, tstep):
-        """Return the SourceEstimate of maps (n_sources, n_times), MNE's way."""
+        """Return the SourceEstimate of maps, MNE's way.
+
+        Parameters
+        ----------
+        data : array, shape (n_sources, n_times)
+            Source moments in Am.
+        tmin : float
+            Time of the first sample (s).
+        tstep : float
+            Time between samples (s).
+
+        Returns
+        -------
+        stc : instance of SourceEstimate | VolSourceEstimate
+            The estimate on the model's source space and subject.
+        """
         return self.card.source.make_stc(data, tmin, tstep)
 
 

@@ -400,7 +400,7 @@ def write_model(net, fwd, cap, record, val_caps, sim, out, t0):
     """Export the network, validate it per held-out cap and write its files."""
     from make_pretrained_forward import update_registry
 
-    from mne_deepinverse._model import DeepInverseModel
+    from mne_deepinverse import DeepInverseModel
     from mne_deepinverse.backends import export_onnx, get_backend
     from mne_deepinverse.metrics import evaluate
 

@@ -39,7 +39,7 @@ class PatchBank(NamedTuple):
     source ``seed`` over ``order`` neighbourhood orders, with a unit moment at
     the seed (:meth:`PatchSimulator.draw_bank_rows` draws rows).
 
-    Attributes
+    Parameters
     ----------
     maps : sparse matrix, shape (n_rows, n_sources)
         The patches' source maps (float32).
@@ -48,7 +48,9 @@ class PatchBank(NamedTuple):
     """
 
     maps: sparse.csr_matrix
+    """The patches' source maps, shape (n_rows, n_sources)."""
     projection: np.ndarray
+    """Their sensor data, shape (n_rows, n_channels)."""
 
 
 def _check_sim_range(value, name, must, example, *, integer=False, low=-np.inf,
