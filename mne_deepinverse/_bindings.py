@@ -37,6 +37,7 @@ from mne.utils import _validate_type
 from ._caps import cap_interpolation, check_cap
 from ._checks import (
     _check_compensation,
+    _check_forward_positions,
     _check_head_position,
     _check_positions,
     _check_projectors,
@@ -78,6 +79,9 @@ class Binding:
         Electrode positions the data's must be near (fixed-channel models).
     meg_pos : array, shape (n_meg, 3) | None
         MEG sensor positions (head coordinates) the data's must be near.
+    fwd_eeg_pos : array, shape (n_eeg, 3) | None
+        Electrode positions of the forward the data's (when they have any)
+        must be near (models that read the forward's channels).
     check_projectors : bool
         Whether the data's SSP projectors must be the model's (the whitener
         of a fixed-channel model holds them).
@@ -92,6 +96,7 @@ class Binding:
     fwd: mne.Forward | None = None
     eeg_pos: np.ndarray | None = None
     meg_pos: np.ndarray | None = None
+    fwd_eeg_pos: np.ndarray | None = None
     check_projectors: bool = False
     comp_grade: int | None = None
 
@@ -153,6 +158,9 @@ class Binding:
         if self.eeg_pos is not None and eeg:
             _check_positions(info, [names[ii] for ii in eeg], self.eeg_pos,
                              on_mismatch)
+        if self.fwd_eeg_pos is not None and eeg:
+            _check_forward_positions(info, [names[ii] for ii in eeg],
+                                     self.fwd_eeg_pos, on_mismatch)
         return np.array([info["ch_names"].index(ch) for ch in names], int)
 
 
@@ -303,7 +311,7 @@ class AnyCap:
         feeds = _cached(key, lambda: _frozen(make()))
         return Binding(ch_names=tuple(ch_names), ch_types=("eeg",) * len(ch_names),
                        sensors=Sensors(ch_names, ["eeg"] * len(ch_names)),
-                       feeds=feeds, fwd=fwd)
+                       feeds=feeds, fwd=fwd, fwd_eeg_pos=pos)
 
 
 class AnySensors:
@@ -358,9 +366,10 @@ class AnySensors:
             return sensors, _frozen(feeds)
 
         sensors, feeds = _cached(key, make)
+        meg = np.array([t != "eeg" for t in sensors.ch_types], bool)
         return Binding(ch_names=tuple(names), ch_types=tuple(sensors.ch_types),
-                       sensors=sensors, feeds=feeds, fwd=fwd, meg_pos=pos[
-                           [t != "eeg" for t in sensors.ch_types]])
+                       sensors=sensors, feeds=feeds, fwd=fwd, meg_pos=pos[meg],
+                       fwd_eeg_pos=pos[~meg])
 
 
 #: The binding strategy of every sensor kind of a model card.

@@ -219,6 +219,49 @@ def _check_positions(info, names, ref, on_mismatch="raise"):
         ), name="on_mismatch")
 
 
+def _check_forward_positions(info, names, fwd_pos, on_mismatch="raise"):
+    """Compare the data's EEG positions with those of the forward it is given.
+
+    A model that reads the forward's channels (any cap, any sensor) takes the
+    electrodes' places from the forward; the data's own positions, when they
+    have any, must be near them (the template forward moves electrodes onto
+    its scalp, a median of 2-10 mm), or the forward was made for another
+    montage (e.g. a mirrored one with the same names) or another head frame.
+    Data without positions are not checked: the forward defines them.
+
+    Parameters
+    ----------
+    info : instance of Info
+        Info holding every channel of ``names`` (head coordinates).
+    names : list of str
+        The EEG channels the model reads.
+    fwd_pos : array, shape (n_channels, 3)
+        Their positions in the forward (head coordinates, m).
+    on_mismatch : "raise" | "warn" | "ignore"
+        What to do when the positions are far (median > 2 cm) from the
+        forward's.
+    """
+    pos = np.array([info["chs"][info["ch_names"].index(ch)]["loc"][:3]
+                    for ch in names], dtype=np.float64)
+    ok = np.isfinite(pos).all(axis=1) & pos.any(axis=1)
+    if not ok.any():
+        return
+    dist = np.linalg.norm(pos[ok] - np.asarray(fwd_pos, np.float64)[ok], axis=1)
+    if np.median(dist) > MAX_POS_DIST:
+        kept = [ch for ch, good in zip(names, ok, strict=True) if good]
+        order = np.argsort(dist)[::-1][:5]
+        far = ", ".join(f"{kept[ii]} ({dist[ii] * 1e3:.0f} mm)" for ii in order)
+        _on_missing(on_mismatch, (
+            f"The data's electrode positions are {np.median(dist) * 1e3:.0f} mm "
+            f"(median) from those of the forward (limit {MAX_POS_DIST * 1e3:.0f} "
+            f"mm; farthest: {far}): the forward was made for other positions "
+            "(another montage, e.g. a mirrored one, or another head frame), so "
+            "the sources would be displaced. Make the forward from the data's "
+            "info (mne_deepinverse.datasets.make_template_forward(inst.info)), "
+            "or pass on_mismatch='warn' to apply it anyway."
+        ), name="on_mismatch")
+
+
 def _check_head_position(info, names, ref, on_mismatch="raise"):
     """Compare the MEG sensors' places relative to the head with the model's.
 

@@ -241,3 +241,26 @@ def test_backend_spec_matches_the_shipped_model(name, fwd):
     if spec.sensor_kind != "fixed":
         assert set(model.bind(fwd).feeds) == set(spec.apply_inputs)
     assert set(spec.stored(spec.hyper_params())) <= set(spec.defaults)
+
+
+@pytest.mark.parametrize("name", ["anycap", "anysensor"])
+def test_forward_positions_are_the_data(name, biosemi64_fwd):
+    """A model that reads the forward's channels compares the data's electrode
+    positions with the forward's: a mirrored montage is refused."""
+    evoked = _eeg_evoked(biosemi64_fwd, 1500)
+    apply_deep_inverse(evoked, biosemi64_fwd, name)  # the forward's own places
+    mirrored = evoked.copy()
+    with mirrored.info._unlock():
+        for ch in mirrored.info["chs"]:
+            ch["loc"][0] *= -1  # left <-> right, same channel names
+    with pytest.raises(ValueError, match="from those of the forward.*mirrored"):
+        apply_deep_inverse(mirrored, biosemi64_fwd, name)
+    with pytest.warns(RuntimeWarning, match="from those of the forward"):
+        apply_deep_inverse(mirrored, biosemi64_fwd, name, on_mismatch="warn")
+    # data without positions: the forward defines them
+    bare = evoked.copy()
+    with bare.info._unlock():
+        for ch in bare.info["chs"]:
+            ch["loc"][:] = 0.0
+    np.testing.assert_allclose(apply_deep_inverse(bare, biosemi64_fwd, name).data,
+                               apply_deep_inverse(evoked, biosemi64_fwd, name).data)
