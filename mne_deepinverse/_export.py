@@ -16,6 +16,7 @@ import json
 import numpy as np
 
 from ._card import CARD_KEY
+from ._onnx import CHECKSUM_PLACEHOLDER, seal
 from ._preprocessing import normalise_torch, onnx_nodes, reference_torch
 
 #: Largest magnitude stored in float16 (its largest finite value is 65504):
@@ -122,7 +123,7 @@ def make_onnx_model(layers, gain, card, *, fp16=True, whitener=None):
     model.ir_version = 8
     _put_card(model, card)
     onnx.checker.check_model(model)
-    return model.SerializeToString()
+    return _serialize(model)
 
 
 def read_dense_layers(onnx_bytes):
@@ -184,15 +185,24 @@ def _finish(model, card, fp16):
         model.graph.node.extend(nodes)
     _put_card(model, card)
     onnx.checker.check_model(model)
-    return model.SerializeToString()
+    return _serialize(model)
 
 
 def _put_card(model, card):
-    """Store the card as the model's only metadata (in place)."""
+    """Store the card as the model's only metadata (in place).
+
+    Its ``checksum`` is a placeholder until :func:`_serialize` seals the file.
+    """
     from onnx import helper
 
+    card = dict(card, checksum=CHECKSUM_PLACEHOLDER)
     del model.metadata_props[:]
-    helper.set_model_props(model, {CARD_KEY: json.dumps(dict(card))})
+    helper.set_model_props(model, {CARD_KEY: json.dumps(card)})
+
+
+def _serialize(model):
+    """Return the model's bytes, its checksum written into its card."""
+    return seal(model.SerializeToString())
 
 
 def set_card(model, card):
@@ -201,7 +211,7 @@ def set_card(model, card):
 
     model = onnx.load_from_string(model)
     _put_card(model, card)
-    return model.SerializeToString()
+    return _serialize(model)
 
 
 def export_torch_model(net, gain, card, *, fp16=True, whitener=None):

@@ -9,6 +9,8 @@ the estimator trains, the model applies. It needs only onnxruntime.
 """
 
 import hashlib
+import os
+import tempfile
 from functools import cached_property
 from pathlib import Path
 
@@ -263,6 +265,13 @@ class DeepInverseModel:
             File name, should end with ``.onnx``.
         overwrite : bool
             Overwrite an existing file.
+
+        Notes
+        -----
+        The file is written next to ``fname`` under a temporary name and
+        renamed when complete, so a failed save (a full disk) leaves an
+        existing file as it was and no partial file. Its card carries the
+        sha256 of its content, checked when it is read.
         """
         _validate_type(fname, "path-like", "fname")
         if Path(fname).is_dir():
@@ -273,7 +282,27 @@ class DeepInverseModel:
         fname = _check_fname(fname, overwrite, name=str(fname))
         if fname.suffix != ".onnx":
             logger.info(f"    {fname.name} does not end with .onnx")
-        fname.write_bytes(self._onnx)
+        _write_atomic(fname, self._onnx)
+
+
+def _write_atomic(fname, data):
+    """Write ``data`` to ``fname`` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=fname.parent, prefix=f".{fname.name}.",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fid:
+            fid.write(data)
+            fid.flush()
+            os.fsync(fid.fileno())
+        # the permissions a plain write would give (mkstemp's are 0o600)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, fname.stat().st_mode & 0o777 if fname.exists()
+                 else 0o666 & ~umask)
+        os.replace(tmp, fname)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class PreparedModel:

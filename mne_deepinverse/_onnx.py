@@ -12,9 +12,50 @@ needs. Pre-processing (average reference, division by the signed peak) is
 part of the graph, so onnxruntime alone applies a model.
 """
 
+import hashlib
+import re
+
 import numpy as np
 
 from ._card import _CORRUPT, CARD_KEY, ModelCard
+
+#: What a model file's card holds before its checksum is computed.
+CHECKSUM_PLACEHOLDER = "sha256:" + "0" * 64
+_CHECKSUM = re.compile(rb'"checksum": "sha256:([0-9a-f]{64})"')
+
+
+def seal(data):
+    """Write the checksum of a serialised model into its card (bytes).
+
+    The card (JSON in the graph's metadata) holds :data:`CHECKSUM_PLACEHOLDER`;
+    the sha256 of the whole file with that placeholder replaces it (the same
+    length, so nothing else moves). :func:`check_seal` recomputes it.
+    """
+    placeholder = CHECKSUM_PLACEHOLDER.encode()
+    if data.count(placeholder) != 1:
+        raise RuntimeError("The model's card holds no checksum placeholder.")
+    digest = hashlib.sha256(data).hexdigest().encode()
+    return data.replace(placeholder, b"sha256:" + digest)
+
+
+def check_seal(data, card):
+    """Raise if a model file's content differs from when it was written.
+
+    Models whose card has no checksum (the shipped models, hash-checked by
+    pooch, and files written before checksums) are not checked.
+    """
+    if "checksum" not in card:
+        return
+    found = _CHECKSUM.findall(data)
+    digest = found[0].decode() if len(found) == 1 else None
+    zeroed = _CHECKSUM.sub(f'"checksum": "{CHECKSUM_PLACEHOLDER}"'.encode(), data)
+    if digest is None or hashlib.sha256(zeroed).hexdigest() != digest:
+        raise RuntimeError(
+            "The model file's content differs from what was saved (its sha256 "
+            "does not match the checksum in its card): the file is corrupted "
+            "(a failed copy, a bad disk) or was edited. Save the model again, "
+            "or train it again."
+        )
 
 
 class OnnxModel:
@@ -57,6 +98,8 @@ class OnnxModel:
                 f"The model card lists {n_card} channels but "
                 f"the network takes {n_ch}" + _CORRUPT
             )
+        data = model if isinstance(model, bytes) else open(model, "rb").read()
+        check_seal(data, self.card)
 
     def run(self, X, **feeds):
         """Return average-referenced EEG, source shapes and their projection.

@@ -264,3 +264,37 @@ def test_forward_positions_are_the_data(name, biosemi64_fwd):
             ch["loc"][:] = 0.0
     np.testing.assert_allclose(apply_deep_inverse(bare, biosemi64_fwd, name).data,
                                apply_deep_inverse(evoked, biosemi64_fwd, name).data)
+
+
+def test_save_is_atomic_and_checked(tmp_path, monkeypatch):
+    """A failed save leaves the old file; a changed file fails its checksum."""
+    import os
+
+    from mne_deepinverse import DeepInverseModel, read_deep_inverse_model
+    from mne_deepinverse._export import set_card
+
+    model = load_model("convdip")
+    assert "checksum" not in model.card  # shipped: hash-checked by pooch
+    sealed = DeepInverseModel(set_card(model.onnx, model.card))  # re-exported
+    assert sealed.card["checksum"].startswith("sha256:")
+    fname = tmp_path / "model.onnx"
+    sealed.save(fname)
+    assert oct(fname.stat().st_mode & 0o777) != oct(0o600)
+    before = fname.read_bytes()
+    assert read_deep_inverse_model(fname).card["checksum"] == sealed.card["checksum"]
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        sealed.save(fname, overwrite=True)
+    monkeypatch.undo()
+    assert fname.read_bytes() == before  # the old model is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+    # a flipped bit in the weights (a bad copy) is caught when read
+    data = bytearray(before)
+    data[len(data) // 2] ^= 0x01
+    fname.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match="differs from what was saved"):
+        read_deep_inverse_model(fname)
