@@ -224,6 +224,22 @@ class _Inverter:
         return self.prepared.make_stc(sol, tmin, 1.0 / sfreq)
 
 
+def _epoch_data(epochs, picks):
+    """Yield the picked data of every good epoch, one epoch in memory at a time.
+
+    Loaded epochs are indexed; lazy ones (``preload=False``, MNE's default)
+    are read and checked against their rejection criteria one at a time, as
+    :func:`mne.minimum_norm.apply_inverse_epochs` reads them, without dropping
+    anything from the user's object.
+    """
+    if epochs.preload:
+        for ii in range(len(epochs)):
+            yield epochs.get_data(picks=picks, item=ii)[0]
+    else:
+        for data in epochs:
+            yield data[picks]
+
+
 @verbose
 @fill_doc
 def apply_deep_inverse(
@@ -359,17 +375,21 @@ def apply_deep_inverse_epochs(
     inv = _Inverter(model, epochs.info, fwd, kind="epochs",
                     on_mismatch=on_mismatch, amplitudes=amplitudes,
                     noise_cov=noise_cov)
-    n_epochs = len(epochs)  # loads nothing, but drops bad epochs if needed
-    if n_epochs == 0:
+    if epochs.preload and len(epochs) == 0:
         raise ValueError("The epochs are empty (no epoch left); nothing to invert.")
 
     def stcs():
-        for ii in range(n_epochs):
-            data = epochs.get_data(picks=inv.picks, item=ii)[0]
+        n = 0
+        for data in _epoch_data(epochs, inv.picks):
             sol = inv.span(lambda a, b: data[:, a:b], data.shape[1])[0]  # noqa: B023
+            n += 1
             yield inv.make_stc(sol, epochs.times[0], epochs.info["sfreq"])
+        if n == 0:
+            raise ValueError("The epochs are empty (every epoch was rejected); "
+                             "nothing to invert.")
 
-    logger.info(f"    Applying {inv.prepared.backend} to {n_epochs} epochs")
+    what = f"{len(epochs)} epochs" if epochs.preload else "the epochs (read lazily)"
+    logger.info(f"    Applying {inv.prepared.backend} to {what}")
     return stcs() if return_generator else list(stcs())
 
 

@@ -296,3 +296,29 @@ def test_window_model_other_sfreq(convdip, fwd, window_data):
     stc_raw = apply_deep_inverse_raw(raw, fwd, model, buffer_size=30)
     np.testing.assert_allclose(stc_raw.data, got.data, rtol=1e-4,
                                atol=1e-5 * np.abs(got.data).max())
+
+
+def test_lazy_epochs(convdip, fwd, data):
+    """Epochs read lazily (preload=False, MNE's default) are inverted one at a
+    time, rejected ones left out, and the user's object is not changed."""
+    evoked, _ = data
+    n = len(evoked.times)
+    signal = np.tile(evoked.data, 4)
+    signal[3, 2 * n + 5] += 5e-4  # one epoch with a 0.5 mV artefact
+    raw = mne.io.RawArray(signal, evoked.info, verbose=False)
+    events = np.array([[k * n, 0, 1] for k in range(4)])
+    kwargs = dict(tmin=0.0, tmax=(n - 1) / raw.info["sfreq"], baseline=None,
+                  reject=dict(eeg=2e-4), verbose=False)
+    lazy = mne.Epochs(raw, events, preload=False, **kwargs)
+    loaded = mne.Epochs(raw, events, preload=True, **kwargs)
+    assert len(loaded) == 3
+    stcs = apply_deep_inverse_epochs(lazy, fwd, convdip)
+    assert len(stcs) == 3
+    for a, b in zip(stcs, apply_deep_inverse_epochs(loaded, fwd, convdip),
+                    strict=True):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-6, atol=1e-16)
+    assert not lazy.preload and not lazy._bad_dropped
+    everything = mne.Epochs(raw, events, preload=False,
+                            **dict(kwargs, reject=dict(eeg=1e-12)))
+    with pytest.raises(ValueError, match="every epoch was rejected"):
+        apply_deep_inverse_epochs(everything, fwd, convdip)
