@@ -103,10 +103,23 @@ class _Inverter:
             self.proj = make_projector(projs, prepared.ch_names)[0]
         self.amplitudes = amplitudes
 
-    def _read(self, read, first, last):
-        """Read, check and project the data of samples [first, last)."""
-        data = _check_data_array(read(first, last), f"The {self.kind} data",
-                                 ch_types=self.prepared.ch_types)
+    def _read(self, read, first, last, bad=None):
+        """Read, check and project the data of samples [first, last).
+
+        Samples marked in ``bad`` (a boolean mask of the span) are neither
+        checked nor seen by the network: they are read as zeros.
+        """
+        data = read(first, last)
+        skip = None if bad is None else bad[first:last]
+        if skip is None or not skip.any():
+            data = _check_data_array(data, f"The {self.kind} data",
+                                     ch_types=self.prepared.ch_types)
+        else:
+            data = np.array(data, dtype=np.float64)
+            if not skip.all():
+                _check_data_array(data[:, ~skip], f"The {self.kind} data",
+                                  ch_types=self.prepared.ch_types)
+            data[:, skip] = 0.0
         return data if self.proj is None else self.proj @ data
 
     def _invert_rows(self, X):
@@ -116,17 +129,22 @@ class _Inverter:
         """
         return self.prepared.invert(X, self.amplitudes)
 
-    def span(self, read, n, *, buffer_size=None, residual=False):
+    def span(self, read, n, *, buffer_size=None, residual=False, bad=None):
         """Invert ``n`` samples; ``read(first, last)`` gives (n_channels, last - first).
 
         Returns the maps (n_sources, n) in Am, float32, and the residual
         (n_channels, n) if asked. At most about ``buffer_size`` samples (all
-        when None) are read and inverted at once.
+        when None) are read and inverted at once. Samples where the boolean
+        mask ``bad`` (n,) is True are not inverted: their maps (and residual)
+        are NaN.
         """
         if n == 0:
             self._read(read, 0, 0)  # raises: empty data
+        if bad is not None and not bad.any():
+            bad = None
         if self.rate is not None:
-            return self._resampled_span(read, n, buffer_size, residual)
+            sol, res = self._resampled_span(read, n, buffer_size, residual, bad)
+            return _blank(sol, res, bad)
         n_ch = len(self.prepared.ch_names)
         buffer_size = n if buffer_size is None else buffer_size
         sol = np.empty((self.prepared.n_sources, n), np.float32)
@@ -134,21 +152,22 @@ class _Inverter:
         if self.window is None:
             for first in range(0, n, buffer_size):
                 last = min(first + buffer_size, n)
-                maps, r = self._invert_rows(self._read(read, first, last).T)
+                maps, r = self._invert_rows(self._read(read, first, last, bad).T)
                 sol[:, first:last] = maps.T
                 if residual:
                     res[:, first:last] = r.T
         elif n < self.window[0]:
-            self._short_span(read, n, sol, res)
+            self._short_span(read, n, sol, res, bad)
         else:
-            self._windows(read, n, buffer_size, sol, res)
-        if not sol.any():
+            self._windows(read, n, buffer_size, sol, res, bad)
+        good = slice(None) if bad is None else ~bad
+        if not sol[:, good].any():
             _warn(f"The model predicts no active source in the {self.kind} data.")
         if res is not None and self.prepared.sensors.whitened:  # to sensor units
             res = (self.prepared.sensors.colorer @ res).astype(np.float32)
-        return sol, res
+        return _blank(sol, res, bad)
 
-    def _resampled_span(self, read, n, buffer_size, residual):
+    def _resampled_span(self, read, n, buffer_size, residual, bad):
         """Invert a span at the model's rate; the estimates back at the data's.
 
         The span is read whole, resampled with :func:`mne.filter.resample`
@@ -158,7 +177,7 @@ class _Inverter:
         from mne.filter import resample
 
         model_rate, data_rate = self.rate
-        data = self._read(read, 0, n).astype(np.float64)
+        data = self._read(read, 0, n, bad).astype(np.float64)
         at_model = resample(data, model_rate, data_rate, npad="auto", verbose=False)
         rate, self.rate = self.rate, None
         try:
@@ -176,7 +195,7 @@ class _Inverter:
 
         return back(sol_m), (back(res_m) if residual else None)
 
-    def _windows(self, read, n, buffer_size, sol, res):
+    def _windows(self, read, n, buffer_size, sol, res, bad):
         """Overlap-add the maps of the windows of ``n >= n_times`` samples."""
         n_times, hop, weights = self.window
         starts = _window_starts(n, n_times, hop)
@@ -188,7 +207,7 @@ class _Inverter:
         for g in range(0, len(starts), per_block):
             group = starts[g:g + per_block]
             offset = group[0]
-            block = self._read(read, offset, group[-1] + n_times)
+            block = self._read(read, offset, group[-1] + n_times, bad)
             X = np.stack([block[:, k - offset:k - offset + n_times].T for k in group])
             maps, r = self._invert_rows(X)
             maps = maps.reshape(len(group), n_times, -1)
@@ -202,7 +221,7 @@ class _Inverter:
         if res is not None:
             res /= total.astype(np.float32)
 
-    def _short_span(self, read, n, sol, res):
+    def _short_span(self, read, n, sol, res, bad):
         """Invert a span shorter than one window, padded by reflection."""
         n_times = self.window[0]
         _warn(
@@ -211,7 +230,7 @@ class _Inverter:
             "longer span (e.g. a longer baseline) for estimates the network was "
             "trained for."
         )
-        data = self._read(read, 0, n)
+        data = self._read(read, 0, n, bad)
         before = (n_times - n) // 2
         padded = np.pad(data, ((0, 0), (before, n_times - n - before)),
                         mode="reflect" if n > 1 else "edge")
@@ -222,6 +241,29 @@ class _Inverter:
 
     def make_stc(self, sol, tmin, sfreq):
         return self.prepared.make_stc(sol, tmin, 1.0 / sfreq)
+
+
+def _bad_samples(raw, start, stop):
+    """Return the samples [start, stop) in spans annotated as bad (bool mask)."""
+    from mne.annotations import _annotations_starts_stops
+
+    onsets, ends = _annotations_starts_stops(raw, "bad")
+    mask = np.zeros(stop - start, bool)
+    for onset, end in zip(onsets, ends, strict=True):
+        mask[max(onset - start, 0):max(end - start, 0)] = True
+    if mask.any():
+        logger.info(f"    {mask.sum()} of {len(mask)} samples are in bad spans: "
+                    "not inverted (NaN)")
+    return mask
+
+
+def _blank(sol, res, bad):
+    """Set the maps (and residual) of the ``bad`` samples to NaN, in place."""
+    if bad is not None:
+        sol[:, bad] = np.nan
+        if res is not None:
+            res[:, bad] = np.nan
+    return sol, res
 
 
 def _epoch_data(epochs, picks):
@@ -403,6 +445,7 @@ def apply_deep_inverse_raw(
     start=None,
     stop=None,
     buffer_size=10_000,
+    reject_by_annotation=True,
     on_mismatch="raise",
     amplitudes="scale",
     noise_cov=None,
@@ -435,6 +478,14 @@ def apply_deep_inverse_raw(
         beginning, to the end.
     buffer_size : int
         Samples per chunk (at least 1).
+    reject_by_annotation : bool
+        If True (default), samples in spans annotated as bad (descriptions
+        starting with ``"BAD"``, as MNE rejects them) are not inverted: the
+        network never sees them (nor their neighbours' windows, which read
+        them as zeros) and their estimates are NaN, so an artefact there
+        cannot distort the estimates. If False, every sample is inverted.
+
+        .. versionadded:: 0.1
     %(on_mismatch)s
     %(amplitudes)s
     %(noise_cov_apply)s
@@ -454,6 +505,7 @@ def apply_deep_inverse_raw(
     _validate_type(raw, mne.io.BaseRaw, "raw")
     _validate_type(fwd, (mne.Forward, None), "fwd")
     _validate_type(buffer_size, "int", "buffer_size")
+    _validate_type(reject_by_annotation, bool, "reject_by_annotation")
     if buffer_size < 1:
         raise ValueError(f"buffer_size must be >= 1 sample, got {buffer_size}.")
     n_total = raw.n_times
@@ -474,5 +526,6 @@ def apply_deep_inverse_raw(
     def read(first, last):
         return raw.get_data(picks=inv.picks, start=start + first, stop=start + last)
 
-    sol = inv.span(read, stop - start, buffer_size=buffer_size)[0]
+    bad = _bad_samples(raw, start, stop) if reject_by_annotation else None
+    sol = inv.span(read, stop - start, buffer_size=buffer_size, bad=bad)[0]
     return inv.make_stc(sol, raw.times[start], raw.info["sfreq"])

@@ -322,3 +322,29 @@ def test_lazy_epochs(convdip, fwd, data):
                             **dict(kwargs, reject=dict(eeg=1e-12)))
     with pytest.raises(ValueError, match="every epoch was rejected"):
         apply_deep_inverse_epochs(everything, fwd, convdip)
+
+
+def test_raw_bad_annotations(convdip, fwd, data):
+    """Spans annotated as bad are not inverted (NaN); the rest is unchanged."""
+    evoked, _ = data
+    signal = np.tile(evoked.data, 3)
+    clean = mne.io.RawArray(signal, evoked.info, verbose=False)
+    want = apply_deep_inverse_raw(clean, fwd, convdip).data
+    dirty = signal.copy()
+    dirty[:, 10:20] += 2e-2  # 20 mV: refused as EEG in V, if read
+    raw = mne.io.RawArray(dirty, evoked.info, verbose=False)
+    sfreq = raw.info["sfreq"]
+    raw.set_annotations(mne.Annotations(10 / sfreq, 10 / sfreq, "BAD_movement"))
+    for buffer_size in (7, 10_000):
+        got = apply_deep_inverse_raw(raw, fwd, convdip, buffer_size=buffer_size).data
+        assert np.isnan(got[:, 10:20]).all()
+        good = np.r_[0:10, 20:got.shape[1]]
+        np.testing.assert_allclose(got[:, good], want[:, good], rtol=1e-6,
+                                   atol=1e-16)
+    part = apply_deep_inverse_raw(raw, fwd, convdip, start=15, stop=30).data
+    assert np.isnan(part[:, :5]).all() and not np.isnan(part[:, 5:]).any()
+    with pytest.raises(ValueError, match="10 mV"):
+        apply_deep_inverse_raw(raw, fwd, convdip, reject_by_annotation=False)
+    with pytest.raises(TypeError, match="reject_by_annotation"):
+        apply_deep_inverse_raw(raw, fwd, convdip, reject_by_annotation="omit")
+    assert raw.annotations.description[0] == "BAD_movement"  # not modified
