@@ -209,6 +209,81 @@ def _check_source_space(card, fwd, n_sources, backend):
         )
 
 
+def _comp_grade(fwd):
+    """Return the CTF compensation grade of a forward's sensors (0: none)."""
+    from mne._fiff.compensator import get_current_comp
+
+    return int(get_current_comp(fwd["info"]) or 0)
+
+
+def _check_gain(gain):
+    """Raise if a forward's gain holds NaN or infinite values."""
+    if not np.isfinite(gain).all():
+        bad = np.flatnonzero(~np.isfinite(gain).all(axis=1))
+        raise ValueError(
+            f"The forward's gain matrix holds NaN or infinite values ({len(bad)} "
+            "channel row(s)): the forward is corrupted. Compute it again "
+            "(mne.make_forward_solution or "
+            "mne_deepinverse.datasets.make_template_forward)."
+        )
+
+
+def _check_noise_cov(cov, names, data_projs):
+    """Raise if a noise covariance cannot whiten the data of ``names``.
+
+    It must hold the channels, be finite, have a positive variance on every
+    channel and be positive semi-definite, and its SSP projectors must be
+    the data's (the data are whitened with theirs).
+    """
+    from mne._fiff.proj import make_projector
+
+    missing = [ch for ch in names if ch not in cov["names"]]
+    if missing:
+        raise ValueError(
+            f"The noise covariance lacks {len(missing)} channel(s) of the data "
+            f"and forward: {_short(missing)}. Compute it on the same channels, "
+            "e.g. mne.compute_covariance(epochs, tmax=0.0, method='shrunk')."
+        )
+    idx = [cov["names"].index(ch) for ch in names]
+    data = np.asarray(cov["data"], np.float64)
+    data = np.diag(data[idx]) if cov["diag"] else data[np.ix_(idx, idx)]
+    remedy = (" Compute it again from the data's baseline, e.g. "
+              "mne.compute_covariance(epochs, tmax=0.0, method='shrunk').")
+    if not np.isfinite(data).all():
+        raise ValueError("The noise covariance holds NaN or infinite values."
+                         + remedy)
+    flat = [ch for ch, v in zip(names, np.diag(data), strict=True) if not v > 0]
+    if flat:
+        raise ValueError(
+            f"The noise covariance gives {len(flat)} channel(s) no variance "
+            f"(zero or negative): {_short(flat)}. Mark flat channels as bad, "
+            "or compute the covariance on data where they record." + remedy)
+    evals = np.linalg.eigvalsh(data)
+    if evals[0] < -1e-6 * evals[-1]:
+        raise ValueError(
+            "The noise covariance is not positive semi-definite (its smallest "
+            f"eigenvalue is {evals[0]:.3g}, {-evals[0] / evals[-1]:.2g} of the "
+            "largest): it is no covariance of the data (edited, or computed on "
+            "other channels)." + remedy)
+    avg = "Average EEG reference"
+    cov_projs = [p for p in cov["projs"] if not p["desc"].startswith(avg)]
+    data_projs = [p for p in data_projs if not p["desc"].startswith(avg)]
+    if not cov_projs:  # e.g. an ad hoc covariance: the data's projectors hold
+        return
+    P_cov = make_projector(cov_projs, names)[0]
+    P_data = make_projector(data_projs, names)[0]
+    if np.abs(P_cov - P_data).max() > 1e-3:
+        raise ValueError(
+            f"The noise covariance was computed with the SSP projectors "
+            f"{[p['desc'] for p in cov_projs]}, the data have "
+            f"{[p['desc'] for p in data_projs]}: the data are whitened with "
+            "their own projectors, so they must be the covariance's (as for "
+            "mne.minimum_norm.make_inverse_operator). Give the data the "
+            "covariance's projectors (inst.add_proj(cov['projs'])), or compute "
+            "the covariance on data with the same projectors."
+        )
+
+
 def _no_noise_cov(card, noise_cov):
     if noise_cov is not None:
         raise ValueError(
@@ -254,6 +329,7 @@ def _check_trained_forward(card, sensors, fwd):
     spec = card.sensors
     types = tuple(t for t in ("eeg", "mag", "grad") if t in spec.ch_types)
     gain, ch_names, _ = sensor_gain(fwd, types)
+    _check_gain(gain)
     if ch_names != list(spec.ch_names):
         what = "EEG" if types == ("eeg",) else "/".join(types)
         raise ValueError(
@@ -295,6 +371,7 @@ class AnyCap:
         _no_noise_cov(card, noise_cov)
         fwd = _check_fixed_forward(fwd)
         gain, ch_names = _eeg_gain(fwd)
+        _check_gain(gain)
         _check_source_space(card, fwd, gain.shape[1], card.backend)
         pos = np.array([ch["loc"][:3] for ch in fwd["info"]["chs"]
                         if ch["ch_name"] in ch_names])
@@ -329,6 +406,7 @@ class AnySensors:
         _validate_type(noise_cov, (mne.Covariance, None), "noise_cov")
         fwd = _check_fixed_forward(fwd)
         gain_all, names, _ = sensor_gain(fwd)
+        _check_gain(gain_all)
         _check_source_space(card, fwd, gain_all.shape[1], card.backend)
         if info is not None:  # the data's good channels of the forward
             names = [ch for ch in names
@@ -340,6 +418,8 @@ class AnySensors:
                     "(mne_deepinverse.datasets.make_template_forward(inst.info))."
                 )
         projs = [] if info is None else info["projs"]
+        if noise_cov is not None:
+            _check_noise_cov(noise_cov, names, projs)
         fwd_sel = mne.pick_channels_forward(fwd, names, ordered=True, verbose=False)
         pos = sensor_positions_head(fwd_sel["info"], np.arange(len(names)))
         cov_key = None if noise_cov is None else (
@@ -369,7 +449,8 @@ class AnySensors:
         meg = np.array([t != "eeg" for t in sensors.ch_types], bool)
         return Binding(ch_names=tuple(names), ch_types=tuple(sensors.ch_types),
                        sensors=sensors, feeds=feeds, fwd=fwd, meg_pos=pos[meg],
-                       fwd_eeg_pos=pos[~meg])
+                       fwd_eeg_pos=pos[~meg],
+                       comp_grade=_comp_grade(fwd) if meg.any() else None)
 
 
 #: The binding strategy of every sensor kind of a model card.

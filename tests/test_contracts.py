@@ -298,3 +298,41 @@ def test_save_is_atomic_and_checked(tmp_path, monkeypatch):
     fname.write_bytes(bytes(data))
     with pytest.raises(RuntimeError, match="differs from what was saved"):
         read_deep_inverse_model(fname)
+
+
+def test_any_sensor_noise_cov_checked(fwd):
+    """A covariance that cannot whiten the data is refused, naming the problem."""
+    model = load_model("anysensor")
+    evoked = _eeg_evoked(fwd, 2500, seed=2)
+    good = mne.make_ad_hoc_cov(evoked.info, verbose=False)
+    apply_deep_inverse(evoked, fwd, model, noise_cov=good)
+    full = mne.Covariance(np.diag(good["data"]), good["names"], [], [], 10,
+                          verbose=False)
+    cases = []
+    nan = full.copy()
+    nan["data"][0, 0] = np.nan
+    cases.append((nan, "NaN or infinite"))
+    zero = full.copy()
+    zero["data"][:] = 0.0
+    cases.append((zero, "no variance"))
+    indefinite = full.copy()
+    indefinite["data"][0, 1] = indefinite["data"][1, 0] = 10 * full["data"][0, 0]
+    cases.append((indefinite, "not positive semi-definite"))
+    fewer = mne.pick_channels_cov(full, full["names"][:-2], verbose=False)
+    cases.append((fewer, "lacks 2 channel"))
+    proj = mne.compute_proj_evoked(evoked, n_eeg=1, verbose=False)
+    with_proj = full.copy()
+    with_proj["projs"] = proj
+    cases.append((with_proj, "computed with the SSP projectors"))
+    for cov, match in cases:
+        with pytest.raises(ValueError, match=match):
+            apply_deep_inverse(evoked, fwd, model, noise_cov=cov)
+    # the data with the covariance's projector: accepted
+    projected = evoked.copy().add_proj(proj)
+    apply_deep_inverse(projected, fwd, model, noise_cov=with_proj)
+    # a NaN in a forward's gain is refused by every kind of model
+    broken = copy.deepcopy(fwd)
+    broken["sol"]["data"][3, 10] = np.nan
+    for name in ("convdip", "anycap", "anysensor"):
+        with pytest.raises(ValueError, match="gain matrix holds NaN"):
+            apply_deep_inverse(evoked, broken, name)
