@@ -13,6 +13,12 @@ Thresholds (all in SI units):
   accepted as EEG in V. Scalp EEG, even raw data with movement or electrode
   artefacts, stays within a few mV; 10 mV in V is 10,000 in µV, so EEG in µV
   or most EEG in mV is refused.
+- ``MAX_OFFSET = 5e-4`` V: the largest median over time of a channel (after
+  the average reference removes what all channels share) accepted as EEG in
+  V. High-pass filtered or baseline-corrected EEG varies by tens of µV around
+  zero; a channel that sits at 0.5 mV or more carries a DC offset (raw EEG
+  that was not high-pass filtered), which a network would read as brain
+  activity.
 - ``MIN_PEAK = 1e-13`` V: data whose every value is smaller in magnitude are
   implausible as EEG in V (0.1 pV; the amplifier noise alone is ~0.1 µV) and
   give a warning.
@@ -33,6 +39,7 @@ from mne.utils import _on_missing, warn
 
 MAX_PTP = 1e-2
 MIN_PEAK = 1e-13
+MAX_OFFSET = 5e-4
 MAX_POS_DIST = 0.02
 MAX_POS_SCALE = 2.0
 #: Per MEG channel type: largest peak-to-peak, smallest plausible peak, unit,
@@ -149,6 +156,21 @@ def _check_eeg_values(data, name):
             "them to V, e.g. evoked.apply_function(lambda x: x * 1e-6) for µV, "
             "or set the right unit when reading or creating the data."
         )
+    if data.shape[-1] > 1:  # one sample: the peak-to-peak over channels
+        offset = np.median(data, axis=-1)
+        offset = np.abs(offset - offset.mean())
+        if offset.max() > MAX_OFFSET:
+            rows = np.flatnonzero(offset > MAX_OFFSET)
+            shown = rows[:10].tolist() + (["..."] if len(rows) > 10 else [])
+            raise ValueError(
+                f"{name} have DC offsets: {len(rows)} channel(s) (rows {shown} "
+                f"of the model's channels) sit up to {offset.max() * 1e3:.3g} mV "
+                "from the others (median over the samples), where EEG varies by "
+                "tens of µV around zero. A network would read the offsets as "
+                "brain activity. Remove them first: high-pass filter continuous "
+                "data (raw.filter(l_freq=0.1, h_freq=None)) or baseline-correct "
+                "(evoked.apply_baseline(), epochs.apply_baseline())."
+            )
     if peak < MIN_PEAK:
         warn(
             f"{name} are implausibly small for EEG in V (all |x| <= {peak:.3g}, "

@@ -348,3 +348,24 @@ def test_raw_bad_annotations(convdip, fwd, data):
     with pytest.raises(TypeError, match="reject_by_annotation"):
         apply_deep_inverse_raw(raw, fwd, convdip, reject_by_annotation="omit")
     assert raw.annotations.description[0] == "BAD_movement"  # not modified
+
+
+def test_dc_offsets_refused(convdip, fwd, data):
+    """Channels sitting at a DC offset are refused with the remedy; an offset
+    shared by all channels (removed by the average reference) is not."""
+    evoked, _ = data
+    one = evoked.copy()
+    one.data[4] += 5e-3  # one channel at +5 mV
+    with pytest.raises(ValueError, match=r"DC offsets: 1 channel\(s\) \(rows \[4\]"):
+        apply_deep_inverse(one, fwd, convdip)
+    rng = np.random.default_rng(0)
+    raw = mne.io.RawArray(np.tile(evoked.data, 3)
+                          + rng.uniform(-2e-2, 2e-2, (31, 1)) * 0.2,
+                          evoked.info, verbose=False)  # +/- 4 mV per channel
+    with pytest.raises(ValueError, match="raw.filter"):
+        apply_deep_inverse_raw(raw, fwd, convdip)
+    common = evoked.copy()
+    common.data += 5e-3  # the same offset on every channel
+    np.testing.assert_allclose(apply_deep_inverse(common, fwd, convdip).data,
+                               apply_deep_inverse(evoked, fwd, convdip).data,
+                               rtol=1e-4, atol=1e-4 * 1e-8)
