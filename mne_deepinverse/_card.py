@@ -53,6 +53,8 @@ ANY_SENSOR_KEYS = ("kernels", "lambda2")
 #: What a model reads: one time sample (every sample is inverted on its own)
 #: or a window of ``n_times`` samples at ``sfreq`` Hz.
 INPUT_KINDS = ("sample", "window")
+#: The longest window (samples) a model card may declare.
+_MAX_WINDOW = 100_000
 #: How a model meets the sensors of the data.
 SENSOR_KINDS = ("fixed", "any_cap", "any_sensor")
 #: How every model's amplitudes are fitted (its card's pre-processing).
@@ -101,8 +103,9 @@ class InputSpec:
         except (KeyError, TypeError, ValueError):
             raise _corrupt(f"The model card's window input {entry} lacks a valid "
                            "n_times or sfreq") from None
-        if n_times < 1 or not sfreq > 0:
-            raise _corrupt(f"The model card's window input {entry} is invalid")
+        if not (1 <= n_times <= _MAX_WINDOW and 0 < sfreq < np.inf):
+            raise _corrupt(f"The model card's window input {entry} is invalid "
+                           f"(n_times must be 1-{_MAX_WINDOW}, sfreq positive)")
         return cls("window", n_times, sfreq)
 
     def to_dict(self):
@@ -204,8 +207,13 @@ class SensorSpec:
             if len(types) != len(names):
                 raise _corrupt(f"The model card has {len(names)} channels but "
                                f"{len(types)} channel types")
+        fingerprint = np.asarray(card["gain_fingerprint"], dtype=np.float64)
+        if not np.isfinite(pos).all() or not np.isfinite(fingerprint).all() or (
+                not fingerprint.any()):
+            raise _corrupt("The model card's channel positions or gain "
+                           "fingerprint are not finite (or all zero)")
         return cls("fixed", tuple(names), types, pos, noise_cov, projs, grade,
-                   np.asarray(card["gain_fingerprint"], dtype=np.float64))
+                   fingerprint)
 
     @property
     def whitened(self):

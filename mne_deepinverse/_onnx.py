@@ -92,6 +92,15 @@ class OnnxModel:
             )
         self.card = ModelCard.from_json(meta[CARD_KEY])
         n_ch = self.session.get_inputs()[0].shape[-1]
+        inputs = [i.name for i in self.session.get_inputs()]
+        outputs = [o.name for o in self.session.get_outputs()]
+        if inputs[:1] != ["eeg"] or outputs != ["eeg_ref", "sources", "projection"]:
+            raise RuntimeError(
+                f"The ONNX graph takes {inputs} and returns {outputs}, not the "
+                "data ('eeg') and the referenced data, source map and projection "
+                "of an mne-deepinverse graph: it carries a model card it was not "
+                "exported with" + _CORRUPT
+            )
         n_card = len(self.card.sensors.ch_names)
         if isinstance(n_ch, int) and n_ch != n_card:
             raise RuntimeError(

@@ -336,3 +336,34 @@ def test_any_sensor_noise_cov_checked(fwd):
     for name in ("convdip", "anycap", "anysensor"):
         with pytest.raises(ValueError, match="gain matrix holds NaN"):
             apply_deep_inverse(evoked, broken, name)
+
+
+def test_tampered_cards_and_foreign_graphs():
+    """Impossible card values, and a foreign graph carrying a copied card,
+    are refused when read, not inside onnxruntime."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from mne_deepinverse import DeepInverseModel
+
+    base = json.loads(_stored_card("sifnet"))
+    for inp in (dict(kind="window", n_times=0, sfreq=250.0),
+                dict(kind="window", n_times=-5, sfreq=250.0),
+                dict(kind="window", n_times=10**11, sfreq=250.0),
+                dict(kind="window", n_times=128, sfreq=0.0)):
+        with pytest.raises(RuntimeError, match="window input .* is invalid"):
+            ModelCard.from_dict(dict(base, input=inp))
+    nan = dict(base, gain_fingerprint=[float("nan")] * len(base["gain_fingerprint"]))
+    with pytest.raises(RuntimeError, match="fingerprint are not finite"):
+        ModelCard.from_dict(nan)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "foreign",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 31])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 31])])
+    foreign = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    foreign.ir_version = 8
+    helper.set_model_props(foreign, {"mne_deepinverse_model_card":
+                                     _stored_card("convdip")})
+    onnx.checker.check_model(foreign)
+    with pytest.raises(RuntimeError, match="carries a model card it was not"):
+        DeepInverseModel(foreign.SerializeToString())
