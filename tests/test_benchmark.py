@@ -133,6 +133,8 @@ def test_cli_benchmark(tmp_path, capsys):
     (dict(n_samples=-3), ValueError, "n_samples must be a positive integer"),
     (dict(n_samples=2.0), TypeError, "n_samples must be an int"),
     (dict(n_trials=0), ValueError, "n_trials must be a positive integer"),
+    (dict(n_samples=10**9), ValueError, "n_samples=1000000000 would take days"),
+    (dict(n_trials=10**8), ValueError, "would not fit in memory or time"),
     (dict(quick=True, n_samples=300), ValueError, "quick=True runs 30 samples per "
      "set, but n_samples=300 was given too"),
     (dict(baselines="LCMV"), TypeError, "baselines must be an instance of list"),
@@ -410,3 +412,11 @@ def test_reuse_baselines(result, tmp_path, capsys):
         main(["benchmark", "--reuse-baselines", str(tmp_path / "nope"),
               "--out-dir", str(tmp_path)])
     assert "no benchmark.json there" in capsys.readouterr().err
+
+
+def test_reuse_baselines_bad_json(tmp_path):
+    """A file that is not a run's JSON is named in the error."""
+    fname = tmp_path / "benchmark.json"
+    fname.write_text("{not json")
+    with pytest.raises(ValueError, match=r"benchmark.json is not a benchmark run"):
+        run_benchmark(quick=True, reuse_baselines=fname)

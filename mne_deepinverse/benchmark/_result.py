@@ -226,8 +226,15 @@ class BenchmarkResult:
             :meth:`statistics` and :meth:`table` are computed anew from the
             records.
         """
-        with open(fname) as fid:
-            data = json.load(fid)
+        try:
+            with open(fname) as fid:
+                data = json.load(fid)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(
+                f"{fname} is not a benchmark run's JSON ({exc}): pass the "
+                "benchmark.json that run_benchmark (mne-deepinverse benchmark) "
+                "wrote, or its folder."
+            ) from None
         return cls(data["records"], data["config"], {})
 
     def save(self, out_dir):

@@ -224,6 +224,11 @@ def _check_positive_int(value, name):
         raise ValueError(f"{name} must be a positive integer, got {value}.")
 
 
+#: The most test samples per set and trials per evoked a run accepts.
+_MAX_SAMPLES = 100_000
+_MAX_TRIALS = 10_000
+
+
 def _check_args(baselines, quick, n_samples, n_trials, time_course, sensors):
     """Check run_benchmark's arguments before any work; return ``n_samples``."""
     _validate_type(baselines, (list, tuple), "baselines")
@@ -238,8 +243,18 @@ def _check_args(baselines, quick, n_samples, n_trials, time_course, sensors):
     if n_samples is None:
         n_samples = 30 if quick else 1000
     _check_positive_int(n_samples, "n_samples")
+    if n_samples > _MAX_SAMPLES:
+        raise ValueError(
+            f"n_samples={n_samples} would take days (about a second per sample "
+            f"and set); at most {_MAX_SAMPLES} are run. The documented runs use "
+            "300-1000.")
     if n_trials is not None:
         _check_positive_int(n_trials, "n_trials")
+        if n_trials > _MAX_TRIALS:
+            raise ValueError(
+                f"n_trials={n_trials} trials per test evoked would not fit in "
+                f"memory or time; at most {_MAX_TRIALS} (None: as many as the "
+                "protocol's SNR needs).")
     _check_option("time_course", time_course, tuple(EVOKEDS))
     _check_option("sensors", sensors, SENSORS)
     return n_samples
