@@ -3,6 +3,7 @@
 # Copyright the mne-deepinverse contributors.
 
 import socket
+import ssl  # noqa: F401 (imported before no_network replaces socket.socket)
 import subprocess
 import sys
 import warnings

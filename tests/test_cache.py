@@ -41,7 +41,8 @@ def test_cached_returns_what_was_written(tmp_path):
     assert len(calls) == 1  # the second call reads the cache
     np.testing.assert_array_equal(cold, warm)
     assert not np.array_equal(cold, values)  # float32 on disk, and that is returned
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["values.npy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["values.npy",
+                                                          "values.npy.sha256"]
 
 
 def test_cached_failed_write_leaves_no_file(tmp_path):
@@ -54,6 +55,56 @@ def test_cached_failed_write_leaves_no_file(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         _cached(fname, lambda: np.ones(3), broken_write, _read_f32, "values")
     assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
+
+
+def test_cached_corrupted_files_are_rebuilt(tmp_path):
+    """A cached file that was changed or cut is reported and computed again."""
+    values = np.arange(1000.0)
+    fname = tmp_path / "values.npy"
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return values
+
+    want = _cached(fname, compute, _write_f32, _read_f32, "values")
+    data = bytearray(fname.read_bytes())
+    data[-10] ^= 0xFF  # a flipped byte: still readable, but other values
+    fname.write_bytes(bytes(data))
+    with pytest.warns(RuntimeWarning, match="differs from its recorded sha256"):
+        got = _cached(fname, compute, _write_f32, _read_f32, "values")
+    np.testing.assert_array_equal(got, want)
+    fname.write_bytes(fname.read_bytes()[:50])  # cut, and no record of its hash
+    (tmp_path / "values.npy.sha256").unlink()
+    with pytest.warns(RuntimeWarning, match=f"{fname.name} is corrupted .*cannot "
+                      "be read"):
+        got = _cached(fname, compute, _write_f32, _read_f32, "values")
+    np.testing.assert_array_equal(got, want)
+    assert len(calls) == 3
+
+
+def test_cached_threads_do_not_collide(tmp_path):
+    """Threads building the same file each write their own temporary file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fname = tmp_path / "values.npy"
+
+    def slow_write(fname, obj, overwrite, verbose):
+        import time
+
+        np.save(fname, obj, allow_pickle=False)
+        time.sleep(0.2)  # both threads are writing at once
+
+    def build(_):
+        return _cached(fname, lambda: np.arange(5.0), slow_write, _read_f32,
+                       "values")
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(build, range(2)))
+    for res in results:
+        np.testing.assert_array_equal(res, np.arange(5.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["values.npy",
+                                                          "values.npy.sha256"]
 
 
 def test_template_forward_cold_equals_warm(tmp_path, monkeypatch, no_network):

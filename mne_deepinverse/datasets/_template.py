@@ -5,12 +5,13 @@
 
 import hashlib
 import os
+import threading
 from importlib.resources import files
 from pathlib import Path
 
 import mne
 import numpy as np
-from mne.utils import _check_option, _validate_type, logger, verbose
+from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 #: Name of the template subject (FreeSurfer-style folder shipped with the package).
 TEMPLATE_SUBJECT = "fsaverage5"
@@ -95,6 +96,15 @@ def get_cache_dir():
     return cache
 
 
+def _file_hash(fname):
+    """Return the sha256 of a file (hex)."""
+    h = hashlib.sha256()
+    with open(fname, "rb") as fid:
+        for block in iter(lambda: fid.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _cached(fname, compute, write, read, what):
     """Read ``fname`` from the cache, or compute, write and read it back.
 
@@ -102,20 +112,52 @@ def _cached(fname, compute, write, read, what):
     computed: FIF stores positions, gains and BEM solutions in float32, so
     returning the float64 computation would make the same call give other
     numbers once the cache is warm. The file is written under a temporary
-    name and renamed, so a run that is interrupted (or a second process)
-    never sees half a file.
+    name unique to the process and thread and renamed, so a run that is
+    interrupted (or another process or thread building the same file) never
+    sees half a file. A sidecar ``<name>.sha256`` holds the file's hash: a
+    cached file that differs from it, or that cannot be read, is reported and
+    computed again.
     """
     fname = Path(fname)
-    if not fname.is_file():
-        logger.info(f"Computing {what} (cached as {fname})")
-        obj = compute()
-        tmp = fname.with_name(f".{os.getpid()}-{fname.name}")
-        try:
-            write(tmp, obj, overwrite=True, verbose=False)
-            os.replace(tmp, fname)
-        finally:
-            tmp.unlink(missing_ok=True)
+    sidecar = fname.with_name(fname.name + ".sha256")
+    if fname.is_file():
+        problem = None
+        if sidecar.is_file() and sidecar.read_text().strip() != _file_hash(fname):
+            problem = "its content differs from its recorded sha256"
+        else:
+            try:
+                obj = read(fname, verbose=False)
+            except Exception as exc:  # MNE's readers raise many kinds
+                problem = f"it cannot be read: {type(exc).__name__}: {exc}"
+            else:
+                if not sidecar.is_file():  # a cache written before the hashes
+                    _write_text(sidecar, _file_hash(fname))
+                return obj
+        warn(f"The cached {what} {fname} is corrupted ({problem}); it is "
+             "computed again.")
+        fname.unlink(missing_ok=True)
+        sidecar.unlink(missing_ok=True)
+    logger.info(f"Computing {what} (cached as {fname})")
+    obj = compute()
+    tmp = fname.with_name(f".{os.getpid()}-{threading.get_ident()}-{fname.name}")
+    try:
+        write(tmp, obj, overwrite=True, verbose=False)
+        digest = _file_hash(tmp)
+        os.replace(tmp, fname)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _write_text(sidecar, digest)
     return read(fname, verbose=False)
+
+
+def _write_text(fname, text):
+    """Write a small text file through a temporary name and a rename."""
+    tmp = fname.with_name(f".{os.getpid()}-{threading.get_ident()}-{fname.name}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, fname)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _check_ch_name_list(ch_names):
