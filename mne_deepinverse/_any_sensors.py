@@ -47,7 +47,9 @@ class SensorConfigs:
     def __init__(self, fwds, sim_params, methods, lambda2, noise_cov=None,
                  scan=False):
         from .simulation import PatchSimulator
+        from .simulation._windows import _check_sim_keys
 
+        _check_sim_keys(sim_params, PatchSimulator)
         self.configs = []
         vertices = None
         for ii, fwd in enumerate(fwds):

@@ -120,6 +120,10 @@ def _check_random_state(random_state):
         return random_state
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    _validate_type(random_state, ("int-like", None), "random_state")
+    if random_state is not None and random_state < 0:
+        raise ValueError(
+            f"random_state must be None or an int >= 0, got {random_state}.")
     return np.random.default_rng(random_state)
 
 

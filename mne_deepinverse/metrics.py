@@ -47,6 +47,17 @@ def _check_pos(pos, n_sources):
             f"pos must have shape (n_sources, 3) = ({n_sources}, 3), got "
             f"{pos.shape}; pass the source positions (e.g. fwd['source_rr'])."
         )
+    if not np.isfinite(pos).all():
+        raise ValueError("pos holds NaN or infinite values; pass the source "
+                         "positions in m (e.g. fwd['source_rr']).")
+    spread = np.ptp(pos, axis=0).max() if len(pos) > 1 else 0.0
+    if spread > 2.0:  # a head is ~0.2 m across: these are mm or cm
+        raise ValueError(
+            f"pos spans {spread:.4g} across, which is no head in m (about 0.2); "
+            "the positions look like mm or cm. Pass them in m, as MNE keeps them "
+            "(fwd['source_rr'], or pos / 1000 for mm): distances are reported "
+            "in mm from positions in m."
+        )
     return pos
 
 

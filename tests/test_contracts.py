@@ -367,3 +367,28 @@ def test_tampered_cards_and_foreign_graphs():
     onnx.checker.check_model(foreign)
     with pytest.raises(RuntimeError, match="carries a model card it was not"):
         DeepInverseModel(foreign.SerializeToString())
+
+
+def test_misc_inputs_named(fwd):
+    """Typos and wrong types get messages that name the argument."""
+    from mne_deepinverse import DeepInverse
+    from mne_deepinverse.datasets import make_template_bem
+    from mne_deepinverse.metrics import evaluate
+
+    pos = fwd["source_rr"]
+    y = np.zeros((1, len(pos)))
+    y[0, 10] = 1.0
+    with pytest.raises(ValueError, match="look like mm or cm"):
+        evaluate(y, y, pos * 1000)
+    np.testing.assert_allclose(evaluate(y, y, pos, metrics=("mle",))["mle"], 0)
+    with pytest.raises(ValueError, match="simulation key.*n_patchs.*PatchSimulator"):
+        DeepInverse(fwd, n_epochs=1, samples_per_epoch=16, batch_size=8, n_val=4,
+                    simulation=dict(n_patchs=2), progress=False).fit()
+    with pytest.raises(TypeError, match="random_state must be"):
+        from mne_deepinverse.simulation import simulate_samples
+
+        simulate_samples(fwd, 2, random_state="abc")
+    with pytest.raises(TypeError, match="conductivity must be an instance of"):
+        make_template_bem(conductivity="abc")
+    with pytest.raises(ValueError, match="conductivity must be three positive"):
+        make_template_bem(conductivity=("a", "b", "c"))

@@ -345,8 +345,17 @@ def _check_spacing(spacing):
 
 
 def _check_conductivity(conductivity):
-    conductivity = tuple(float(c) for c in conductivity)
-    if len(conductivity) != 3 or min(conductivity) <= 0:
+    _validate_type(conductivity, (tuple, list, np.ndarray), "conductivity")
+    try:
+        conductivity = tuple(float(c) for c in conductivity)
+    except (TypeError, ValueError):
+        conductivity = tuple(conductivity)
+        raise ValueError(
+            "conductivity must be three positive values (brain, skull, scalp) "
+            f"in S/m, e.g. (0.3, 0.006, 0.3), got {conductivity}."
+        ) from None
+    if len(conductivity) != 3 or not all(np.isfinite(conductivity)) or min(
+            conductivity) <= 0:
         raise ValueError(
             "conductivity must be three positive values (brain, skull, scalp) "
             f"in S/m, got {conductivity}."

@@ -170,6 +170,16 @@ class _Mixture(Simulator):
 WINDOW_SIMULATIONS = ("neural_mass", "patches", "mixed")
 
 
+def _check_sim_keys(params, cls):
+    """Raise for ``simulation`` keys that ``cls`` does not take (typos)."""
+    from inspect import signature
+
+    allowed = sorted(set(signature(cls).parameters) - {
+        "fwd", "random_state", "noise_cov", "verbose"})
+    _check_dict_keys(params, allowed, "simulation key(s)",
+                     f"the parameters of {cls.__name__} (allowed: {allowed})")
+
+
 def _window_simulator(fwd, kind, params, random_state, noise_cov=None):
     """Return the window simulator of ``DeepInverse(simulation=)`` for ``kind``.
 
@@ -183,6 +193,7 @@ def _window_simulator(fwd, kind, params, random_state, noise_cov=None):
     params = dict(params)
     if kind != "mixed":
         cls = NeuralMassSimulator if kind == "neural_mass" else PatchWindowSimulator
+        _check_sim_keys(params, cls)
         return cls(fwd, random_state=random_state, noise_cov=noise_cov, **params)
     shared = {k: params.pop(k) for k in ("n_regions", "sfreq", "n_times")
               if k in params}
@@ -190,6 +201,8 @@ def _window_simulator(fwd, kind, params, random_state, noise_cov=None):
     share = params.pop("share", 0.5)
     _check_dict_keys(params, (), "simulation key(s)", "a mixed simulation "
                      "(n_regions, sfreq, n_times, neural_mass, patches, share)")
+    _check_sim_keys(own["neural_mass"], NeuralMassSimulator)
+    _check_sim_keys(own["patches"], PatchWindowSimulator)
     return _Mixture([
         NeuralMassSimulator(fwd, random_state=random_state, noise_cov=noise_cov,
                             **shared, **own["neural_mass"]),

@@ -17,7 +17,7 @@ from mne.utils import _validate_type
 from .._checks import _check_active
 from ..simulation import PatchSimulator
 from ..simulation._regions import _RegionWindows
-from ..simulation._windows import _window_simulator
+from ..simulation._windows import _check_sim_keys, _window_simulator
 
 
 def _rank():
@@ -160,6 +160,7 @@ def sample_data(fwd, meta, *, simulation, noise_cov, X, Y, n_val, batch_size,
     n_val = 2000 if n_val is None else n_val
     pos = np.asarray(meta["source_rr"])
     if X is None:
+        _check_sim_keys(simulation, PatchSimulator)
         sim = PatchSimulator(fwd, noise_cov=noise_cov, **simulation)
         data = TrainingData.from_simulator(
             sim, n_val=n_val, steps_per_epoch=steps_per_epoch,
