@@ -36,6 +36,7 @@ import numpy as np
 from mne.utils import _validate_type
 
 from ._preprocessing import DESCRIPTION as _PREPROCESSING
+from ._registry import PRETRAINED
 from ._sensors import Sensors, sensor_gain, sensor_positions_head
 from ._utils import _gain_fingerprint, _make_info
 
@@ -53,6 +54,8 @@ ANY_SENSOR_KEYS = ("kernels", "lambda2")
 #: What a model reads: one time sample (every sample is inverted on its own)
 #: or a window of ``n_times`` samples at ``sfreq`` Hz.
 INPUT_KINDS = ("sample", "window")
+#: Most time samples a graph runs on at once when its card does not say.
+ROWS_PER_CALL = 256
 #: The longest window (samples) a model card may declare.
 _MAX_WINDOW = 100_000
 #: How a model meets the sensors of the data.
@@ -445,6 +448,20 @@ class ModelCard(Mapping):
     def source(self):
         """The source space (:class:`SourceSpec`)."""
         return self._source
+
+    @property
+    def rows_per_call(self):
+        """Most time samples the graph runs on at once when applied (int).
+
+        From the card's ``apply`` entry (written by the backend's spec at
+        export); cards written before it take the shipped model's value of
+        their backend, else :data:`ROWS_PER_CALL`.
+        """
+        rows = (self.get("apply") or {}).get("rows_per_call")
+        if rows is None:
+            rows = PRETRAINED.get(self.backend, {}).get("rows_per_call",
+                                                        ROWS_PER_CALL)
+        return int(rows)
 
     @property
     def format_version(self):

@@ -24,6 +24,9 @@ from ._sensors import Sensors
 from ._utils import _source_adjacency
 from .scaling import fit_patch_amplitudes, rescale_amplitudes
 
+#: Most time samples the network runs on in one call, for every model (None:
+#: each model's own, ``ModelCard.rows_per_call``).
+ROWS_PER_CALL = None
 #: How the amplitudes of the network's maps are fitted to the data.
 AMPLITUDES = ("scale", "patch")
 
@@ -481,8 +484,26 @@ class PreparedModel:
         return self.invert(X)[0].reshape(X.shape[:-1] + (self.n_sources,))
 
     def _rows(self, X):
-        """Run checked ``X``; return its outputs with one time sample per row."""
-        X_ref, shapes, proj = self._model._session.run(X, **self._binding.feeds)
+        """Run checked ``X``; return its outputs with one time sample per row.
+
+        The network runs on at most the card's ``rows_per_call`` time samples
+        at a time (whole windows for a window model), so its working memory is
+        bounded whatever the number of samples.
+        """
+        session, feeds = self._model._session, self._binding.feeds
+        rows = self.card.rows_per_call if ROWS_PER_CALL is None else ROWS_PER_CALL
+        per_call = max(1, rows // (X.shape[1] if X.ndim == 3 else 1))
+        if len(X) <= per_call:
+            X_ref, shapes, proj = session.run(X, **feeds)
+        else:
+            outs = None
+            for first in range(0, len(X), per_call):
+                part = session.run(X[first:first + per_call], **feeds)
+                if outs is None:
+                    outs = [np.empty((len(X),) + o.shape[1:], o.dtype) for o in part]
+                for dest, o in zip(outs, part, strict=True):
+                    dest[first:first + len(o)] = o
+            X_ref, shapes, proj = outs
         n_ch = len(self.ch_names)
         return (X_ref.reshape(-1, n_ch), shapes.reshape(-1, self.n_sources),
                 proj.reshape(-1, n_ch))

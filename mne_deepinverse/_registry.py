@@ -36,12 +36,18 @@ PRETRAINED = {
     )
     for name in ("convdip", "unet", "vnet", "sifnet")
 }
+# The shipped cards predate the card's ``apply`` entry (written by the
+# backend's spec at export): the most time samples their graphs run on at once.
+for _name, _rows in dict(convdip=4096, unet=256, vnet=256, sifnet=256).items():
+    PRETRAINED[_name]["rows_per_call"] = _rows
 # The any-cap model (tools/train_anycap.py) has no forward of its own: it is
 # applied with the user's template forward, for any cap on the template.
 PRETRAINED["anycap"] = dict(backend="anycap", model="anycap.onnx", forward=None,
-                            card="anycap.md", accepts="any EEG cap")
+                            card="anycap.md", accepts="any EEG cap",
+                            rows_per_call=4096)
 # The any-sensor model (tools/train_anysensor.py) computes its kernels for the
 # user's template forward (any EEG cap and MEG array) when it is applied.
 PRETRAINED["anysensor"] = dict(backend="anysensor", model="anysensor.onnx",
                                forward=None, card="anysensor.md",
-                               accepts="any EEG cap or MEG array")
+                               accepts="any EEG cap or MEG array",
+                               rows_per_call=256)

@@ -351,6 +351,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         self.net_ = net = net.cpu()
         card = make_card(
             self.model, meta, hyper_params=hyper,
+            apply=dict(rows_per_call=backend.rows_per_call),
             preprocessing=(dict(reference="whitener (noise covariance, projectors)")
                            if whitener is not None else None),
             simulation=sim_params,
@@ -420,6 +421,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         self.net_ = net = net.cpu()
         card = make_card(
             self.model, meta, hyper_params=hyper,
+            apply=dict(rows_per_call=backend.rows_per_call),
             preprocessing=dict(reference="whitener (noise covariance, projectors), "
                                "computed at apply time"),
             any_sensors=dict(kernels=list(hyper["kernels"]),

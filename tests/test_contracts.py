@@ -241,6 +241,9 @@ def test_backend_spec_matches_the_shipped_model(name, fwd):
     if spec.sensor_kind != "fixed":
         assert set(model.bind(fwd).feeds) == set(spec.apply_inputs)
     assert set(spec.stored(spec.hyper_params())) <= set(spec.defaults)
+    # the shipped cards predate the apply entry: the registry's value is the spec's
+    assert "apply" not in model.card
+    assert model.card.rows_per_call == spec.rows_per_call
 
 
 @pytest.mark.parametrize("name", ["anycap", "anysensor"])
@@ -392,3 +395,32 @@ def test_misc_inputs_named(fwd):
         make_template_bem(conductivity="abc")
     with pytest.raises(ValueError, match="conductivity must be three positive"):
         make_template_bem(conductivity=("a", "b", "c"))
+
+
+@pytest.mark.parametrize("case", ["convdip", "sifnet"])
+def test_network_runs_in_bounded_calls(case, monkeypatch):
+    """The network sees at most ROWS_PER_CALL samples (or whole windows) per
+    call: the maps are those of one call."""
+    import sys
+    from pathlib import Path
+
+    from mne_deepinverse import _model
+
+    tools = Path(__file__).resolve().parents[1] / "tools"
+    sys.path.insert(0, str(tools))
+    try:
+        from make_reference_maps import CASES, forward_and_info, make_evoked
+    finally:
+        sys.path.remove(str(tools))
+    name, which, sfreq, _, _ = CASES[case]
+    fwd, info = forward_and_info(which)
+    rng = np.random.default_rng(0)
+    n = 300 if case == "sifnet" else 40
+    src = np.zeros((fwd["nsource"], n))
+    src[[100, 3000]] = 1e-8 * rng.standard_normal((2, n))
+    evoked = make_evoked(info, fwd, fwd["sol"]["data"] @ src
+                         + rng.normal(0, 1e-7, (31, n)), sfreq)
+    whole = apply_deep_inverse(evoked, fwd, name).data
+    monkeypatch.setattr(_model, "ROWS_PER_CALL", 7)
+    np.testing.assert_allclose(apply_deep_inverse(evoked, fwd, name).data, whole,
+                               rtol=1e-5, atol=1e-6 * np.abs(whole).max())

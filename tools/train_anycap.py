@@ -248,6 +248,7 @@ def _card(fwd, cap, record, val):
                 input=dict(kind="sample"))
     return make_card(
         "anycap", meta, hyper_params=dict(anycap.DEFAULTS), cap=cap,
+        apply=dict(rows_per_call=anycap.AnyCapBackend.rows_per_call),
         preprocessing=dict(grid="spherical-spline interpolation of the normalised "
                            "EEG onto the cap grid"),
         simulation={k: CONFIG[k] for k in ("n_patches", "extent", "amplitude",

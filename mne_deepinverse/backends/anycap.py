@@ -48,6 +48,7 @@ class AnyCapBackend(Backend):
     loss = LOSS
     sensor_kind = "any_cap"
     apply_inputs = ("interp", "gain_t")
+    rows_per_call = 4096  # dense layers: little memory per sample
     trained_by = "tools/train_anycap.py"
     summary = "ConvDip on spherical-spline images: any EEG cap on the template"
 

@@ -27,7 +27,9 @@ A spec says:
   ``"sphere_pos"``; see :mod:`mne_deepinverse._backend_inputs`);
 - ``apply_inputs``: the exported graph's inputs besides the data, which the
   sensor binding computes at apply time for the user's forward (and noise
-  covariance);
+  covariance); ``rows_per_call``: the most time samples its graph runs on at
+  once when applied (a bound on its working memory, in the card's
+  ``apply`` entry);
 - ``trained_by``: None when :class:`~mne_deepinverse.DeepInverse` trains it,
   else the script that does;
 - ``warm_startable``: whether :class:`~mne_deepinverse.DeepInverse` can
@@ -77,6 +79,9 @@ class Backend:
     needs = ()
     #: Graph inputs besides the data, fed at apply time by the sensor binding.
     apply_inputs = ()
+    #: Most time samples the exported graph runs on in one call at apply time
+    #: (bounds its working memory; stored in the card).
+    rows_per_call = 256
     #: None: trained by DeepInverse.fit; else the script that trains it.
     trained_by = None
     #: Whether DeepInverse can start it from a trained dense-layer model.

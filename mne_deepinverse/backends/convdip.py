@@ -210,6 +210,7 @@ class ConvDipBackend(Backend):
     name = "convdip"
     defaults = DEFAULTS
     loss = LOSS
+    rows_per_call = 4096  # dense layers: little memory per sample
     warm_startable = True
     summary = "ConvDip: a shallow CNN on a 2-D image of the scalp EEG"
 
