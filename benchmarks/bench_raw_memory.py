@@ -21,6 +21,7 @@ import argparse
 
 import mne
 import numpy as np
+from bench_apply import _rss_mb as _mb  # (this folder, on sys.path)
 
 from mne_deepinverse import apply_deep_inverse_raw
 from mne_deepinverse._registry import PRETRAINED
@@ -31,13 +32,6 @@ from mne_deepinverse.datasets import (
     make_template_montage,
     read_pretrained_forward,
 )
-
-
-def _mb(field):
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def main():

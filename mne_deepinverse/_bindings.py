@@ -43,9 +43,11 @@ from ._checks import (
     _check_projectors,
     _check_reference,
     _short,
+    _ssp_differ,
 )
 from ._sensors import (
     Sensors,
+    _check_cov_channels,
     channel_types,
     linear_kernels,
     sensor_gain,
@@ -235,15 +237,7 @@ def _check_noise_cov(cov, names, data_projs):
     channel and be positive semi-definite, and its SSP projectors must be
     the data's (the data are whitened with theirs).
     """
-    from mne._fiff.proj import make_projector
-
-    missing = [ch for ch in names if ch not in cov["names"]]
-    if missing:
-        raise ValueError(
-            f"The noise covariance lacks {len(missing)} channel(s) of the data "
-            f"and forward: {_short(missing)}. Compute it on the same channels, "
-            "e.g. mne.compute_covariance(epochs, tmax=0.0, method='shrunk')."
-        )
+    _check_cov_channels(cov, names)
     idx = [cov["names"].index(ch) for ch in names]
     data = np.asarray(cov["data"], np.float64)
     data = np.diag(data[idx]) if cov["diag"] else data[np.ix_(idx, idx)]
@@ -265,14 +259,9 @@ def _check_noise_cov(cov, names, data_projs):
             f"eigenvalue is {evals[0]:.3g}, {-evals[0] / evals[-1]:.2g} of the "
             "largest): it is no covariance of the data (edited, or computed on "
             "other channels)." + remedy)
-    avg = "Average EEG reference"
-    cov_projs = [p for p in cov["projs"] if not p["desc"].startswith(avg)]
-    data_projs = [p for p in data_projs if not p["desc"].startswith(avg)]
-    if not cov_projs:  # e.g. an ad hoc covariance: the data's projectors hold
-        return
-    P_cov = make_projector(cov_projs, names)[0]
-    P_data = make_projector(data_projs, names)[0]
-    if np.abs(P_cov - P_data).max() > 1e-3:
+    cov_projs, data_projs, differ = _ssp_differ(cov["projs"], data_projs, names)
+    # (a covariance without projectors, e.g. ad hoc: the data's projectors hold)
+    if cov_projs and differ:
         raise ValueError(
             f"The noise covariance was computed with the SSP projectors "
             f"{[p['desc'] for p in cov_projs]}, the data have "
@@ -405,7 +394,8 @@ class AnySensors:
         card = model.card
         _validate_type(noise_cov, (mne.Covariance, None), "noise_cov")
         fwd = _check_fixed_forward(fwd)
-        gain_all, names, _ = sensor_gain(fwd)
+        gain_all, fwd_names, _ = sensor_gain(fwd)
+        names = list(fwd_names)
         _check_gain(gain_all)
         _check_source_space(card, fwd, gain_all.shape[1], card.backend)
         if info is not None:  # the data's good channels of the forward
@@ -427,7 +417,7 @@ class AnySensors:
             tuple((p["desc"], np.asarray(p["data"]["data"]).tobytes())
                   for p in noise_cov["projs"]))
         key = ("any_sensor", model.key, _digest(
-            gain_all, tuple(sensor_gain(fwd)[1]), tuple(names), pos, cov_key,
+            gain_all, tuple(fwd_names), tuple(names), pos, cov_key,
             tuple((p["desc"], np.asarray(p["data"]["data"]).tobytes(),
                    tuple(p["data"]["col_names"])) for p in projs)))
 

@@ -324,21 +324,31 @@ def _short(items, n=10):
         f"{items[:n]} and {len(items) - n} more")
 
 
+def _ssp_differ(projs_a, projs_b, names):
+    """Compare two sets of SSP projectors on ``names`` (average reference aside).
+
+    Returns both lists without the EEG average reference, and whether the
+    subspaces they project out differ (MNE's projectors, 1e-3 apart).
+    """
+    from mne._fiff.proj import make_projector
+
+    avg = "Average EEG reference"
+    projs_a = [p for p in projs_a if not p["desc"].startswith(avg)]
+    projs_b = [p for p in projs_b if not p["desc"].startswith(avg)]
+    P_a = make_projector(projs_a, names)[0]
+    P_b = make_projector(projs_b, names)[0]
+    return projs_a, projs_b, bool(np.abs(P_a - P_b).max() > 1e-3)
+
+
 def _check_projectors(info, sensors, kind):
     """Raise if the data's SSP projectors differ from the model's.
 
     The whitener holds the projectors, as an inverse operator does; MNE
     refuses data with other projectors (:func:`mne.minimum_norm.apply_inverse`).
     """
-    from mne._fiff.proj import make_projector
-
-    names = sensors.ch_names
-    avg = "Average EEG reference"
-    data_projs = [p for p in info["projs"] if not p["desc"].startswith(avg)]
-    model_projs = [p for p in sensors.info()["projs"] if not p["desc"].startswith(avg)]
-    P_data = make_projector(data_projs, names)[0]
-    P_model = make_projector(model_projs, names)[0]
-    if np.abs(P_data - P_model).max() > 1e-3:
+    data_projs, model_projs, differ = _ssp_differ(
+        info["projs"], sensors.info()["projs"], sensors.ch_names)
+    if differ:
         raise ValueError(
             f"The {kind}'s SSP projectors {[p['desc'] for p in data_projs]} "
             f"differ from those the model was trained with "

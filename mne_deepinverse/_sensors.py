@@ -95,6 +95,20 @@ def sensor_positions_head(info, picks):
     return out
 
 
+def _check_cov_channels(cov, names):
+    """Raise if a noise covariance lacks channels of the forward (and data)."""
+    missing = [ch for ch in names if ch not in cov["names"]]
+    if missing:
+        shown = str(missing) if len(missing) <= 10 else (
+            f"{missing[:10]} and {len(missing) - 10} more")
+        raise ValueError(
+            f"The noise covariance lacks {len(missing)} channel(s) of the "
+            f"forward: {shown}. Compute it on the same channels, e.g. "
+            "mne.compute_covariance(epochs, tmax=0.0, method='shrunk') on data "
+            "with the forward's channels."
+        )
+
+
 def _cov_entry(cov, ch_names, kind):
     """JSON form of a noise covariance on ``ch_names`` (7 significant digits)."""
     idx = [cov["names"].index(ch) for ch in ch_names]
@@ -154,14 +168,7 @@ class Sensors:
                                             verbose=False)
             kind = "ad hoc"
         else:
-            missing = [ch for ch in names if ch not in noise_cov["names"]]
-            if missing:
-                raise ValueError(
-                    f"The noise covariance lacks {len(missing)} channel(s) of the "
-                    f"forward: {missing[:10]}. Compute it on the same channels "
-                    "(e.g. mne.compute_covariance(epochs, tmax=0) on data with "
-                    "the forward's channels)."
-                )
+            _check_cov_channels(noise_cov, names)
             kind = "given"
         # SSP projectors: those of the noise covariance (computed on projected
         # data, as for mne.minimum_norm.make_inverse_operator) and the forward's
