@@ -219,6 +219,11 @@ class SensorSpec:
                    fingerprint)
 
     @property
+    def whitened(self):
+        """Whether a fixed-channel model whitens its data (bool)."""
+        return self.noise_cov is not None
+
+    @property
     def reads_forward(self):
         """Whether the model learns its channels from the forward (bool)."""
         return self.kind != "fixed"
