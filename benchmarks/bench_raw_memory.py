@@ -4,7 +4,8 @@
 """Peak memory of apply_deep_inverse_raw on a long recording, beyond the estimate.
 
 A 64-channel EEG recording (the ConvDip paper's 31 channels and 33 more of
-the 10-05 system, template positions) of ``--minutes`` at 250 Hz is inverted
+the 10-05 system, template positions) of ``--minutes`` at ``--sfreq`` Hz
+(250) is inverted
 with a model at the default settings (``buffer_size`` 10,000) in a fresh
 process, a model for fixed channels with its pretrained forward (it reads
 its 31 channels of the 64), any other with the template forward of the 64.
@@ -15,6 +16,12 @@ beyond its result (Linux, ``/proc/self/status``).
 Usage::
 
     python benchmarks/bench_raw_memory.py --model unet --minutes 10
+    python benchmarks/bench_raw_memory.py --model sifnet --minutes 2 --sfreq 1000
+    python benchmarks/bench_raw_memory.py --model unet --minutes 60 --generator
+
+With ``--generator`` the estimate is streamed chunk by chunk
+(``return_generator=True``) and nothing is kept: the peak is all the call
+needs.
 """
 
 import argparse
@@ -39,9 +46,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="unet")
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--sfreq", type=float, default=250.0,
+                        help="sampling rate of the recording (Hz)")
+    parser.add_argument("--generator", action="store_true",
+                        help="stream the estimate (return_generator=True), "
+                        "keeping no chunk")
     args = parser.parse_args()
     mne.set_log_level("WARNING")
-    sfreq = 250.0
+    sfreq = args.sfreq
     biosemi = mne.channels.make_standard_montage("biosemi64").ch_names
     template = make_template_montage().ch_names
     more = [ch for ch in biosemi
@@ -64,10 +76,19 @@ def main():
     apply_deep_inverse_raw(raw, fwd, args.model, stop=100)
     open("/proc/self/clear_refs", "w").write("5")
     before = _mb("VmRSS")
-    stc = apply_deep_inverse_raw(raw, fwd, args.model)
+    if args.generator:
+        n_chunks = 0
+        for _stc in apply_deep_inverse_raw(raw, fwd, args.model,
+                                           return_generator=True):
+            n_chunks += 1  # a user would save it here
+        estimate = 0.0
+    else:
+        stc = apply_deep_inverse_raw(raw, fwd, args.model)
+        estimate = stc.data.nbytes / 2**20
     peak = _mb("VmHWM") - before
-    estimate = stc.data.nbytes / 2**20
-    print(f"{args.model}: {n} samples ({args.minutes:g} min, 64 EEG channels): "
+    how = f", {n_chunks} chunks streamed" if args.generator else ""
+    print(f"{args.model}: {n} samples ({args.minutes:g} min at {sfreq:g} Hz, 64 EEG "
+          f"channels{how}): "
           f"peak {peak:.0f} MB during the call, estimate {estimate:.0f} MB, "
           f"beyond the estimate {peak - estimate:.0f} MB")
 

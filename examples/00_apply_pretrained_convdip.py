@@ -42,7 +42,7 @@ evoked.plot_joint(title="Simulated evoked (two patches)")
 # %%
 # Invert with ConvDip and with eLORETA (noise covariance from the baseline).
 stc_deep = apply_deep_inverse(evoked, fwd, model="convdip")
-noise_cov = mne.compute_covariance(epochs, tmax=0.0)
+noise_cov = mne.compute_covariance(epochs, tmax=0.0, method="shrunk")
 stc_elor = apply_baseline(evoked, fwd_free, "eLORETA", noise_cov=noise_cov)
 
 t_peak = np.argmax(np.abs(stc_true.data).max(axis=0))

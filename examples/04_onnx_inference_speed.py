@@ -117,7 +117,7 @@ print(f"{out.name} written and checked")
 # which is possible when many evoked responses share channels, bads and
 # projectors.
 fwd_free = read_pretrained_forward("convdip", fixed=False)
-noise_cov = mne.compute_covariance(epochs, tmax=0.0)
+noise_cov = mne.compute_covariance(epochs, tmax=0.0, method="shrunk")
 lambda2 = 1.0 / 9.0
 
 

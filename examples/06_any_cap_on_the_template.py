@@ -67,7 +67,7 @@ stc_deep = apply_deep_inverse(evoked, fwd, model="anycap")
 # %%
 # MNE's minimum-norm solutions with the same forward (free orientations, as
 # MNE recommends) and the noise covariance of the pre-stimulus baseline.
-noise_cov = mne.compute_covariance(epochs, tmax=0.0)
+noise_cov = mne.compute_covariance(epochs, tmax=0.0, method="shrunk")
 inv = make_inverse_operator(evoked.info, fwd_free, noise_cov, loose=0.2,
                             depth=0.8)
 stcs = {"any-cap model": stc_deep}

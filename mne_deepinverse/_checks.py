@@ -32,6 +32,14 @@ Thresholds (all in SI units):
   peak to peak and gradiometers in T/m less than 1e-5 T/m, even raw data
   with artefacts (MEG in fT or fT/cm is 1e15 or 1e13 times larger);
   values all below 1e-18 T or 1e-16 T/m give a warning.
+- ``GRAD_MAG_RATIO = (1, 1000)``: the typical gradiometer (T/m) over
+  magnetometer (T) amplitude of planar-gradiometer systems. On the Neuromag
+  sample recording it is 14 for the data (1-40 Hz) and 31 for the baseline
+  noise (MNE's ad hoc noise: 25); gradiometers in T/cm (100 times too small)
+  or in fT/cm read as T/m give a ratio outside and a warning.
+- ``FLAT_PTP = 1e-4``: a channel whose peak-to-peak amplitude is below this
+  fraction of the median of its type is flat (disconnected, or a constant
+  written in its place) and gives a warning.
 """
 
 import numpy as np
@@ -48,6 +56,8 @@ MEG_LIMITS = {
     "mag": (1e-7, 1e-18, "T", "magnetometer", "fT: * 1e-15"),
     "grad": (1e-5, 1e-16, "T/m", "gradiometer", "fT/cm: * 1e-13"),
 }
+GRAD_MAG_RATIO = (1.0, 1000.0)
+FLAT_PTP = 1e-4
 # the model computes in float32: values whose squares overflow it are refused
 _MAX_F32 = float(np.sqrt(np.finfo(np.float32).max))
 
@@ -406,4 +416,52 @@ def _check_active(Y, what, remedy):
             f"{what} has {len(empty)} sample(s) without an active source (all-zero "
             f"rows {rows}); every sample needs one, or it cannot be scored. "
             + remedy
+        )
+
+
+def _check_meg_scales(std, ch_types, name):
+    """Warn if gradiometers and magnetometers are not in the ratio of real MEG.
+
+    ``std`` holds a typical amplitude (standard deviation) of every channel.
+    """
+    ch_types = np.asarray(ch_types)
+    mag, grad = std[ch_types == "mag"], std[ch_types == "grad"]
+    if not (len(mag) and len(grad)):
+        return
+    mag, grad = np.median(mag), np.median(grad)
+    if not (mag > 0 and grad > 0):
+        return
+    ratio = grad / mag
+    low, high = GRAD_MAG_RATIO
+    if not low <= ratio <= high:
+        which = ("too small (in T/cm instead of T/m?)" if ratio < low
+                 else "too large (in fT/cm instead of T/m?)")
+        warn(
+            f"{name}: the gradiometers are {ratio:.3g} times the magnetometers "
+            f"(median), where real MEG in T/m and T gives {low:g}-{high:g} "
+            f"(Neuromag: 10-30). The gradiometers look {which}, or the "
+            "magnetometers are in another unit. Read the data with MNE, which "
+            "keeps magnetometers in T and gradiometers in T/m."
+        )
+
+
+def _check_flat(data, names, ch_types, name):
+    """Warn about channels that are flat in ``data`` (n_channels, n_times)."""
+    if data.shape[-1] < 3:
+        return
+    ptp = np.ptp(data, axis=-1)
+    ch_types = np.asarray(ch_types)
+    flat = np.zeros(len(ptp), bool)
+    for kind in np.unique(ch_types):
+        rows = ch_types == kind
+        flat[rows] = ptp[rows] <= FLAT_PTP * np.median(ptp[rows])
+    if flat.any() and not flat.all():
+        shown = _short([names[k] for k in np.flatnonzero(flat)])
+        warn(
+            f"{name} have {flat.sum()} flat channel(s) (peak to peak below "
+            f"{FLAT_PTP:g} of the median of their type): {shown}. A flat "
+            "channel is read as a real zero field or potential there, which "
+            "distorts the estimates. Mark it bad (inst.info['bads']): models "
+            "that read any cap or any sensors then leave it out; for a model "
+            "of fixed channels, also interpolate it (inst.interpolate_bads())."
         )

@@ -111,7 +111,8 @@ def run_demo(out_dir=".", random_state=0, show=False, verbose="warning"):
     t_peak = int(np.argmax(np.abs(stc.data).max(axis=0)))
     truth = stc.data[:, t_peak]
     true_idx = find_maxima(truth, pos, rel_threshold=0.2, min_distance=30.0)
-    noise_cov = mne.compute_covariance(epochs, tmax=0.0, verbose=False)
+    noise_cov = mne.compute_covariance(epochs, tmax=0.0, method="shrunk",
+                                       verbose=False)
     data_cov = mne.compute_covariance(epochs, tmin=0.0, tmax=0.1, verbose=False)
     maps = {"truth": truth}
     errors = {}

@@ -15,7 +15,7 @@ import numpy as np
 from mne.utils import _check_on_missing, _check_option, _validate_type, logger, verbose
 from mne.utils import warn as _warn
 
-from ._checks import _check_data_array
+from ._checks import _check_data_array, _check_flat, _check_meg_scales
 from ._docs import fill_doc
 from ._load import load_model
 from ._model import AMPLITUDES
@@ -39,6 +39,86 @@ def _window_starts(n, n_times, hop):
 def _window_weights(n_times):
     """Overlap-add weights of a window: a Hann taper, positive at the edges."""
     return np.hanning(n_times + 2)[1:-1]
+
+
+#: Band-limited interpolation between the data's and a model's rate: zero
+#: crossings of the sinc on each side (at the lower rate), Kaiser window
+#: shape, cut-off as a fraction of the lower Nyquist frequency, and output
+#: samples computed at once.
+_RESAMPLE_LOBES = 16
+_RESAMPLE_BETA = 8.0
+_RESAMPLE_ROLLOFF = 0.9
+_RESAMPLE_BLOCK = 1024
+
+
+class _Resampler:
+    """Resample a signal from ``rate_in`` to ``rate_out`` Hz, a chunk at a time.
+
+    Every output sample (at time ``i / rate_out`` from the first input
+    sample) is a Kaiser-windowed sinc interpolation of the input samples
+    within ``_RESAMPLE_LOBES`` periods of the lower rate, low-passed at
+    ``_RESAMPLE_ROLLOFF`` times the lower Nyquist frequency (anti-aliasing
+    when downsampling), with the weights normalised to preserve a constant;
+    the input is mirrored at both ends (as MNE pads by reflection). Unlike
+    an FFT over the whole span (:func:`mne.filter.resample`), each output
+    depends on a few dozen neighbours only, so a recording resampled chunk by
+    chunk gives the same values as at once, whatever the (possibly
+    non-integer) ratio of the rates.
+    """
+
+    def __init__(self, rate_in, rate_out, n_in, n_out=None):
+        self.step = float(rate_in) / float(rate_out)  # input samples per output
+        self.n_in = int(n_in)
+        self.n_out = (max(1, round(n_in / self.step)) if n_out is None
+                      else int(n_out))
+        ratio = max(1.0, self.step)  # downsampling: cut off below the output's
+        self.cutoff = _RESAMPLE_ROLLOFF / ratio
+        self.half = int(np.ceil(_RESAMPLE_LOBES * ratio))
+
+    def taps(self, first, last):
+        """Input indices and weights, each (last - first, n_taps), of outputs."""
+        pos = np.arange(first, last) * self.step
+        base = np.floor(pos).astype(np.int64)
+        idx = base[:, None] + np.arange(1 - self.half, self.half + 1)
+        dist = pos[:, None] - idx
+        w = self.cutoff * np.sinc(self.cutoff * dist)
+        w *= np.i0(_RESAMPLE_BETA * np.sqrt(np.clip(1 - (dist / self.half) ** 2,
+                                                     0, None)))
+        w /= w.sum(axis=1, keepdims=True)
+        top = self.n_in - 1
+        idx = np.abs(idx)
+        idx = np.where(idx > top, 2 * top - idx, idx)
+        return np.clip(idx, 0, top), w
+
+    def ready(self, n_read):
+        """How many outputs read only the first ``n_read`` inputs (unmirrored)."""
+        limit = n_read - 1 - self.half  # the largest base whose taps are < n_read
+        if limit < 0:
+            return 0
+        count = int(np.ceil((limit + 1) / self.step))
+        while count > 0 and np.floor((count - 1) * self.step) > limit:
+            count -= 1
+        while np.floor(count * self.step) <= limit:
+            count += 1
+        return min(count, self.n_out)
+
+    @staticmethod
+    def apply(x, idx, w):
+        """Interpolate ``x`` (n_rows, n) at ``idx``: (n_rows, len(idx))."""
+        w = w.astype(np.result_type(x.dtype, np.float32), copy=False)
+        out = np.zeros((x.shape[0], idx.shape[0]), w.dtype)
+        for k in range(idx.shape[1]):
+            out += x[:, idx[:, k]] * w[:, k]
+        return out
+
+
+def _grow(old, length, rows=None):
+    """Zeros of ``length`` samples (float32 rows, or float64 weights), ``old`` first."""
+    new = (np.zeros((rows, length), np.float32) if rows is not None
+           else np.zeros(length))
+    if old is not None:
+        new[..., :old.shape[-1]] = old
+    return new
 
 
 class _Inverter:
@@ -102,6 +182,16 @@ class _Inverter:
         if projs and not prepared.sensors.whitened:
             self.proj = make_projector(projs, prepared.ch_names)[0]
         self.amplitudes = amplitudes
+        self._looked = False  # at the channels' scales (on the first block read)
+
+    def _look(self, data):
+        """Warn once per call about flat channels and MEG units (first block)."""
+        if self._looked or data.shape[-1] < 3:
+            return
+        self._looked = True
+        what = f"The {self.kind} data"
+        _check_flat(data, self.prepared.ch_names, self.prepared.ch_types, what)
+        _check_meg_scales(data.std(axis=-1), self.prepared.ch_types, what)
 
     def _read(self, read, first, last, bad=None):
         """Read, check and project the data of samples [first, last).
@@ -114,11 +204,13 @@ class _Inverter:
         if skip is None or not skip.any():
             data = _check_data_array(data, f"The {self.kind} data",
                                      ch_types=self.prepared.ch_types)
+            self._look(data)
         else:
             data = np.array(data, dtype=np.float64)
             if not skip.all():
                 _check_data_array(data[:, ~skip], f"The {self.kind} data",
                                   ch_types=self.prepared.ch_types)
+                self._look(data[:, ~skip])
             data[:, skip] = 0.0
         return data if self.proj is None else self.proj @ data
 
@@ -133,95 +225,155 @@ class _Inverter:
         """Invert ``n`` samples; ``read(first, last)`` gives (n_channels, last - first).
 
         Returns the maps (n_sources, n) in Am, float32, and the residual
-        (n_channels, n) if asked. At most about ``buffer_size`` samples (all
-        when None) are read and inverted at once. Samples where the boolean
-        mask ``bad`` (n,) is True are not inverted: their maps (and residual)
-        are NaN.
+        (n_channels, n) if asked, assembled from :meth:`chunks`.
+        """
+        n_ch = len(self.prepared.ch_names)
+        sol = np.empty((self.prepared.n_sources, n), np.float32)
+        res = np.empty((n_ch, n), np.float32) if residual else None
+        for first, last, maps, r in self.chunks(read, n, buffer_size=buffer_size,
+                                                residual=residual, bad=bad):
+            sol[:, first:last] = maps
+            if residual:
+                res[:, first:last] = r
+        return sol, res
+
+    def chunks(self, read, n, *, buffer_size=None, residual=False, bad=None):
+        """Invert ``n`` samples chunk by chunk, in order.
+
+        Yields ``(first, last, maps, residual)``: the maps of samples
+        ``[first, last)`` (n_sources, last - first) in Am, float32, and their
+        residual in sensor units (None unless asked). The chunks tile
+        ``[0, n)``; each holds about ``buffer_size`` samples (all when None),
+        and memory beyond one chunk does not grow with ``n``. Samples where
+        the boolean mask ``bad`` (n,) is True are not inverted: their maps
+        (and residual) are NaN.
         """
         if n == 0:
             self._read(read, 0, 0)  # raises: empty data
         if bad is not None and not bad.any():
             bad = None
         if self.rate is not None:
-            sol, res = self._resampled_span(read, n, buffer_size, residual, bad)
-            return _blank(sol, res, bad)
-        n_ch = len(self.prepared.ch_names)
+            pieces = self._resampled_chunks(read, n, buffer_size, residual, bad)
+        else:
+            pieces = self._chunks(read, n, buffer_size, residual, bad)
+        active = False
+        whitened = self.prepared.sensors.whitened
+        for first, last, maps, res in pieces:
+            good = slice(None) if bad is None else ~bad[first:last]
+            active = active or bool(maps[:, good].any())
+            if res is not None and whitened:  # to sensor units
+                res = (self.prepared.sensors.colorer @ res).astype(np.float32)
+            if bad is not None:
+                maps, res = _blank(maps, res, bad[first:last])
+            yield first, last, maps, res
+        if not active:
+            _warn(f"The model predicts no active source in the {self.kind} data.")
+
+    def _chunks(self, read, n, buffer_size, residual, bad):
+        """Yield the chunks at the model's rate (residuals as the model reads)."""
         buffer_size = n if buffer_size is None else buffer_size
-        sol = np.empty((self.prepared.n_sources, n), np.float32)
-        res = np.empty((n_ch, n), np.float32) if residual else None
         if self.window is None:
             for first in range(0, n, buffer_size):
                 last = min(first + buffer_size, n)
                 maps, r = self._invert_rows(self._read(read, first, last, bad).T)
-                sol[:, first:last] = maps.T
-                if residual:
-                    res[:, first:last] = r.T
+                yield first, last, maps.T, (r.T if residual else None)
         elif n < self.window[0]:
-            self._short_span(read, n, sol, res, bad)
+            yield (0, n, *self._short_span(read, n, residual, bad))
         else:
-            self._windows(read, n, buffer_size, sol, res, bad)
-        good = slice(None) if bad is None else ~bad
-        if not sol[:, good].any():
-            _warn(f"The model predicts no active source in the {self.kind} data.")
-        if res is not None and self.prepared.sensors.whitened:  # to sensor units
-            res = (self.prepared.sensors.colorer @ res).astype(np.float32)
-        return _blank(sol, res, bad)
+            yield from self._windows(read, n, buffer_size, residual, bad)
 
-    def _resampled_span(self, read, n, buffer_size, residual, bad):
+    def _resampled_chunks(self, read, n, buffer_size, residual, bad):
         """Invert a span at the model's rate; the estimates back at the data's.
 
-        The span is read whole, resampled with :func:`mne.filter.resample`
-        (FFT, reflection-padded), inverted window by window, and the maps and
-        residual are resampled back onto the ``n`` samples of the data.
+        The data are resampled to the model's rate and the maps and residual
+        back by band-limited interpolation (:class:`_Resampler`), chunk by
+        chunk: every output sample depends on a few dozen neighbours only,
+        so a chunked span gives the same estimates as a whole one and memory
+        stays bounded by the chunk.
         """
-        from mne.filter import resample
-
         model_rate, data_rate = self.rate
-        data = self._read(read, 0, n, bad).astype(np.float64)
-        at_model = resample(data, model_rate, data_rate, npad="auto", verbose=False)
-        rate, self.rate = self.rate, None
-        try:
-            sol_m, res_m = self.span(lambda a, b: at_model[:, a:b], at_model.shape[1],
-                                     buffer_size=None, residual=residual)
-        finally:
-            self.rate = rate
+        to_model = _Resampler(data_rate, model_rate, n)
+        n_m = to_model.n_out
+        back = _Resampler(model_rate, data_rate, n_m, n_out=n)
 
-        def back(x):
-            y = resample(x.astype(np.float64), data_rate, model_rate, npad="auto",
-                         verbose=False)
-            if y.shape[1] < n:  # rounding of the lengths: repeat the last sample
-                y = np.pad(y, ((0, 0), (0, n - y.shape[1])), mode="edge")
-            return np.ascontiguousarray(y[:, :n], dtype=np.float32)
+        def read_model(first, last):
+            idx, w = to_model.taps(first, last)
+            lo = int(idx.min())
+            data = self._read(read, lo, int(idx.max()) + 1, bad)
+            return _Resampler.apply(data, idx - lo, w)
 
-        return back(sol_m), (back(res_m) if residual else None)
+        size = None if buffer_size is None else max(1, round(buffer_size
+                                                             * model_rate / data_rate))
+        inner = self._chunks(read_model, n_m, size, residual, None)
+        buf_first, buf, buf_res = 0, None, None
+        done = 0
+        for _, last_m, maps, res in inner:
+            buf = maps if buf is None else np.concatenate([buf, maps], axis=1)
+            if residual:
+                buf_res = res if buf_res is None else np.concatenate([buf_res, res],
+                                                                     axis=1)
+            ready = n if last_m == n_m else back.ready(last_m)
+            if ready <= done:
+                continue
+            sol = np.empty((buf.shape[0], ready - done), np.float32)
+            out_res = np.empty((buf_res.shape[0], ready - done), np.float32) \
+                if residual else None
+            for a in range(done, ready, _RESAMPLE_BLOCK):
+                b = min(a + _RESAMPLE_BLOCK, ready)
+                idx, w = back.taps(a, b)
+                idx = idx - buf_first
+                sol[:, a - done:b - done] = back.apply(buf, idx, w)
+                if residual:
+                    out_res[:, a - done:b - done] = back.apply(buf_res, idx, w)
+            yield done, ready, sol, out_res
+            done = ready
+            if done < n:  # keep what the next output samples read
+                keep = min(int(back.taps(done, done + 1)[0].min()),
+                           int(back.taps(n - 1, n)[0].min()))
+                buf = buf[:, keep - buf_first:]
+                if residual:
+                    buf_res = buf_res[:, keep - buf_first:]
+                buf_first = keep
 
-    def _windows(self, read, n, buffer_size, sol, res, bad):
-        """Overlap-add the maps of the windows of ``n >= n_times`` samples."""
+    def _windows(self, read, n, buffer_size, residual, bad):
+        """Overlap-add the maps of the windows of ``n >= n_times`` samples.
+
+        Windows are inverted in groups of about ``buffer_size`` samples; the
+        samples before the next group's first window are final and yielded.
+        """
         n_times, hop, weights = self.window
         starts = _window_starts(n, n_times, hop)
-        total = np.zeros(n)
-        sol[:] = 0.0
-        if res is not None:
-            res[:] = 0.0
         per_block = max(1, buffer_size // hop)
+        acc = total = acc_res = None
         for g in range(0, len(starts), per_block):
             group = starts[g:g + per_block]
-            offset = group[0]
-            block = self._read(read, offset, group[-1] + n_times, bad)
+            offset, end = group[0], group[-1] + n_times
+            block = self._read(read, offset, end, bad)
             X = np.stack([block[:, k - offset:k - offset + n_times].T for k in group])
             maps, r = self._invert_rows(X)
             maps = maps.reshape(len(group), n_times, -1)
             r = r.reshape(len(group), n_times, -1)
+            # the accumulators cover [offset, end); the previous group's tail first
+            acc = _grow(acc, end - offset, maps.shape[-1])
+            total = _grow(total, end - offset)
+            if residual:
+                acc_res = _grow(acc_res, end - offset, r.shape[-1])
             for k, m, rr in zip(group, maps, r, strict=True):
-                sol[:, k:k + n_times] += (weights[:, None] * m).T
-                total[k:k + n_times] += weights
-                if res is not None:
-                    res[:, k:k + n_times] += (weights[:, None] * rr).T
-        sol /= total.astype(np.float32)
-        if res is not None:
-            res /= total.astype(np.float32)
+                at = slice(k - offset, k - offset + n_times)
+                acc[:, at] += (weights[:, None] * m).T
+                total[at] += weights
+                if residual:
+                    acc_res[:, at] += (weights[:, None] * rr).T
+            final = starts[g + per_block] if g + per_block < len(starts) else n
+            cut = final - offset
+            div = total[:cut].astype(np.float32)
+            yield (offset, final, acc[:, :cut] / div,
+                   acc_res[:, :cut] / div if residual else None)
+            acc, total = acc[:, cut:], total[cut:]
+            if residual:
+                acc_res = acc_res[:, cut:]
 
-    def _short_span(self, read, n, sol, res, bad):
+    def _short_span(self, read, n, residual, bad):
         """Invert a span shorter than one window, padded by reflection."""
         n_times = self.window[0]
         _warn(
@@ -235,9 +387,8 @@ class _Inverter:
         padded = np.pad(data, ((0, 0), (before, n_times - n - before)),
                         mode="reflect" if n > 1 else "edge")
         maps, r = self._invert_rows(padded.T[None])
-        sol[:] = maps[before:before + n].T
-        if res is not None:
-            res[:] = r[before:before + n].T
+        return (np.ascontiguousarray(maps[before:before + n].T),
+                np.ascontiguousarray(r[before:before + n].T) if residual else None)
 
     def make_stc(self, sol, tmin, sfreq):
         return self.prepared.make_stc(sol, tmin, 1.0 / sfreq)
@@ -446,6 +597,7 @@ def apply_deep_inverse_raw(
     stop=None,
     buffer_size=10_000,
     reject_by_annotation=True,
+    return_generator=False,
     on_mismatch="raise",
     amplitudes="scale",
     noise_cov=None,
@@ -486,6 +638,17 @@ def apply_deep_inverse_raw(
         cannot distort the estimates. If False, every sample is inverted.
 
         .. versionadded:: 0.1
+    return_generator : bool
+        If True, return a generator of SourceEstimates, one per chunk of
+        about ``buffer_size`` samples, in order and without overlap (each
+        with its own ``tmin``), instead of one SourceEstimate: only one
+        chunk's estimate is then in memory at a time, for recordings whose
+        whole estimate does not fit (a 1-hour, 64-channel recording at 250 Hz
+        on 5124 sources is 17 GiB). Save each chunk as it comes, e.g.
+        ``stc.save(f"sub-01_part-{k:03d}", ftype="h5")``; the chunks'
+        estimates are those of the whole span (see :ref:`stream-raw`).
+
+        .. versionadded:: 0.1
     %(on_mismatch)s
     %(amplitudes)s
     %(noise_cov_apply)s
@@ -493,8 +656,9 @@ def apply_deep_inverse_raw(
 
     Returns
     -------
-    stc : instance of SourceEstimate | VolSourceEstimate
-        The source estimate of the whole span (float32).
+    stc : instance of SourceEstimate | VolSourceEstimate | generator
+        The source estimate of the whole span (float32), or a generator of
+        the chunks' estimates (``return_generator=True``).
 
     See Also
     --------
@@ -506,6 +670,7 @@ def apply_deep_inverse_raw(
     _validate_type(fwd, (mne.Forward, None), "fwd")
     _validate_type(buffer_size, "int", "buffer_size")
     _validate_type(reject_by_annotation, bool, "reject_by_annotation")
+    _validate_type(return_generator, bool, "return_generator")
     if buffer_size < 1:
         raise ValueError(f"buffer_size must be >= 1 sample, got {buffer_size}.")
     n_total = raw.n_times
@@ -527,5 +692,10 @@ def apply_deep_inverse_raw(
         return raw.get_data(picks=inv.picks, start=start + first, stop=start + last)
 
     bad = _bad_samples(raw, start, stop) if reject_by_annotation else None
+    sfreq = raw.info["sfreq"]
+    if return_generator:
+        return (inv.make_stc(maps, raw.times[start + first], sfreq)
+                for first, _, maps, _ in inv.chunks(read, stop - start,
+                                                    buffer_size=buffer_size, bad=bad))
     sol = inv.span(read, stop - start, buffer_size=buffer_size, bad=bad)[0]
-    return inv.make_stc(sol, raw.times[start], raw.info["sfreq"])
+    return inv.make_stc(sol, raw.times[start], sfreq)

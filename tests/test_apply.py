@@ -113,20 +113,25 @@ def test_apply_errors(convdip, fwd, data):
         apply_deep_inverse_raw(no_ref, fwd, convdip)
 
 
-@pytest.mark.parametrize("kind", ["sample", "window"])
+@pytest.mark.parametrize("kind", ["sample", "window", "window-resampled"])
 def test_raw_memory_is_bounded_by_the_chunk(convdip, fwd, data, window_data, kind):
     """Beyond the returned estimate, memory grows with the chunk, not the
-    recording: 20,000 samples in chunks of 500 peak at a few chunks."""
+    recording: 20,000 samples in chunks of 500 peak at a few chunks, also
+    when a window model resamples the data (here 250 Hz to its 100 Hz)."""
     evoked, _ = data
     model = convdip
-    if kind == "window":
+    if kind != "sample":
         model = _export_abs_net(fwd, convdip.card, window_data[1], temporal=True,
                                 window=dict(kind="window", n_times=50, sfreq=100.0))
     n_times, chunk = 20_000, 500
     rng = np.random.default_rng(0)
+    info = evoked.info
+    if kind == "window-resampled":
+        info = evoked.info.copy()
+        with info._unlock():
+            info["sfreq"] = 250.0
     raw = mne.io.RawArray(
-        rng.normal(0, 2e-6, (len(evoked.ch_names), n_times)), evoked.info,
-        verbose=False,
+        rng.normal(0, 2e-6, (len(evoked.ch_names), n_times)), info, verbose=False,
     )
     stc_bytes = convdip.n_sources * n_times * 4
     chunk_bytes = convdip.n_sources * chunk * 4  # one chunk of maps (float32)
@@ -369,3 +374,70 @@ def test_dc_offsets_refused(convdip, fwd, data):
     np.testing.assert_allclose(apply_deep_inverse(common, fwd, convdip).data,
                                apply_deep_inverse(evoked, fwd, convdip).data,
                                rtol=1e-4, atol=1e-4 * 1e-8)
+
+
+def test_resampler():
+    """Band-limited interpolation: a sine is resampled to within 0.1 %
+    (non-integer ratios, both ways), content above the new Nyquist is
+    removed, and chunks give exactly the values of the whole span."""
+    from mne_deepinverse._inverse import _Resampler
+
+    rate_in = 600.614990234375  # the sample recording's rate
+    n_in = 3000
+    t = np.arange(n_in) / rate_in
+    slow = np.sin(2 * np.pi * 11.0 * t + 0.3)
+    fast = 0.5 * np.sin(2 * np.pi * 200.0 * t)  # above 125 Hz, 250 Hz's Nyquist
+    x = np.stack([slow, slow + fast])
+    down = _Resampler(rate_in, 250.0, n_in)
+    assert down.n_out == round(n_in * 250.0 / rate_in)
+    whole = down.apply(x, *down.taps(0, down.n_out))
+    t_out = np.arange(down.n_out) / 250.0
+    want = np.sin(2 * np.pi * 11.0 * t_out + 0.3)
+    inner = slice(50, -50)  # away from the mirrored ends
+    np.testing.assert_allclose(whole[0, inner], want[inner], atol=1e-3)
+    np.testing.assert_allclose(whole[1, inner], want[inner], atol=5e-3)  # aliasing
+    pieces = [down.apply(x, *down.taps(a, min(a + 97, down.n_out)))
+              for a in range(0, down.n_out, 97)]
+    np.testing.assert_array_equal(np.concatenate(pieces, axis=1), whole)
+    up = _Resampler(250.0, rate_in, down.n_out, n_out=n_in)
+    back = up.apply(whole[:1], *up.taps(0, n_in))
+    np.testing.assert_allclose(back[0, 150:-150], slow[150:-150], atol=2e-3)
+    # ready(k): the outputs that read the first k inputs only
+    for k in (0, 10, 500, down.n_out):
+        n_ready = up.ready(k)
+        if n_ready:
+            assert up.taps(n_ready - 1, n_ready)[0].max() < k or k == up.n_in
+        if n_ready < up.n_out and k < up.n_in:
+            lo = n_ready * up.step
+            assert np.floor(lo) + up.half >= k
+
+
+@pytest.mark.parametrize("kind", ["sample", "window", "window-resampled"])
+def test_raw_generator(convdip, fwd, window_data, kind):
+    """return_generator=True yields the chunks' estimates in order, without
+    overlap, with their own tmin: together they are the whole estimate."""
+    evoked, W = window_data
+    model = convdip
+    if kind != "sample":
+        model = _export_abs_net(fwd, convdip.card, W, temporal=True,
+                                window=dict(kind="window", n_times=20, sfreq=100.0))
+    if kind == "window-resampled":
+        evoked = evoked.copy().resample(300.0, verbose=False)
+    raw = mne.io.RawArray(np.tile(evoked.data, 2), evoked.info, first_samp=17,
+                          verbose=False)
+    whole = apply_deep_inverse_raw(raw, fwd, model, start=3, buffer_size=40)
+    gen = apply_deep_inverse_raw(raw, fwd, model, start=3, buffer_size=40,
+                                 return_generator=True)
+    assert not isinstance(gen, mne.SourceEstimate)
+    stcs = list(gen)
+    assert len(stcs) > 3
+    # about buffer_size each (resampling holds back the interpolation's reach)
+    most = 160 if kind == "window-resampled" else 80
+    assert max(s.data.shape[1] for s in stcs) <= most
+    np.testing.assert_array_equal(np.concatenate([s.data for s in stcs], axis=1),
+                                  whole.data)
+    assert stcs[0].tmin == pytest.approx(whole.tmin)
+    for a, b in zip(stcs[:-1], stcs[1:], strict=True):
+        assert b.tmin == pytest.approx(a.times[-1] + a.tstep)
+    with pytest.raises(TypeError, match="return_generator"):
+        apply_deep_inverse_raw(raw, fwd, model, return_generator=1)

@@ -424,3 +424,88 @@ def test_network_runs_in_bounded_calls(case, monkeypatch):
     monkeypatch.setattr(_model, "ROWS_PER_CALL", 7)
     np.testing.assert_allclose(apply_deep_inverse(evoked, fwd, name).data, whole,
                                rtol=1e-5, atol=1e-6 * np.abs(whole).max())
+
+
+def _meg_data(meg_template_fwd):
+    """A MEG evoked and its epochs (Neuromag, template), SNR 10 dB."""
+    from mne_deepinverse.simulation import simulate_patch_evoked
+
+    evoked, _, epochs = simulate_patch_evoked(
+        meg_template_fwd, n_patches=1, n_trials=40, snr_db=10.0,
+        return_epochs=True, random_state=0)
+    return evoked, epochs
+
+
+@pytest.mark.filterwarnings("ignore:The largest eigenvalue:RuntimeWarning")  # MNE's
+@pytest.mark.filterwarnings("ignore:Too few samples:RuntimeWarning")
+def test_noise_cov_conditioning_warns(meg_template_fwd):
+    """A noise covariance that whitens badly (an empirical estimate from fewer
+    samples than channels) gives a warning with the remedy; the shrunk
+    estimate of the same baseline does not."""
+    model = load_model("anysensor")
+    evoked, epochs = _meg_data(meg_template_fwd)
+    few = epochs.copy().crop(tmin=None, tmax=epochs.times[0] + 0.04)  # 200 samples
+    with pytest.warns(RuntimeWarning, match="Too few samples"):
+        empirical = mne.compute_covariance(few, method="empirical", verbose=False)
+    assert empirical["nfree"] < len(evoked.ch_names)
+    with pytest.warns(RuntimeWarning, match=r"rank-deficient or ill-conditioned on "
+                      r"the 306 MEG channels \(it was estimated from \d+ samples.*"
+                      r"method='shrunk'"):
+        apply_deep_inverse(evoked, meg_template_fwd, model, noise_cov=empirical)
+    shrunk = mne.compute_covariance(epochs, tmax=0.0, method="shrunk", verbose=False)
+    with _no_warning("ill-conditioned"):
+        apply_deep_inverse(evoked, meg_template_fwd, model, noise_cov=shrunk)
+
+
+class _no_warning:
+    """Fail if a warning matching ``match`` is raised in the block."""
+
+    def __init__(self, match):
+        import warnings
+
+        self.match = match
+        self.record = warnings.catch_warnings(record=True)
+
+    def __enter__(self):
+        import warnings
+
+        self.caught = self.record.__enter__()
+        warnings.simplefilter("always")
+
+    def __exit__(self, *exc):
+        self.record.__exit__(*exc)
+        hits = [str(w.message) for w in self.caught if self.match in str(w.message)]
+        assert not hits, hits
+
+
+def test_meg_units_and_flat_channels_warn(meg_template_fwd, fwd):
+    """Gradiometers 100 times too small (in the data or in the covariance) and
+    flat channels are plausible but suspect: a warning naming them."""
+    model = load_model("anysensor")
+    evoked, _ = _meg_data(meg_template_fwd)
+    cov = mne.make_ad_hoc_cov(evoked.info, verbose=False)
+    with _no_warning("gradiometers"), _no_warning("flat"):
+        apply_deep_inverse(evoked, meg_template_fwd, model, noise_cov=cov)
+    small = evoked.copy()
+    grads = mne.pick_types(small.info, meg="grad")
+    small.data[grads] /= 100.0  # T/cm read as T/m
+    with pytest.warns(RuntimeWarning, match=r"The evoked data: the gradiometers "
+                      r"are 0\.\d+ times the magnetometers.*too small"):
+        apply_deep_inverse(small, meg_template_fwd, model, noise_cov=cov)
+    bad_cov = mne.make_ad_hoc_cov(evoked.info, std=dict(grad=5e-15), verbose=False)
+    with pytest.warns(RuntimeWarning, match="The noise covariance .its standard "
+                      "deviations.: the gradiometers are 0.25 times"):
+        apply_deep_inverse(evoked, meg_template_fwd, model, noise_cov=bad_cov)
+    flat = evoked.copy()
+    flat.data[5] = 0.0
+    with pytest.warns(RuntimeWarning, match=rf"1 flat channel\(s\).*{flat.ch_names[5]}"
+                      r".*Mark it bad"):
+        apply_deep_inverse(flat, meg_template_fwd, model, noise_cov=cov)
+    flat.info["bads"] = [flat.ch_names[5]]  # the remedy: left out, no warning
+    with _no_warning("flat"):
+        apply_deep_inverse(flat, meg_template_fwd, model, noise_cov=cov)
+    eeg = _eeg_evoked(fwd, 2500, seed=3)
+    eeg.data[[2, 7]] = 1e-6  # two constant channels
+    for name in ("convdip", "anycap"):
+        with pytest.warns(RuntimeWarning, match=r"2 flat channel\(s\)"):
+            apply_deep_inverse(eeg, fwd, name)
