@@ -54,6 +54,57 @@ def test_single_source_localisation(method, single_source, fwd_free, fwd):
         assert np.median(errors[5:]) < 15, errors
 
 
+@pytest.mark.parametrize("method", ["MxNE", "irMxNE", "gamma-MAP", "TRAP-MUSIC",
+                                    "dipole"])
+def test_sparse_and_dipole_localisation(method, single_source, fwd_free, fwd):
+    """MNE's sparse solvers and dipole fits, placed on the forward's sources:
+    a high-SNR single source is found where it is (dipole fits: on the BEM
+    the forward was computed with, at the peak sample only)."""
+    from mne_deepinverse.datasets import make_template_bem
+
+    pos = fwd["source_rr"]
+    cases = single_source[:3] + single_source[5:8]
+    if method == "dipole":
+        cases = cases[:1] + cases[3:4]  # ~ 8 s per fit
+    errors = []
+    for k, (evoked, stc, noise_cov, _) in enumerate(cases):
+        t_peak = np.argmax(stc.data.max(axis=0))
+        seed = np.argmax(stc.data[:, t_peak])
+        if method == "dipole":
+            ev = evoked.copy().crop(evoked.times[t_peak], evoked.times[t_peak])
+            est = apply_baseline(ev, fwd_free, method, noise_cov=noise_cov,
+                                 bem=make_template_bem())
+            est_map = est.data[:, 0]
+            assert np.count_nonzero(est_map) == 1  # one dipole, on one source
+        else:
+            ev = evoked.copy().crop(0.0, 0.1)
+            est = apply_baseline(ev, fwd_free, method, noise_cov=noise_cov)
+            est_map = est.data[:, t_peak - np.searchsorted(evoked.times, 0.0)]
+            big = np.abs(est_map) > 1e-3 * np.abs(est_map).max()
+            assert 0 < big.sum() < 50  # sparse
+        assert isinstance(est, mne.SourceEstimate)
+        np.testing.assert_array_equal(est.vertices[1], stc.vertices[1])
+        assert est.data.shape == (fwd["nsource"], len(ev.times))
+        peak = np.argmax(np.abs(est_map))
+        if k < 2:  # one source: its sign (along the cortical normal) is positive
+            assert est_map[peak] > 0, method
+        errors.append(np.linalg.norm(pos[peak] - pos[seed]) * 1e3)
+    assert np.median(errors) < 15, errors
+
+
+def test_sparse_baseline_errors(single_source, fwd_free):
+    evoked, _, noise_cov, _ = single_source[0]
+    with pytest.raises(ValueError, match="pass its BEM solution as bem="):
+        apply_baseline(evoked, fwd_free, "dipole", noise_cov=noise_cov)
+    with pytest.raises(ValueError, match="0 < alpha < 100"):
+        apply_baseline(evoked, fwd_free, "MxNE", noise_cov=noise_cov, alpha=150)
+    with pytest.raises(ValueError, match="has no operator to prepare"):
+        make_baseline_operator(evoked.info, fwd_free, "gamma-MAP")
+    with pytest.raises(ValueError, match="n_dipoles must be >= 1"):
+        apply_baseline(evoked, fwd_free, "TRAP-MUSIC", noise_cov=noise_cov,
+                       n_dipoles=0)
+
+
 def test_baseline_errors(single_source, fwd_free):
     evoked, _, noise_cov, _ = single_source[0]
     with pytest.raises(ValueError, match="LCMV needs a data covariance"):
