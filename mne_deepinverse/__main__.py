@@ -26,6 +26,7 @@ def _int_type(minimum, what):
 
 _positive_int = _int_type(1, "a positive integer (1, 2, ...)")
 _seed = _int_type(0, "an integer >= 0")
+_non_negative_int = _int_type(0, "an integer >= 0")
 
 
 def _sys_info(args, error):
@@ -89,7 +90,8 @@ def _benchmark(args, error):
         error(str(exc))
     result = run_benchmark(
         models=tuple(args.models), montage=args.montage, sensors=args.sensors,
-        n_samples=args.n_samples,
+        n_samples=args.n_samples, baselines=tuple(args.baselines),
+        protocol=args.protocol, n_validation=args.n_validation,
         quick=args.quick, random_state=args.seed, n_trials=args.n_trials,
         time_course=args.time_course, reuse_baselines=args.reuse_baselines,
     )
@@ -99,10 +101,10 @@ def _benchmark(args, error):
     if not result.config["deep"]:
         print("No deep model ran on this cap, so there are no paired tests.")
     for kind, st in stats.items():
-        print(f"{kind}: {st['deep']} vs {st['baseline']}, {st['chosen']}")
+        print(f"{kind}: {st['chosen']}")
         for met in STAT_METRICS[kind]:
             s = st[met]
-            print(f"{kind}: {st['deep']} - {st['baseline']} {met}: mean difference "
+            print(f"{kind}: {s['deep']} - {s['baseline']} {met}: mean difference "
                   f"{s['mean_diff']:.4g}, paired permutation p = {s['p_value']:.4g}, "
                   f"Cohen's d = {s['cohens_d']:.2f} (n = {s['n']})")
     files = list(result.save(out)) + list(result.plot(out))
@@ -113,6 +115,7 @@ def _benchmark(args, error):
 def main(argv=None):
     """Run the ``mne-deepinverse`` command line."""
     from ._registry import PRETRAINED
+    from .benchmark._protocol import BASELINES, PROTOCOLS
 
     parser = argparse.ArgumentParser(
         prog="mne-deepinverse",
@@ -144,12 +147,23 @@ def main(argv=None):
     )
     p.add_argument(
         "--montage", default=None, metavar="NAME",
-        help="EEG cap: one of MNE's built-in montages (e.g. standard_1020 = its "
+        help="EEG cap: one of MNE's built-in montages (e.g. colin27_1020 = its "
              "19 classic 10-20 channels, biosemi64, easycap-M1, GSN-HydroCel-128; "
              "see mne.channels.get_builtin_montages()); default: the ConvDip "
              "paper's 31 channels. Test data and MNE solvers use the cap; deep "
              "models that cannot run on it are reported as not applicable",
     )
+    p.add_argument("--baselines", nargs="+", default=list(BASELINES),
+                   choices=BASELINES, metavar="METHOD",
+                   help=f"MNE's methods (default: all: {' '.join(BASELINES)}; "
+                        "'dipole' fits a dipole per single-source evoked, ~8 s each)")
+    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="realistic",
+                   help="test data: background brain activity (1/f) plus sensor "
+                        "noise, 200-ms baselines (realistic), or the ConvDip "
+                        "paper's white sensor noise and 100-ms baselines")
+    p.add_argument("--n-validation", type=_non_negative_int, default=None,
+                   help="validation samples per set on which MNE's settings are "
+                        "chosen (default: 50; --quick: 10; 0: MNE's defaults)")
     p.add_argument("--sensors", choices=("eeg", "meg", "meg+eeg"), default="eeg",
                    help="EEG (the cap of --montage), the template Neuromag "
                         "VectorView MEG (head moved in the helmet, real MEG noise), "
@@ -161,8 +175,9 @@ def main(argv=None):
                         "channels, as MNE's covariances need)")
     p.add_argument("--time-course", choices=("half-sine", "erp"), default="half-sine",
                    help="test evokeds: the ConvDip paper's half sine (100 Hz, "
-                        "-0.1-0.2 s) or evoked-response-like waveforms (250 Hz, "
-                        "-0.2-0.308 s, one window of models that read windows)")
+                        "-0.2-0.2 s; -0.1 s with --protocol convdip-paper) or "
+                        "evoked-response-like waveforms (250 Hz, -0.2-0.308 s, one "
+                        "window of models that read windows)")
     p.add_argument("--out-dir", default="benchmark_results", help="output folder")
     p.add_argument("--seed", type=_seed, default=0, help="random seed")
     p.add_argument("--reuse-baselines", default=None, metavar="RUN",

@@ -24,17 +24,24 @@ from mne_deepinverse.benchmark._result import _paired_stats, _summary
 
 @pytest.fixture(scope="module")
 def result():
-    return run_benchmark(n_samples=3, progress=False, random_state=1)
+    return run_benchmark(n_samples=3, n_validation=2, progress=False, random_state=1)
+
+
+_BASELINES = ["eLORETA", "dSPM", "sLORETA", "LCMV", "MxNE", "irMxNE", "gamma-MAP",
+              "TRAP-MUSIC", "dipole"]
 
 
 def test_run_benchmark(result, tmp_path):
     methods = result.methods
     assert methods == ["convdip", "unet", "vnet", "sifnet", "anycap", "anysensor",
-                       "eLORETA", "dSPM", "sLORETA", "LCMV"]
-    assert len(result.records) == 2 * 3 * 10
+                       *_BASELINES]
+    # the dipole fit runs on single sources only
+    assert len(result.records) == 2 * 3 * 15 - 3
+    assert {r["set"] for r in result.records if r["method"] == "dipole"} == {"single"}
     summ = result.summary()
+    assert "dipole" in summ["single"] and "dipole" not in summ["multi"]
     for kind in ("single", "multi"):
-        for m in methods:
+        for m in summ[kind]:
             auc = summ[kind][m]["auc"]
             assert 0 <= auc["q25"] <= auc["median"] <= auc["q75"] <= 1
             assert summ[kind][m]["time_ms"]["median"] > 0
@@ -52,16 +59,43 @@ def test_run_benchmark(result, tmp_path):
     assert "convdip" in table and "LCMV" in table and "f1" in table.splitlines()[1]
     assert "not applicable" not in table
     stats = result.statistics()
-    assert set(stats["multi"]) == {"deep", "baseline", "chosen", "auc", "mle", "nmse",
-                                   "f1"}
+    assert set(stats["multi"]) == {"chosen", "auc", "mle", "nmse", "f1"}
     assert "f1" not in stats["single"]
+    for kind, st in stats.items():  # per metric: the best of each kind for it
+        for met in ("auc", "mle", "nmse"):
+            assert st[met]["deep"] == result.best(kind, True, met)
+            assert st[met]["baseline"] == result.best(kind, False, met)
+            assert st[met]["baseline"] in _BASELINES
+    best_mle = min(_BASELINES, key=lambda m: np.median(result.values("single", m,
+                                                                     "mle")))
+    assert np.median(result.values("single", stats["single"]["mle"]["baseline"],
+                                   "mle")) == np.median(result.values(
+                                       "single", best_mle, "mle"))
+    # MNE's settings were chosen on validation samples, per set; the protocol
+    cfg = result.config
+    assert cfg["protocol"] == "realistic" and "1/f" in cfg["noise"]
+    assert "shrunk" in cfg["noise_cov"] and cfg["evokeds"]["tmin"] == -0.2
+    assert cfg["n_validation"] == 2
+    for kind in ("single", "multi"):
+        tuned = cfg["tuned"][kind]
+        assert set(tuned) == set(_BASELINES) - {"dipole"}
+        assert tuned["dSPM"]["snr"] in (1.0, 2.0, 3.0, 5.0)
+        assert set(tuned["sLORETA"]) == {"snr", "depth"}
+        assert tuned["TRAP-MUSIC"]["n_dipoles"] in (1, 2, 3, 5)
+        rows = cfg["validation"]["scores"][kind]["dSPM"]
+        assert len(rows) == 12  # every setting tried, with its objective
+        objective = [r[1] for r in rows]
+        best = min(objective) if kind == "single" else max(objective)
+        assert [r[0] for r in rows if r[1] == best][0] == tuned["dSPM"] or \
+            objective.count(best) > 1
     js, csv_fname = result.save(tmp_path)
     data = json.loads(js.read_text())
     cfg = data["config"]
     assert cfg["n_samples"] == 3
     assert cfg["montage"] is None and cfg["n_channels"] == 31
     assert cfg["n_trials"] == 20
-    assert cfg["not_applicable"] == {} and cfg["deep"] == methods[:-4]
+    assert cfg["not_applicable"] == {} and cfg["deep"] == methods[:6]
+    assert cfg["tuned"] == result.config["tuned"]
     assert data["summary"]["multi"]["unet"]["f1"]["n"] == 3
     # the CSV: one row per record, the values as str() writes them
     lines = csv_fname.read_text().splitlines()
@@ -79,13 +113,14 @@ def test_run_benchmark_erp_window_model():
     """Evoked-response time courses: window models see the whole evoked."""
     res = run_benchmark(models=("convdip", "sifnet"), baselines=("sLORETA",),
                         n_samples=2, time_course="erp", progress=False,
-                        random_state=2)
+                        random_state=2, n_validation=0)
     assert res.methods == ["convdip", "sifnet", "sLORETA"]
     cfg = res.config
     assert cfg["time_course"] == "erp"
     assert cfg["evokeds"] == dict(sfreq=250.0, tmin=-0.2, tmax=0.308,
                                   active=(0.0, 0.3))
     assert cfg["n_trials"] == 20  # 51 baseline samples per trial
+    assert cfg["tuned"] == {}  # n_validation=0: MNE's defaults
     for r in res.records:
         assert 0 <= r["auc"] <= 1 and np.isfinite(r["mle"])
 
@@ -122,9 +157,14 @@ def test_failures_count_in_summaries():
 
 def test_cli_benchmark(tmp_path, capsys):
     assert main(["benchmark", "--n-samples", "2", "--out-dir", str(tmp_path),
-                 "--seed", "1"]) == 0
+                 "--seed", "1", "--n-validation", "1", "--baselines", "dSPM",
+                 "MxNE", "--protocol", "convdip-paper", "--models", "convdip"]) == 0
     out = capsys.readouterr().out
     assert "Cohen's d" in out and "benchmark.json" in out
+    cfg = json.loads((tmp_path / "benchmark.json").read_text())["config"]
+    assert cfg["protocol"] == "convdip-paper" and cfg["baselines"] == ["dSPM", "MxNE"]
+    assert cfg["evokeds"]["tmin"] == -0.1 and "only" in cfg["noise"]
+    assert set(cfg["tuned"]["single"]) == {"dSPM", "MxNE"}
     assert (tmp_path / "benchmark_by_extent.png").is_file()
 
 
@@ -149,6 +189,9 @@ def test_cli_benchmark(tmp_path, capsys):
     (dict(montage="biosemi64", models=("nope",)), ValueError,
      "Invalid value for the 'model'"),
     (dict(time_course="gamma"), ValueError, "Invalid value for the 'time_course'"),
+    (dict(protocol="paper"), ValueError, "Invalid value for the 'protocol'"),
+    (dict(n_validation=-1), ValueError, "n_validation must be in"),
+    (dict(n_validation=2.5), TypeError, "n_validation must be an int"),
 ])
 def test_run_benchmark_errors(kwargs, err, match, monkeypatch):
     """Bad arguments fail before any forward is built."""
@@ -172,10 +215,15 @@ def test_load_deep_models_twice():
 
 def test_n_trials_for_covariances():
     """Default trials: 20, more where MNE's covariances need more samples."""
-    assert [_n_trials_for(n) for n in (19, 31, 42, 43, 64, 128)] == [
-        20, 20, 20, 20, 30, 59]
-    for n in (64, 128, 256):  # MNE's minimum: 5 (n_channels + 1) samples
-        assert _n_trials_for(n) * 11 >= 5 * (n + 1) > (_n_trials_for(n) - 1) * 11
+    from mne_deepinverse.benchmark._protocol import _evokeds
+
+    # 21 baseline samples per trial (200 ms at 100 Hz)
+    assert [_n_trials_for(n) for n in (19, 31, 64, 83, 84, 128)] == [
+        20, 20, 20, 20, 21, 31]
+    for n in (128, 256):  # MNE's minimum: 5 (n_channels + 1) samples
+        assert _n_trials_for(n) * 21 >= 5 * (n + 1) > (_n_trials_for(n) - 1) * 21
+    paper = _evokeds("half-sine", "convdip-paper")  # 11 samples per trial
+    assert [_n_trials_for(n, paper) for n in (43, 64, 128)] == [20, 30, 59]
 
 
 def test_montage_caps():
@@ -257,6 +305,7 @@ def cap_result():
     """A benchmark on 10-20: no shipped model has its channels there."""
     return run_benchmark(montage="fsaverage_1020", n_samples=2, progress=False,
                          random_state=1, baselines=("eLORETA", "LCMV"),
+                         n_validation=1,
                          models=("convdip", "unet", "vnet"))
 
 
@@ -305,21 +354,22 @@ def test_run_benchmark_montage_models_run(monkeypatch):
     monkeypatch.setattr(_protocol, "_montage_info", cap_info)
     monkeypatch.setattr(_protocol, "make_template_forward", template_forward)
     res = run_benchmark(montage="test", models=("convdip",), n_samples=1,
-                        baselines=("sLORETA",), progress=False, random_state=1)
+                        baselines=("sLORETA",), progress=False, random_state=1,
+                        n_validation=1)
     assert res.methods == ["convdip", "sLORETA"]
     assert res.config["deep"] == ["convdip"] and res.config["not_applicable"] == {}
     assert res.config["n_channels"] == 31
     assert res.config["cap"] == "test cap, 31 channels"
     assert "not applicable" not in res.table()
-    assert set(res.statistics()["multi"]) == {"deep", "baseline", "chosen", "auc",
-                                              "mle", "nmse", "f1"}
+    assert set(res.statistics()["multi"]) == {"chosen", "auc", "mle", "nmse", "f1"}
 
 
 def test_cli_benchmark_montage(cap_result, tmp_path, capsys):
     """The CLI takes --montage; the run reports the models it could not run."""
     assert main(["benchmark", "--montage", "fsaverage_1020", "--n-samples", "1",
                  "--models", "convdip", "--out-dir", str(tmp_path),
-                 "--seed", "1"]) == 0
+                 "--seed", "1", "--baselines", "sLORETA", "--n-validation",
+                 "0"]) == 0
     out = capsys.readouterr().out
     assert "Benchmark on fsaverage_1020, 19 channels" in out
     assert "convdip     not applicable: the cap lacks 13 of its 31" in out
@@ -333,7 +383,7 @@ def test_benchmark_meg(meg_template_fwd):
     methods see the nominal head position and get the baseline covariance."""
     res = run_benchmark(models=("anysensor", "convdip"), sensors="meg",
                         baselines=("dSPM",), n_samples=2, time_course="erp",
-                        progress=False, random_state=0)
+                        progress=False, random_state=0, n_validation=0)
     cfg = res.config
     assert cfg["sensors"] == "meg" and cfg["n_channels"] == 306
     assert "head rotated by 3 degrees and shifted by 3 mm" in cfg["agm"]
@@ -368,16 +418,19 @@ def test_read_saved_run(tmp_path):
     assert res.summary()["single"]["anysensor"]["auc"] == pytest.approx(
         saved["summary"]["single"]["anysensor"]["auc"])
     st = res.statistics(n_permutations=2000)
-    assert st["single"]["deep"] == "anysensor" and st["single"]["auc"]["p_value"] < 0.01
+    assert st["single"]["auc"]["deep"] == "anysensor"
+    assert st["single"]["auc"]["p_value"] < 0.01
 
 
 def test_reuse_baselines(result, tmp_path, capsys):
     """A run reuses an earlier run's baselines on the same test data only."""
     result.save(tmp_path)
-    kw = dict(models=("convdip",), n_samples=3, progress=False, random_state=1)
+    kw = dict(models=("convdip",), n_samples=3, n_validation=2, progress=False,
+              random_state=1)
     res = run_benchmark(reuse_baselines=tmp_path, **kw)
-    base = ["eLORETA", "dSPM", "sLORETA", "LCMV"]
+    base = _BASELINES
     assert res.methods == ["convdip"] + base
+    assert res.config["tuned"] == result.config["tuned"]  # reused, not re-tuned
     assert res.config["baselines_from"]["run"] == str(tmp_path / "benchmark.json")
 
     def rows(r, methods):

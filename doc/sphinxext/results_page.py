@@ -108,6 +108,9 @@ def _results_section(data, figures, per_cap):
         f"- test evokeds: {_evokeds_text(cfg)}",
         f"- inversion forward: {cfg['forward']}",
         f"- test data (AGM): {cfg['agm']}",
+        *([f"- noise: {cfg['noise']}"] if "noise" in cfg else []),
+        *([f"- MNE's noise covariance: {cfg['noise_cov']}"] if "noise_cov" in cfg
+          else []),
         f"- MNE {cfg['mne_version']}",
     ]
     if "baselines_from" in cfg:
@@ -134,20 +137,39 @@ def _results_section(data, figures, per_cap):
         lines.append("")
         if kind in stats:
             st = stats[kind]
-            lines.append(f"Best deep model **{st['deep']}** vs best baseline "
-                         f"**{st['baseline']}** ({SELECTION}; paired permutation "
-                         "test, Cohen's d):")
+            # (older files: one pair for every metric, chosen by AUC)
+            pair = (f"Best deep model **{st['deep']}** vs best baseline "
+                    f"**{st['baseline']}** (each the best of its kind by median AUC"
+                    if "deep" in st
+                    else f"Best deep model vs best MNE method ({SELECTION}")
+            lines.append(f"{pair}; paired permutation test, Cohen's d):")
             lines.append("")
             for met in STAT_METRICS[kind]:
                 if met not in st:
                     continue
                 s = st[met]
-                lines.append(f"- {met}: mean difference {s['mean_diff']:.4g}, "
+                who = (f"**{s['deep']}** - **{s['baseline']}**: " if "deep" in s
+                       else "")
+                lines.append(f"- {met}: {who}mean difference {s['mean_diff']:.4g}, "
                              f"p = {s['p_value']:.3g}, d = {s['cohens_d']:.2f}")
             lines.append("")
+        if cfg.get("tuned", {}).get(kind):
+            lines += _tuned_lines(cfg, kind)
     for fig in figures:
         lines += [f".. image:: {fig}", "   :width: 100%", ""]
     return lines
+
+
+def _tuned_lines(cfg, kind):
+    """Lines giving the settings of MNE's methods chosen on the validation set."""
+    val = cfg.get("validation") or {}
+    objective = val.get("objective", {}).get(kind, "")
+    chosen = "; ".join(
+        f"{m}: " + ", ".join(f"{k}={v:g}" for k, v in params.items())
+        for m, params in cfg["tuned"][kind].items())
+    return [f"MNE's settings, chosen on {val.get('n_samples', '?')} validation "
+            f"samples of this set (other draws than the test samples; "
+            f"{objective}): {chosen}.", ""]
 
 
 def _evokeds_text(cfg):

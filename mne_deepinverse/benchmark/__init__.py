@@ -10,11 +10,18 @@ sources by 5-nearest-neighbour averaging (:mod:`mne_deepinverse.agm`), so no
 method profits from the inverse crime.
 
 Every test sample is an evoked response (half a 5 Hz sine) averaged over
-``n_trials`` trials with noise; all methods are scored at its peak. MNE's
-minimum-norm solvers get a noise covariance from the pre-stimulus baseline,
-LCMV a data covariance from the post-stimulus window (0-100 ms) of the single
-trials (unit-noise-gain weights, fixed orientations), which is what makes it
-localise a clean source. Deep models see the peak sample only.
+``n_trials`` trials with noise (by default background activity of all sources,
+1/f, plus sensor noise, with 200-ms baselines: :data:`PROTOCOLS`); all methods
+are scored at its peak. MNE's methods are run as an expert would: a noise
+covariance from the pre-stimulus baseline estimated with ``method="shrunk"``,
+for LCMV also a data covariance from the post-stimulus window (0-100 ms) of
+the single trials (unit-noise-gain weights, fixed orientations); the sparse
+solvers (MxNE, irMxNE, gamma-MAP) and TRAP-MUSIC fit the post-stimulus
+window, a single-dipole fit (:func:`mne.fit_dipole`, the template's BEM) the
+peak; and each method's regularisation, depth weighting or number of dipoles
+(:data:`TUNING_GRID`) is chosen on a separate validation set, never on the
+test samples. Deep models see the peak sample only (models that read windows:
+the whole evoked).
 
 By default the cap is the ConvDip paper's 31 channels, the layout of the
 shipped models. ``montage=`` runs the benchmark on one of MNE's built-in
@@ -26,11 +33,13 @@ on the cap's forward; otherwise the model is reported as not applicable,
 with the reason.
 """
 
+from ._methods import DEFAULT_SETTINGS, TUNING_GRID
 from ._protocol import (
     BASELINES,
     CLASSIC_1020,
     EVOKEDS,
     METRICS,
+    PROTOCOLS,
     SENSORS,
     SETS,
     STAT_METRICS,
@@ -41,13 +50,16 @@ from ._run import run_benchmark
 __all__ = [
     "BASELINES",
     "CLASSIC_1020",
+    "DEFAULT_SETTINGS",
     "EVOKEDS",
     "METRICS",
+    "PROTOCOLS",
     "SELECTION",
     "SENSORS",
     "SETS",
     "STAT_METRICS",
     "TIMING",
+    "TUNING_GRID",
     "BenchmarkResult",
     "run_benchmark",
 ]

@@ -16,7 +16,8 @@ from ..datasets import (
     read_pretrained_forward,
 )
 
-BASELINES = ("eLORETA", "dSPM", "sLORETA", "LCMV")
+BASELINES = ("eLORETA", "dSPM", "sLORETA", "LCMV", "MxNE", "irMxNE", "gamma-MAP",
+             "TRAP-MUSIC", "dipole")
 METRICS = ("auc", "mle", "nmse", "f1", "found", "n_ghost", "time_ms")
 SETS = ("single", "multi")
 #: Metrics of the paired tests, per set (the detection F1 is a multi-source
@@ -38,9 +39,29 @@ SENSORS = ("eeg", "meg", "meg+eeg")
 #: the ConvDip paper's; "erp" evokeds (one evoked-response-like waveform per
 #: evoked, peak at 50-150 ms) are long enough for models that read windows.
 EVOKEDS = {
-    "half-sine": dict(sfreq=100.0, tmin=-0.1, tmax=0.2, active=(0.0, 0.1)),
+    "half-sine": dict(sfreq=100.0, tmin=-0.2, tmax=0.2, active=(0.0, 0.1)),
     "erp": dict(sfreq=250.0, tmin=-0.2, tmax=0.308, active=(0.0, 0.3)),
 }
+#: The test data's protocol: the noise of every trial (``"brain"``: 1/f
+#: activity of all sources through the test forward; ``"white"``: sensor
+#: noise, white in time, the real MEG noise covariance for MEG) and the
+#: baseline of the half-sine evokeds. ``"realistic"`` (the default): brain
+#: and sensor noise of equal power, 200-ms baselines (MNE's noise covariance
+#: from 21 samples per trial at 100 Hz); ``"convdip-paper"``: sensor noise
+#: only and 100-ms baselines, as the ConvDip paper and earlier versions of
+#: this benchmark.
+PROTOCOLS = {
+    "realistic": dict(noise=("brain", "white"), baseline=0.2),
+    "convdip-paper": dict(noise=("white",), baseline=0.1),
+}
+
+
+def _evokeds(time_course, protocol="realistic"):
+    """Return the test evokeds' timing (:data:`EVOKEDS`) under a protocol."""
+    ev = dict(EVOKEDS[time_course])
+    if time_course == "half-sine":
+        ev["tmin"] = -PROTOCOLS[protocol]["baseline"]
+    return ev
 _DEFAULT_CAP = "the ConvDip paper's 31 channels"
 
 
@@ -55,7 +76,7 @@ def _sample_plan(kind, n_samples, rng):
 
 def _simulate_test_sample(fwd_agm, pos_agm, pos_model, n_patches, extent,
                           snr_db, n_trials, rng, time_course="half-sine",
-                          noise_cov=None, info=None):
+                          noise_cov=None, info=None, protocol="realistic"):
     """One test evoked (and its trials) from the AGM, with its truth.
 
     With MEG, the sensor noise is drawn from ``noise_cov`` and the data get
@@ -64,12 +85,12 @@ def _simulate_test_sample(fwd_agm, pos_agm, pos_model, n_patches, extent,
     """
     from ..simulation import simulate_patch_evoked
 
-    ev = EVOKEDS[time_course]
+    ev = _evokeds(time_course, protocol)
     evoked, stc, epochs = simulate_patch_evoked(
         fwd_agm, n_patches=n_patches, extent=extent, snr_db=snr_db,
         n_trials=n_trials, return_epochs=True, random_state=rng,
         sfreq=ev["sfreq"], tmin=ev["tmin"], tmax=ev["tmax"], time_course=time_course,
-        noise_cov=noise_cov,
+        noise_cov=noise_cov, noise=list(PROTOCOLS[protocol]["noise"]),
     )
     if info is not None:
         for inst in (evoked, epochs):
@@ -88,9 +109,9 @@ def _n_trials_for(n_channels, evokeds=EVOKEDS["half-sine"]):
     """Trials per evoked by default: 20, or more for MNE's covariances.
 
     MNE asks for at least ``5 (n_channels + 1)`` samples for a reliable
-    covariance (and warns otherwise); with 11 samples per trial and window
-    (the half-sine evokeds' baseline at 100 Hz) 20 trials suffice up to 43
-    channels.
+    covariance (and warns otherwise); with 21 samples per trial (the
+    half-sine evokeds' 200-ms baseline at 100 Hz) 20 trials suffice up to 83
+    channels (with the paper protocol's 11: up to 43).
     """
     need = 5 * (n_channels + 1)
     per_trial = int(round(-evokeds["tmin"] * evokeds["sfreq"])) + 1
@@ -251,6 +272,17 @@ def _test_setup(montage, sensors, sfreq, random_state, fwd_pretrained):
                            "the pretrained forward; please report this.")
     forward = f"template ico4, {cap} (make_template_forward)"
     return _TestSetup(cap, forward, fwd, fwd_free, fwd_agm, info, noise_cov)
+
+
+def _noise_text(protocol, sensors):
+    """Describe the test data's noise under a protocol (for the configuration)."""
+    sensor = ("white sensor noise" if sensors == "eeg" else
+              "sensor noise (MEG: the real noise covariance of the MNE sample "
+              "recording; EEG: white)")
+    if protocol == "convdip-paper":
+        return f"{sensor} only (the ConvDip paper's protocol)"
+    return ("background activity of every source of the test head (1/f in time, "
+            f"through the AGM forward) plus {sensor}, of equal power")
 
 
 def _agm_text(sensors):

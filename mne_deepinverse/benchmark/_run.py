@@ -10,14 +10,17 @@ import numpy as np
 from mne.utils import ProgressBar, _check_option, _validate_type, verbose
 
 from ..metrics import evaluate
-from ._methods import _Baselines, _DeepModels, _load_deep_models
+from ._methods import TUNING_GRID, _Baselines, _DeepModels, _grid, _load_deep_models
 from ._protocol import (
     BASELINES,
     EVOKEDS,
+    PROTOCOLS,
     SENSORS,
     SETS,
     _agm_text,
+    _evokeds,
     _n_trials_for,
+    _noise_text,
     _sample_plan,
     _simulate_test_sample,
     _test_setup,
@@ -42,6 +45,8 @@ def run_benchmark(
     snr_db=(6.0, 9.0),
     n_trials=None,
     time_course="half-sine",
+    protocol="realistic",
+    n_validation=None,
     quick=False,
     random_state=0,
     reuse_baselines=None,
@@ -58,7 +63,15 @@ def run_benchmark(
         forward (checked before any work). None: every shipped pretrained
         model.
     baselines : tuple of str
-        Any of ``"eLORETA"``, ``"dSPM"``, ``"sLORETA"``, ``"LCMV"``.
+        MNE's methods (:data:`BASELINES`): any of ``"eLORETA"``, ``"dSPM"``,
+        ``"sLORETA"``, ``"LCMV"``, ``"MxNE"``, ``"irMxNE"``, ``"gamma-MAP"``,
+        ``"TRAP-MUSIC"`` and ``"dipole"`` (a single-dipole fit with
+        :func:`mne.fit_dipole` on the template's BEM, at the peak sample:
+        the reference for single-source peak error; about 8 s per evoked).
+        Each gets a noise covariance from the evoked's baseline estimated
+        with ``method="shrunk"``, and the settings of
+        :data:`~mne_deepinverse.benchmark.TUNING_GRID` chosen on a separate
+        validation set (``n_validation``).
     montage : str | None
         The EEG cap: None for the ConvDip paper's 31 channels (the layout of
         the shipped models), or the name of one of MNE's built-in montages
@@ -95,10 +108,11 @@ def run_benchmark(
         SNR range of the averaged evokeds in dB.
     n_trials : int | None
         Trials per evoked (for the covariances of the MNE solvers), at
-        least 1. None: 20, or on caps of more than 43 channels as many as
-        give the covariances the ``5 (n_channels + 1)`` samples MNE asks for
-        (11 samples per trial and window: 30 trials for 64 channels, 59 for
-        128); fewer handicap the MNE solvers on large caps.
+        least 1. None: 20, or on large caps as many as give the covariances
+        the ``5 (n_channels + 1)`` samples MNE asks for (21 baseline samples
+        per trial: 31 trials for 128 channels; with the paper protocol's 11,
+        30 for 64 channels and 59 for 128); fewer handicap the MNE solvers on
+        large caps.
     time_course : "half-sine" | "erp"
         The test evokeds (:data:`EVOKEDS`): the ConvDip paper's (half a 5 Hz
         sine, -100-200 ms at 100 Hz), or evoked-response-like waveforms
@@ -107,6 +121,23 @@ def run_benchmark(
         sample; models that read windows see the whole evoked
         (:func:`~mne_deepinverse.apply_deep_inverse`) and are scored at the
         peak.
+
+        .. versionadded:: 0.1
+    protocol : "realistic" | "convdip-paper"
+        The test data (:data:`PROTOCOLS`): background activity of all sources
+        (1/f) plus sensor noise and 200-ms baselines, or the ConvDip paper's
+        white sensor noise and 100-ms baselines.
+
+        .. versionadded:: 0.1
+    n_validation : int | None
+        Samples per set of the validation set on which the settings of MNE's
+        methods are chosen (the same protocol, other draws than the test
+        samples): per set and method, the settings of
+        :data:`~mne_deepinverse.benchmark.TUNING_GRID` with the smallest mean
+        peak error (single source) or the largest mean detection F1 (1-10
+        sources), ties broken by AUC. None: 50, or 10 with ``quick``; 0:
+        MNE's defaults, untuned. The choices are in
+        ``result.config["tuned"]``.
 
         .. versionadded:: 0.1
     quick : bool
@@ -140,7 +171,14 @@ def run_benchmark(
     """
     n_samples = _check_args(baselines, quick, n_samples, n_trials, time_course,
                             sensors)
-    evokeds = EVOKEDS[time_course]
+    _check_option("protocol", protocol, tuple(PROTOCOLS))
+    if n_validation is None:
+        n_validation = 10 if quick else 50
+    _validate_type(n_validation, "int", "n_validation")
+    if not 0 <= n_validation <= _MAX_SAMPLES:
+        raise ValueError(f"n_validation must be in [0, {_MAX_SAMPLES}], got "
+                         f"{n_validation}.")
+    evokeds = _evokeds(time_course, protocol)
     # deep models for one forward are checked against the pretrained forward
     # only on its cap; on others, against the cap's forward (_DeepModels.on_cap)
     default_cap = montage is None and sensors == "eeg"
@@ -159,10 +197,26 @@ def run_benchmark(
         prev, prev_from = _reused_run(reuse_baselines, baselines, dict(
             sensors=sensors, montage=montage, ch_names=list(ch_names),
             n_samples=n_samples, snr_db=list(snr_db), n_trials=n_trials,
-            time_course=time_course, random_state=random_state))
+            time_course=time_course, random_state=random_state, protocol=protocol,
+            n_validation=n_validation))
     base = _Baselines(test.fwd_free, test.fwd, tuple(baselines), evokeds["active"])
     pos, pos_agm = test.fwd["source_rr"], test.fwd_agm["source_rr"]
     centre = pos.mean(axis=0)
+
+    def draw(n_patches, extent, rng):
+        evoked, epochs, t_peak, truth, true_centre = _simulate_test_sample(
+            test.fwd_agm, pos_agm, pos, n_patches, extent, snr_db, n_trials,
+            rng, time_course, test.noise_cov, test.info, protocol)
+        t0 = time.perf_counter()
+        noise_cov = _noise_cov(epochs)
+        return (evoked, epochs, t_peak, truth, true_centre, noise_cov,
+                time.perf_counter() - t0)
+
+    if prev is not None:
+        tuned = prev.config.get("tuned", {})
+        validation = prev.config.get("validation")
+    else:
+        tuned, validation = _tune(base, draw, n_validation, random_state, progress)
     rng = np.random.default_rng(random_state)
     records, examples = [], {}
     for kind in SETS:
@@ -171,20 +225,16 @@ def run_benchmark(
             ProgressBar(plan, mesg=f"Benchmark ({kind} source)",
                         which_tqdm=None if progress else "off")
         ):
-            evoked, epochs, t_peak, truth, true_centre = _simulate_test_sample(
-                test.fwd_agm, pos_agm, pos, n_patches, extent, snr_db, n_trials,
-                rng, time_course, test.noise_cov, test.info,
-            )
+            (evoked, epochs, t_peak, truth, true_centre, noise_cov,
+             t_cov) = draw(n_patches, extent, rng)
             ecc = float(np.linalg.norm(true_centre - centre) * 1e3)
             reused = {} if prev is None else _reused_records(
                 prev, kind, ii, baselines, (n_patches, extent, ecc))
-            t0 = time.perf_counter()
-            noise_cov = mne.compute_covariance(epochs, tmax=0.0, verbose=False)
-            t_cov = time.perf_counter() - t0
             maps, times = deep.apply(evoked, t_peak, noise_cov)
             if prev is None or ii < _N_EXAMPLES:  # reused: only for the example maps
                 bl_maps, bl_times = base.apply(evoked, epochs, t_peak, noise_cov,
-                                               t_cov)
+                                               t_cov, settings=tuned.get(kind),
+                                               kind=kind)
                 maps.update(bl_maps)
                 times.update(bl_times)
             covariates = dict(n_patches=n_patches,
@@ -207,7 +257,11 @@ def run_benchmark(
         montage=montage, sensors=sensors, n_channels=len(ch_names),
         ch_names=list(ch_names), cap=test.cap,
         n_samples=n_samples, snr_db=list(snr_db), n_trials=n_trials,
-        time_course=time_course, evokeds=evokeds,
+        time_course=time_course, evokeds=evokeds, protocol=protocol,
+        noise=_noise_text(protocol, sensors),
+        noise_cov=("from each evoked's baseline (its trials), method='shrunk' "
+                   "(MNE's Ledoit-Wolf shrinkage)"),
+        n_validation=n_validation, tuned=tuned, validation=validation,
         random_state=random_state, quick=quick,
         forward=test.forward, agm=_agm_text(sensors),
         mne_version=mne.__version__,
@@ -216,6 +270,66 @@ def run_benchmark(
         config["baselines_from"] = dict(
             run=prev_from, mne_version=prev.config.get("mne_version"))
     return BenchmarkResult(records, config, examples)
+
+
+def _noise_cov(epochs):
+    """Estimate the noise covariance of a baseline, as MNE recommends it."""
+    import warnings
+
+    with warnings.catch_warnings():  # (MNE's note on few samples: the point)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return mne.compute_covariance(epochs, tmax=0.0, method="shrunk",
+                                      verbose=False)
+
+
+#: What the settings are chosen for, per set: (metric, larger is better).
+OBJECTIVES = dict(single=("mle", False), multi=("f1", True))
+
+
+def _tune(base, draw, n_validation, random_state, progress):
+    """Choose MNE's settings per set on validation samples (not the test's).
+
+    The validation samples follow the test protocol with their own draws
+    (seed ``(random_state, 1)``). Returns ``tuned`` ({set: {method:
+    settings}}) and ``validation`` ({set: {method: [[settings, objective,
+    mean AUC], ...]}}, every setting tried).
+    """
+    tunable = [m for m in base.methods if TUNING_GRID[m]]
+    if not n_validation or not tunable:
+        return {}, None
+    rng = np.random.default_rng([random_state, 1])
+    pos = base.fwd_fixed["source_rr"]
+    tuned, validation = {}, {}
+    for kind in SETS:
+        metric, larger = OBJECTIVES[kind]
+        scores = {m: {} for m in tunable}
+        for n_patches, extent in ProgressBar(
+                _sample_plan(kind, n_validation, rng),
+                mesg=f"Tuning MNE's methods ({kind} source)",
+                which_tqdm=None if progress else "off"):
+            evoked, epochs, t_peak, truth, _, noise_cov, _ = draw(
+                n_patches, extent, rng)
+            for method in tunable:
+                for params, est_map, _ in base.run(method, _grid(method), evoked,
+                                                   epochs, t_peak, noise_cov):
+                    sc = _scores(kind, truth, est_map, pos)
+                    key = tuple(sorted(params.items()))
+                    scores[method].setdefault(key, []).append(
+                        (sc[metric], sc["auc"]))
+        tuned[kind], validation[kind] = {}, {}
+        for method, per in scores.items():
+            rows = []
+            for key, vals in per.items():
+                vals = np.array(vals, float)
+                rows.append([dict(key), float(np.nanmean(vals[:, 0])),
+                             float(np.nanmean(vals[:, 1]))])
+            sign = -1.0 if larger else 1.0
+            best = min(rows, key=lambda r: (sign * r[1], -r[2]))
+            tuned[kind][method] = best[0]
+            validation[kind][method] = rows
+    return tuned, dict(n_samples=n_validation, objective={
+        k: f"{'largest' if big else 'smallest'} mean {m}"
+        for k, (m, big) in OBJECTIVES.items()}, scores=validation)
 
 
 def _check_positive_int(value, name):
