@@ -72,6 +72,8 @@ def make_agm_forward(
     spacing="oct6",
     electrode_jitter=2.0,
     head_motion=(3.0, 3.0),
+    head_scale=None,
+    coreg_error=(0.0, 0.0),
     random_state=None,
     verbose=None,
 ):
@@ -102,9 +104,24 @@ def make_agm_forward(
         random axis and shifted by this many mm in a random direction.
 
         .. versionadded:: 0.1
+    head_scale : tuple of float | None
+        A head that is not the template, as when the template stands in for
+        a subject: the template's BEM surfaces, cortex and electrodes scaled
+        by these factors along x, y and z (MRI axes) about the centre of the
+        inner skull (e.g. ``(1.08, 0.93, 1.02)``; 0.8-1.25 each). None: the
+        template's head.
+
+        .. versionadded:: 0.1
+    coreg_error : tuple of float
+        The co-registration of that head with the sensors is off: its MRI
+        (BEM and cortex) is rotated by this many degrees about a random axis
+        through the centre of the inner skull and shifted by this many mm in
+        a random direction, relative to the electrodes and the MEG helmet.
+
+        .. versionadded:: 0.1
     random_state : None | int | instance of numpy.random.Generator
-        Seed of the electrode displacements; the same seed gives the same
-        forward.
+        Seed of the electrode displacements and of the co-registration
+        error's directions; the same seed gives the same forward.
     %(verbose)s
 
     Returns
@@ -113,7 +130,10 @@ def make_agm_forward(
         The fixed-orientation forward. Like every template forward it is
         cached under ``MNE_DATA`` (≈ 4 MB per seed; ``random_state=None``
         makes a new one every call); the first call for new conductivities
-        also computes a BEM solution (about 2.5 minutes, ≈ 200 MB).
+        (or a new ``head_scale``) also computes a BEM solution (about 2.5
+        minutes, ≈ 200 MB). Its sources are where the scaled and displaced
+        head puts them; :func:`agm_source_positions` gives their anatomical
+        positions on the template, for mapping truths onto a model's sources.
 
     See Also
     --------
@@ -130,6 +150,12 @@ def make_agm_forward(
             f"electrode_jitter must be a non-negative number of mm, got "
             f"{electrode_jitter}."
         )
+    scale = _check_head_scale(head_scale)
+    _validate_type(coreg_error, (tuple, list), "coreg_error")
+    if len(coreg_error) != 2 or not all(np.isfinite(coreg_error)) or min(
+            coreg_error) < 0:
+        raise ValueError("coreg_error must be (degrees, mm), both >= 0, got "
+                         f"{coreg_error!r}.")
     info, shift = _make_agm_info(ch_names, electrode_jitter, random_state,
                                  head_motion)
     moved = ("" if not len(shift) else ", electrodes moved by "
@@ -137,8 +163,169 @@ def make_agm_forward(
     if len(mne.pick_types(info, meg=True, exclude=())):
         moved += (f", head rotated by {head_motion[0]:g} degrees and shifted by "
                   f"{head_motion[1]:g} mm in the helmet")
-    logger.info(f"Making the AGM forward ({spacing}, {conductivity} S/m{moved})")
-    return make_template_forward(info, spacing, conductivity, fixed=True)
+    if scale is None and not any(coreg_error):
+        logger.info(f"Making the AGM forward ({spacing}, {conductivity} S/m{moved})")
+        return make_template_forward(info, spacing, conductivity, fixed=True)
+    rng = (np.random.default_rng([int(random_state), 3])
+           if isinstance(random_state, int | np.integer)
+           else _check_random_state(random_state))
+    logger.info(f"Making the AGM forward ({spacing}, {conductivity} S/m{moved}, "
+                f"head scaled by {scale or (1, 1, 1)}, co-registration off by "
+                f"{coreg_error[0]:g} degrees and {coreg_error[1]:g} mm)")
+    return _other_head_forward(info, spacing, conductivity, scale or (1.0, 1.0, 1.0),
+                               coreg_error, rng)
+
+
+def _check_head_scale(head_scale):
+    if head_scale is None:
+        return None
+    _validate_type(head_scale, (tuple, list, np.ndarray), "head_scale")
+    scale = tuple(float(x) for x in head_scale)
+    if len(scale) != 3 or not all(0.8 <= x <= 1.25 for x in scale):
+        raise ValueError("head_scale must be three factors (x, y, z) between 0.8 "
+                         f"and 1.25, got {head_scale!r}.")
+    return scale
+
+
+def _head_centre():
+    """Return the centre (MRI coordinates, m) about which a head is scaled."""
+    from .datasets import make_template_bem
+
+    (surf,) = [s for s in make_template_bem()["surfs"]
+               if s["id"] == mne.io.constants.FIFF.FIFFV_BEM_SURF_ID_BRAIN]
+    return surf["rr"].mean(axis=0)
+
+
+def _scaled_bem(scale, conductivity):
+    """Return the template's BEM solution with its surfaces scaled (cached)."""
+    from mne.bem import _surfaces_to_bem
+
+    from .datasets import get_cache_dir, get_template
+    from .datasets._template import _cached
+
+    subjects_dir, subject = get_template()
+    centre = _head_centre()
+
+    def compute():
+        model = mne.make_bem_model(subject, ico=None, conductivity=conductivity,
+                                   subjects_dir=subjects_dir, verbose=False)
+        surfs = [dict(rr=centre + (s["rr"] - centre) * scale, tris=s["tris"])
+                 for s in model]
+        ids = [s["id"] for s in model]
+        model = _surfaces_to_bem(surfs, ids, [s["sigma"] for s in model],
+                                 rescale=False)
+        return mne.make_bem_solution(model, verbose=False)
+
+    tag = "-".join(f"{c:g}" for c in conductivity) + "-scaled-" + "-".join(
+        f"{x:.4f}" for x in scale)
+    return _cached(get_cache_dir() / f"{subject}-{tag}-bem-sol.fif", compute,
+                   mne.write_bem_solution, mne.read_bem_solution,
+                   f"the template BEM solution scaled by {scale}")
+
+
+def _other_head_forward(info, spacing, conductivity, scale, coreg_error, rng):
+    """Make the forward of the template scaled and mis-coregistered."""
+    import copy
+    import hashlib
+
+    from scipy.spatial.transform import Rotation
+
+    from .datasets import (
+        get_cache_dir,
+        get_template_trans,
+        project_to_template_scalp,
+        setup_template_source_space,
+    )
+    from .datasets._template import _cached
+
+    centre = _head_centre()
+    scale = np.asarray(scale, float)
+    head_mri = get_template_trans()  # head -> MRI
+    if head_mri["from"] != mne.io.constants.FIFF.FIFFV_COORD_HEAD:
+        head_mri = mne.transforms.invert_transform(head_mri)
+    # electrodes: on the template's scalp, scaled with the head (MRI frame)
+    info = info.copy()
+    eeg = mne.pick_types(info, meg=False, eeg=True, exclude=())
+    if len(eeg):
+        info.set_montage(project_to_template_scalp(info)[0])
+        with info._unlock():
+            for p in eeg:
+                loc = info["chs"][p]["loc"]
+                mri = mne.transforms.apply_trans(head_mri, loc[:3])
+                loc[:3] = mne.transforms.apply_trans(
+                    mne.transforms.invert_transform(head_mri),
+                    centre + (mri - centre) * scale)
+    # co-registration error: the MRI moved about the head's centre
+    degrees, mm = coreg_error
+    axis, direction = rng.normal(size=3), rng.normal(size=3)
+    rot = Rotation.from_rotvec(np.deg2rad(degrees) * axis / np.linalg.norm(axis))
+    error = np.eye(4)  # x_mri' = R (x_mri - c) + c + t
+    error[:3, :3] = rot.as_matrix()
+    error[:3, 3] = centre - rot.as_matrix() @ centre + mm * 1e-3 * direction / (
+        np.linalg.norm(direction))
+    # head -> MRI of the displaced head: the inverse error after the nominal one
+    trans = mne.transforms.Transform("head", "mri",
+                                     np.linalg.inv(error) @ head_mri["trans"])
+    src = copy.deepcopy(setup_template_source_space(spacing))
+    for hemi in src:
+        hemi["rr"] = centre + (hemi["rr"] - centre) * scale
+        nn = hemi["nn"] / scale  # normals: the inverse transpose of the scaling
+        hemi["nn"] = nn / np.linalg.norm(nn, axis=1, keepdims=True)
+    h = hashlib.sha256()
+    for p in mne.pick_types(info, meg=True, eeg=True, exclude=()):
+        ch = info["chs"][p]
+        h.update(f"{ch['ch_name']}{int(ch['coil_type'])}".encode())
+        h.update(np.round(ch["loc"], 7).tobytes())
+    if info["dev_head_t"] is not None:
+        h.update(np.round(info["dev_head_t"]["trans"], 7).tobytes())
+    h.update(np.round(trans["trans"], 9).tobytes())
+    h.update(f"{spacing}{conductivity}{scale.round(6).tolist()}".encode())
+    meg = len(mne.pick_types(info, meg=True, exclude=()))
+
+    def compute():
+        picks = mne.pick_types(info, meg=True, eeg=True, exclude=())
+        info_sel = mne.pick_info(info, picks)
+        with info_sel._unlock():
+            info_sel["bads"], info_sel["projs"], info_sel["comps"] = [], [], []
+        return mne.make_forward_solution(
+            info_sel, trans, src, _scaled_bem(tuple(scale), conductivity),
+            meg=bool(meg), eeg=bool(len(eeg)), mindist=0.0, verbose=False)
+
+    fwd = _cached(get_cache_dir() / f"agm-{spacing}-{h.hexdigest()[:16]}-fwd.fif",
+                  compute, mne.write_forward_solution, mne.read_forward_solution,
+                  "the AGM forward of a scaled, mis-coregistered head")
+    return mne.convert_forward_solution(fwd, surf_ori=True, force_fixed=True,
+                                        use_cps=True, verbose=False)
+
+
+def agm_source_positions(spacing="oct6"):
+    """Return the anatomical positions of the AGM's sources on the template.
+
+    The sources of an AGM forward for a scaled or mis-coregistered head
+    (:func:`make_agm_forward` with ``head_scale`` or ``coreg_error``) sit
+    where that head puts them; the same vertices on the template (head
+    coordinates) say which part of the cortex they are, so truths are mapped
+    onto a model's sources from these (:func:`map_to_sources`).
+
+    Parameters
+    ----------
+    spacing : "ico4" | "oct6"
+        The AGM's source space.
+
+    Returns
+    -------
+    pos : array, shape (n_sources, 3)
+        The positions (m, head coordinates), in the order of the forward's
+        sources.
+    """
+    from .datasets import get_template_trans, setup_template_source_space
+
+    src = setup_template_source_space(spacing)
+    trans = get_template_trans()
+    if trans["from"] == mne.io.constants.FIFF.FIFFV_COORD_HEAD:
+        trans = mne.transforms.invert_transform(trans)
+    rr = np.concatenate([s["rr"][s["vertno"]] for s in src])
+    return mne.transforms.apply_trans(trans, rr)
 
 
 def map_to_sources(Y, pos_from, pos_to, *, k=5):

@@ -171,3 +171,36 @@ def test_simulate_agm_samples_channels(fwd, fwd_agm):
         )
     with pytest.raises(TypeError, match="fwd_agm must be an instance of"):
         simulate_agm_samples(fwd, 5, fwd_agm="oct6")
+
+
+def test_agm_other_head(fwd_agm, no_network):
+    """A test head that is not the template: scaled per axis, co-registered
+    off; its sources move, their anatomy (agm_source_positions) does not."""
+    from mne_deepinverse.agm import agm_source_positions
+    from mne_deepinverse.benchmark._protocol import _other_head
+
+    other = _other_head("realistic", 0)  # the benchmark's (its BEM is shared)
+    assert all(0.9 <= x <= 1.1 for x in other["head_scale"])
+    assert other["coreg_error"] == (3.0, 3.0)
+    fwd_other = make_agm_forward(CONVDIP_CH_NAMES, random_state=0, **other)
+    anatomy = agm_source_positions()
+    np.testing.assert_allclose(anatomy, fwd_agm["source_rr"], atol=1e-6)
+    moved = np.linalg.norm(fwd_other["source_rr"] - anatomy, axis=1) * 1e3
+    assert 1.0 < np.median(moved) < 15.0, np.median(moved)  # mm
+    # the cortex keeps its vertices; the gains change, but not beyond recognition
+    assert fwd_other["nsource"] == fwd_agm["nsource"]
+    g0, g1 = fwd_agm["sol"]["data"], fwd_other["sol"]["data"]
+    rel = np.linalg.norm(g1 - g0) / np.linalg.norm(g0)
+    assert 0.02 < rel < 0.5, rel
+    assert np.corrcoef(g0.ravel(), g1.ravel())[0, 1] > 0.9
+    # the electrodes sit on the scaled scalp: they moved with it
+    e0 = np.array([ch["loc"][:3] for ch in fwd_agm["info"]["chs"]])
+    e1 = np.array([ch["loc"][:3] for ch in fwd_other["info"]["chs"]])
+    assert np.median(np.linalg.norm(e1 - e0, axis=1)) > 1e-3
+    # the same seed gives the same forward (from the cache)
+    again = make_agm_forward(CONVDIP_CH_NAMES, random_state=0, **other)
+    np.testing.assert_array_equal(again["sol"]["data"], g1)
+    with pytest.raises(ValueError, match="head_scale must be three factors"):
+        make_agm_forward(CONVDIP_CH_NAMES, head_scale=(2.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="coreg_error must be"):
+        make_agm_forward(CONVDIP_CH_NAMES, coreg_error=(-1.0, 0.0))

@@ -74,6 +74,8 @@ def test_run_benchmark(result, tmp_path):
     # MNE's settings were chosen on validation samples, per set; the protocol
     cfg = result.config
     assert cfg["protocol"] == "realistic" and "1/f" in cfg["noise"]
+    assert "head not the template's: scaled by" in cfg["agm"]
+    assert "co-registered off by 3 degrees and 3 mm" in cfg["agm"]
     assert "shrunk" in cfg["noise_cov"] and cfg["evokeds"]["tmin"] == -0.2
     assert cfg["n_validation"] == 2
     for kind in ("single", "multi"):
@@ -113,7 +115,7 @@ def test_run_benchmark_erp_window_model():
     """Evoked-response time courses: window models see the whole evoked."""
     res = run_benchmark(models=("convdip", "sifnet"), baselines=("sLORETA",),
                         n_samples=2, time_course="erp", progress=False,
-                        random_state=2, n_validation=0)
+                        random_state=1, n_validation=0)
     assert res.methods == ["convdip", "sifnet", "sLORETA"]
     cfg = res.config
     assert cfg["time_course"] == "erp"
@@ -164,6 +166,7 @@ def test_cli_benchmark(tmp_path, capsys):
     cfg = json.loads((tmp_path / "benchmark.json").read_text())["config"]
     assert cfg["protocol"] == "convdip-paper" and cfg["baselines"] == ["dSPM", "MxNE"]
     assert cfg["evokeds"]["tmin"] == -0.1 and "only" in cfg["noise"]
+    assert cfg["agm"].startswith("oct6")  # the template's head
     assert set(cfg["tuned"]["single"]) == {"dSPM", "MxNE"}
     assert (tmp_path / "benchmark_by_extent.png").is_file()
 

@@ -11,7 +11,8 @@ method profits from the inverse crime.
 
 Every test sample is an evoked response (half a 5 Hz sine) averaged over
 ``n_trials`` trials with noise (by default background activity of all sources,
-1/f, plus sensor noise, with 200-ms baselines: :data:`PROTOCOLS`); all methods
+1/f, plus sensor noise, with 200-ms baselines, from a test head scaled and
+co-registered off the template: :data:`PROTOCOLS`); all methods
 are scored at its peak. MNE's methods are run as an expert would: a noise
 covariance from the pre-stimulus baseline estimated with ``method="shrunk"``,
 for LCMV also a data covariance from the post-stimulus window (0-100 ms) of

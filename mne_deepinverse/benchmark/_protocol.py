@@ -9,7 +9,7 @@ import mne
 import numpy as np
 from mne.utils import _validate_type, logger
 
-from ..agm import make_agm_forward, map_to_sources
+from ..agm import agm_source_positions, make_agm_forward, map_to_sources
 from ..datasets import (
     check_scalp_positions,
     make_template_forward,
@@ -51,9 +51,24 @@ EVOKEDS = {
 #: only and 100-ms baselines, as the ConvDip paper and earlier versions of
 #: this benchmark.
 PROTOCOLS = {
-    "realistic": dict(noise=("brain", "white"), baseline=0.2),
-    "convdip-paper": dict(noise=("white",), baseline=0.1),
+    "realistic": dict(noise=("brain", "white"), baseline=0.2, other_head=True),
+    "convdip-paper": dict(noise=("white",), baseline=0.1, other_head=False),
 }
+#: The realistic protocol's test head is not the template: scaled by a factor
+#: drawn uniformly from this range per axis (per run, from the seed), and
+#: co-registered off by (degrees, mm) in random directions, as when a
+#: template stands in for a subject.
+_AGM_HEAD_SCALE = (0.9, 1.1)
+_AGM_COREG_ERROR = (3.0, 3.0)
+
+
+def _other_head(protocol, random_state):
+    """Return the AGM's head scale and co-registration error (a protocol's)."""
+    if not PROTOCOLS[protocol]["other_head"]:
+        return dict(head_scale=None, coreg_error=(0.0, 0.0))
+    scale = np.random.default_rng([random_state, 2]).uniform(*_AGM_HEAD_SCALE, 3)
+    return dict(head_scale=tuple(float(x) for x in scale.round(3)),
+                coreg_error=_AGM_COREG_ERROR)
 
 
 def _evokeds(time_course, protocol="realistic"):
@@ -165,7 +180,7 @@ def _montage_info(montage):
     return info, cap + (f" ({'; '.join(note)})" if note else "")
 
 
-def _meg_setup(sensors, montage, sfreq, random_state):
+def _meg_setup(sensors, montage, sfreq, random_state, protocol="convdip-paper"):
     """Nominal info, cap, forwards (free, AGM) and sensor noise for MEG.
 
     The MEG is the template Neuromag VectorView in its default head position;
@@ -201,7 +216,8 @@ def _meg_setup(sensors, montage, sfreq, random_state):
     fwd_free = make_template_forward(info, "ico4", fixed=False)
     fwd_agm = make_agm_forward(info, electrode_jitter=_AGM_JITTER_MM,
                                head_motion=_AGM_HEAD_MOTION,
-                               random_state=random_state)
+                               random_state=random_state,
+                               **_other_head(protocol, random_state))
     meg_cov = read_meg_noise_cov()
     names = fwd_agm["info"]["ch_names"]
     ad_hoc = mne.make_ad_hoc_cov(mne.create_info(names, sfreq, [
@@ -230,9 +246,11 @@ class _TestSetup(NamedTuple):
     fwd_agm: mne.Forward
     info: mne.Info | None
     noise_cov: mne.Covariance | None
+    pos_agm: np.ndarray  # the AGM's sources, anatomically (on the template)
 
 
-def _test_setup(montage, sensors, sfreq, random_state, fwd_pretrained):
+def _test_setup(montage, sensors, sfreq, random_state, fwd_pretrained,
+                protocol="convdip-paper"):
     """Return the forwards of the methods and of the test data, for a cap.
 
     ``fwd_pretrained`` (fixed) is the inversion forward on the default cap
@@ -248,11 +266,12 @@ def _test_setup(montage, sensors, sfreq, random_state, fwd_pretrained):
         fwd_free = read_pretrained_forward("convdip", fixed=False)
         logger.info("Building the AGM forward (cached after the first run)")
         fwd_agm = make_agm_forward(ch_names, electrode_jitter=_AGM_JITTER_MM,
-                                   random_state=random_state)
+                                   random_state=random_state,
+                                   **_other_head(protocol, random_state))
         forward = (f"template ico4, {_DEFAULT_CAP} "
                    "(read_pretrained_forward('convdip'))")
         return _TestSetup(_DEFAULT_CAP, forward, fwd_pretrained, fwd_free, fwd_agm,
-                          None, None)
+                          None, None, _pos_agm(fwd_agm, protocol))
     info = noise_cov = None
     if sensors == "eeg":
         info_cap, cap = _montage_info(montage)
@@ -260,10 +279,11 @@ def _test_setup(montage, sensors, sfreq, random_state, fwd_pretrained):
                     "after the first run)")
         fwd_free = make_template_forward(info_cap, "ico4", fixed=False)
         fwd_agm = make_agm_forward(info_cap, electrode_jitter=_AGM_JITTER_MM,
-                                   random_state=random_state)
+                                   random_state=random_state,
+                                   **_other_head(protocol, random_state))
     else:
         info, cap, fwd_free, fwd_agm, noise_cov = _meg_setup(
-            sensors, montage, sfreq, random_state)
+            sensors, montage, sfreq, random_state, protocol)
     fwd = mne.convert_forward_solution(
         fwd_free, surf_ori=True, force_fixed=True, use_cps=True, verbose=False
     )
@@ -271,7 +291,15 @@ def _test_setup(montage, sensors, sfreq, random_state, fwd_pretrained):
         raise RuntimeError("The cap's template forward has other sources than "
                            "the pretrained forward; please report this.")
     forward = f"template ico4, {cap} (make_template_forward)"
-    return _TestSetup(cap, forward, fwd, fwd_free, fwd_agm, info, noise_cov)
+    return _TestSetup(cap, forward, fwd, fwd_free, fwd_agm, info, noise_cov,
+                      _pos_agm(fwd_agm, protocol))
+
+
+def _pos_agm(fwd_agm, protocol):
+    """Return where the AGM's sources are on the template (truths map from there)."""
+    if PROTOCOLS[protocol]["other_head"]:
+        return agm_source_positions()
+    return fwd_agm["source_rr"]
 
 
 def _noise_text(protocol, sensors):
@@ -285,10 +313,15 @@ def _noise_text(protocol, sensors):
             f"through the AGM forward) plus {sensor}, of equal power")
 
 
-def _agm_text(sensors):
+def _agm_text(sensors, protocol="convdip-paper", random_state=0):
     """Describe the AGM of a run's sensors (for its configuration)."""
+    other = _other_head(protocol, random_state)
+    head = "" if other["head_scale"] is None else (
+        "head not the template's: scaled by {} along x, y, z and co-registered "
+        "off by {:g} degrees and {:g} mm, ".format(
+            "/".join(f"{x:g}" for x in other["head_scale"]), *other["coreg_error"]))
     return (
-        "oct6, conductivities (0.332, 0.0113, 0.332) S/m, " + (
+        head + "oct6, conductivities (0.332, 0.0113, 0.332) S/m, " + (
             "" if sensors == "meg" else "electrodes moved by N(0, 2 mm), ")
         + "truth mapped by 5-NN averaging" + (
             "" if sensors == "eeg" else

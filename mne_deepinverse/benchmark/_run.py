@@ -125,8 +125,13 @@ def run_benchmark(
         .. versionadded:: 0.1
     protocol : "realistic" | "convdip-paper"
         The test data (:data:`PROTOCOLS`): background activity of all sources
-        (1/f) plus sensor noise and 200-ms baselines, or the ConvDip paper's
-        white sensor noise and 100-ms baselines.
+        (1/f) plus sensor noise, 200-ms baselines, and a test head that is
+        not the template (scaled by 0.9-1.1 per axis, drawn from the seed,
+        and co-registered 3 degrees and 3 mm off:
+        :func:`~mne_deepinverse.agm.make_agm_forward`), on top of the AGM's
+        other source space, conductivities and moved electrodes; or the
+        ConvDip paper's white sensor noise, 100-ms baselines and the
+        template's head.
 
         .. versionadded:: 0.1
     n_validation : int | None
@@ -185,7 +190,7 @@ def run_benchmark(
     deep, fwd_pretrained = _load_deep_models(models, check=default_cap)
     names = list(deep)
     test = _test_setup(montage, sensors, evokeds["sfreq"], random_state,
-                       fwd_pretrained)
+                       fwd_pretrained, protocol)
     deep, not_applicable = _DeepModels.on_cap(
         deep, test.fwd, test.cap, checked=default_cap, evokeds=evokeds,
         time_course=time_course)
@@ -200,7 +205,7 @@ def run_benchmark(
             time_course=time_course, random_state=random_state, protocol=protocol,
             n_validation=n_validation))
     base = _Baselines(test.fwd_free, test.fwd, tuple(baselines), evokeds["active"])
-    pos, pos_agm = test.fwd["source_rr"], test.fwd_agm["source_rr"]
+    pos, pos_agm = test.fwd["source_rr"], test.pos_agm
     centre = pos.mean(axis=0)
 
     def draw(n_patches, extent, rng):
@@ -263,7 +268,7 @@ def run_benchmark(
                    "(MNE's Ledoit-Wolf shrinkage)"),
         n_validation=n_validation, tuned=tuned, validation=validation,
         random_state=random_state, quick=quick,
-        forward=test.forward, agm=_agm_text(sensors),
+        forward=test.forward, agm=_agm_text(sensors, protocol, random_state),
         mne_version=mne.__version__,
     )
     if prev is not None:
