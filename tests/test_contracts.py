@@ -504,6 +504,13 @@ def test_meg_units_and_flat_channels_warn(meg_template_fwd, fwd):
     flat.info["bads"] = [flat.ch_names[5]]  # the remedy: left out, no warning
     with _no_warning("flat"):
         apply_deep_inverse(flat, meg_template_fwd, model, noise_cov=cov)
+    # a CTF compensation grade other than the forward's: refused (any-sensor too)
+    comp = evoked.copy()
+    with comp.info._unlock():
+        for ch in comp.info["chs"]:
+            ch["coil_type"] = int(ch["coil_type"]) | (3 << 16)
+    with pytest.raises(ValueError, match="compensation grade 3"):
+        apply_deep_inverse(comp, meg_template_fwd, model, noise_cov=cov)
     eeg = _eeg_evoked(fwd, 2500, seed=3)
     eeg.data[[2, 7]] = 1e-6  # two constant channels
     for name in ("convdip", "anycap"):
