@@ -114,8 +114,9 @@ def _benchmark(args, error):
 
 def main(argv=None):
     """Run the ``mne-deepinverse`` command line."""
+    from ._registry import BENCHMARK_BASELINES as BASELINES
+    from ._registry import BENCHMARK_PROTOCOLS as PROTOCOLS
     from ._registry import PRETRAINED
-    from .benchmark._protocol import BASELINES, PROTOCOLS
 
     parser = argparse.ArgumentParser(
         prog="mne-deepinverse",

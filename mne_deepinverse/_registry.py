@@ -51,3 +51,11 @@ PRETRAINED["anysensor"] = dict(backend="anysensor", model="anysensor.onnx",
                                forward=None, card="anysensor.md",
                                accepts="any EEG cap or MEG array",
                                rows_per_call=256)
+
+
+#: MNE's methods the benchmark runs (:data:`mne_deepinverse.benchmark.BASELINES`)
+#: and its test-data protocols (:data:`mne_deepinverse.benchmark.PROTOCOLS`),
+#: named here so that the command line lists them without importing MNE.
+BENCHMARK_BASELINES = ("eLORETA", "dSPM", "sLORETA", "LCMV", "MxNE", "irMxNE",
+                       "gamma-MAP", "TRAP-MUSIC", "dipole")
+BENCHMARK_PROTOCOLS = ("realistic", "convdip-paper")

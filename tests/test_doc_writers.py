@@ -34,7 +34,10 @@ def test_results_page(runs, tmp_path):
     text = page.read_text()
     assert text.startswith("Benchmark results\n=================\n")
     assert "Single source" in text and "convdip" in text and ".. image:: a.png" in text
-    assert "     - F1" in text and "- f1: mean difference" in text
+    assert "     - F1" in text
+    # per metric, the best network against MNE's best method for that metric
+    assert "- f1: **" in text and "**: mean difference" in text
+    assert "Best deep model vs best MNE method (per metric" in text
     assert "the ConvDip paper's 31 channels" in text
     assert "Cap: " not in text  # one run: no section per cap
 

@@ -9,6 +9,7 @@ import mne
 import numpy as np
 from mne.utils import _validate_type, logger
 
+from .._registry import BENCHMARK_BASELINES
 from ..agm import agm_source_positions, make_agm_forward, map_to_sources
 from ..datasets import (
     check_scalp_positions,
@@ -16,8 +17,7 @@ from ..datasets import (
     read_pretrained_forward,
 )
 
-BASELINES = ("eLORETA", "dSPM", "sLORETA", "LCMV", "MxNE", "irMxNE", "gamma-MAP",
-             "TRAP-MUSIC", "dipole")
+BASELINES = BENCHMARK_BASELINES
 METRICS = ("auc", "mle", "nmse", "f1", "found", "n_ghost", "time_ms")
 SETS = ("single", "multi")
 #: Metrics of the paired tests, per set (the detection F1 is a multi-source
