@@ -19,7 +19,7 @@ orientation against the cortical normal there.
 import mne
 import numpy as np
 from mne.io.constants import FIFF
-from mne.utils import _check_option, _validate_type, logger, verbose
+from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 #: Methods with an operator (:func:`make_baseline_operator`).
 LINEAR_METHODS = ("eLORETA", "dSPM", "sLORETA", "MNE", "LCMV")
@@ -283,17 +283,25 @@ def _apply_sparse(evoked, fwd, method, noise_cov, alpha, depth):
     if method == "gamma-MAP":
         if not alpha > 0:
             raise ValueError(f"gamma-MAP's alpha must be > 0, got {alpha}.")
-        sparse = gamma_map(evoked, fwd, noise_cov, alpha=alpha, loose=0.0,
-                           depth=depth, verbose=False)
-    else:
-        if not 0 < alpha < 100:
-            raise ValueError(
-                f"{method}'s alpha is in percent of the value at which no source "
-                f"is active: 0 < alpha < 100, got {alpha}.")
-        sparse = mixed_norm(evoked, fwd, noise_cov, alpha=alpha, loose=0.0,
-                            depth=depth,
-                            n_mxne_iter=_IRMXNE_ITER if method == "irMxNE" else 1,
-                            verbose=False)
+    elif not 0 < alpha < 100:
+        raise ValueError(
+            f"{method}'s alpha is in percent of the value at which no source "
+            f"is active: 0 < alpha < 100, got {alpha}.")
+    try:
+        if method == "gamma-MAP":
+            sparse = gamma_map(evoked, fwd, noise_cov, alpha=alpha, loose=0.0,
+                               depth=depth, verbose=False)
+        else:
+            sparse = mixed_norm(
+                evoked, fwd, noise_cov, alpha=alpha, loose=0.0, depth=depth,
+                n_mxne_iter=_IRMXNE_ITER if method == "irMxNE" else 1,
+                verbose=False)
+    except Exception as exc:  # MNE raises a bare Exception when nothing is left
+        if "No active dipoles found" not in str(exc):
+            raise
+        warn(f"{method} found no active source at alpha={alpha:g} (MNE: {exc}); "
+             "the estimate is all zero. Lower alpha to keep sources.")
+        sparse = None
     stc = _empty_like(evoked, fwd)
     if sparse is not None and sparse.data.size:  # (None: no active source)
         stc.data[_source_index(fwd, sparse.vertices)] = sparse.data
