@@ -296,16 +296,15 @@ def _check_cov_conditioning(cov, data, names, projs, types, remedy):
     MNE whitens them), the covariance after the data's projectors is scaled
     to unit variances; its eigenvalues beyond the projectors' rank must not
     span more than ``1 / MIN_COV_EIGEN`` (rank deficiency included). Also
-    checks that magnetometer and gradiometer variances are in the ratio of real MEG (see
-    :func:`~mne_deepinverse._checks._check_meg_scales`).
+    checks that magnetometer and gradiometer variances are in the ratio of
+    real MEG (see :func:`~mne_deepinverse._checks._check_meg_scales`).
     """
     from mne._fiff.proj import make_projector
 
     types = np.asarray(types)
-    _check_meg_scales(np.sqrt(np.diag(data)), types,
-                      "The noise covariance (its standard deviations)")
-    P = make_projector(projs, names)[0] if projs else np.eye(len(names))
     std = np.sqrt(np.diag(data))
+    _check_meg_scales(std, types, "The noise covariance (its standard deviations)")
+    P = make_projector(projs, names)[0] if projs else np.eye(len(names))
     scaled = (P @ data @ P.T) / np.outer(std, std)
     for group, rows in (("EEG", types == "eeg"),
                         ("MEG", np.isin(types, ("mag", "grad")))):

@@ -188,15 +188,19 @@ def _check_head_scale(head_scale):
 
 
 def _head_centre():
-    """Return the centre (MRI coordinates, m) about which a head is scaled."""
-    from .datasets import make_template_bem
+    """Return the centre (MRI coordinates, m) about which a head is scaled.
 
-    (surf,) = [s for s in make_template_bem()["surfs"]
-               if s["id"] == mne.io.constants.FIFF.FIFFV_BEM_SURF_ID_BRAIN]
-    return surf["rr"].mean(axis=0)
+    The mean of the template's inner skull vertices (the surface file the
+    BEM is made from, not the 200-MB BEM solution).
+    """
+    from .datasets import get_template
+
+    subjects_dir, subject = get_template()
+    rr = mne.read_surface(subjects_dir / subject / "bem" / "inner_skull.surf")[0]
+    return rr.mean(axis=0) / 1000.0  # (FreeSurfer surfaces are in mm)
 
 
-def _scaled_bem(scale, conductivity):
+def _scaled_bem(scale, conductivity, centre):
     """Return the template's BEM solution with its surfaces scaled (cached)."""
     from mne.bem import _surfaces_to_bem
 
@@ -204,7 +208,6 @@ def _scaled_bem(scale, conductivity):
     from .datasets._template import _cached
 
     subjects_dir, subject = get_template()
-    centre = _head_centre()
 
     def compute():
         model = mne.make_bem_model(subject, ico=None, conductivity=conductivity,
@@ -236,7 +239,7 @@ def _other_head_forward(info, spacing, conductivity, scale, coreg_error, rng):
         project_to_template_scalp,
         setup_template_source_space,
     )
-    from .datasets._template import _cached
+    from .datasets._template import _cached, _forward_key
 
     centre = _head_centre()
     scale = np.asarray(scale, float)
@@ -271,15 +274,10 @@ def _other_head_forward(info, spacing, conductivity, scale, coreg_error, rng):
         hemi["rr"] = centre + (hemi["rr"] - centre) * scale
         nn = hemi["nn"] / scale  # normals: the inverse transpose of the scaling
         hemi["nn"] = nn / np.linalg.norm(nn, axis=1, keepdims=True)
-    h = hashlib.sha256()
-    for p in mne.pick_types(info, meg=True, eeg=True, exclude=()):
-        ch = info["chs"][p]
-        h.update(f"{ch['ch_name']}{int(ch['coil_type'])}".encode())
-        h.update(np.round(ch["loc"], 7).tobytes())
-    if info["dev_head_t"] is not None:
-        h.update(np.round(info["dev_head_t"]["trans"], 7).tobytes())
+    # the template forward's key of these sensors, and what makes the head other
+    h = hashlib.sha256(_forward_key(info, spacing, conductivity).encode())
     h.update(np.round(trans["trans"], 9).tobytes())
-    h.update(f"{spacing}{conductivity}{scale.round(6).tolist()}".encode())
+    h.update(f"{scale.round(6).tolist()}".encode())
     meg = len(mne.pick_types(info, meg=True, exclude=()))
 
     def compute():
@@ -288,7 +286,7 @@ def _other_head_forward(info, spacing, conductivity, scale, coreg_error, rng):
         with info_sel._unlock():
             info_sel["bads"], info_sel["projs"], info_sel["comps"] = [], [], []
         return mne.make_forward_solution(
-            info_sel, trans, src, _scaled_bem(tuple(scale), conductivity),
+            info_sel, trans, src, _scaled_bem(tuple(scale), conductivity, centre),
             meg=bool(meg), eeg=bool(len(eeg)), mindist=0.0, verbose=False)
 
     fwd = _cached(get_cache_dir() / f"agm-{spacing}-{h.hexdigest()[:16]}-fwd.fif",

@@ -26,15 +26,22 @@ def _read_f32(fname, verbose):
     return np.load(fname).astype(np.float64)
 
 
-def test_cached_returns_what_was_written(tmp_path):
-    """The first build is returned as read back (float32 file), not as computed."""
-    values = np.random.default_rng(0).standard_normal(50)
-    fname = tmp_path / "values.npy"
+def _counted(values):
+    """A compute function returning ``values``, and the list of its calls."""
     calls = []
 
     def compute():
         calls.append(1)
         return values
+
+    return compute, calls
+
+
+def test_cached_returns_what_was_written(tmp_path):
+    """The first build is returned as read back (float32 file), not as computed."""
+    values = np.random.default_rng(0).standard_normal(50)
+    fname = tmp_path / "values.npy"
+    compute, calls = _counted(values)
 
     cold = _cached(fname, compute, _write_f32, _read_f32, "values")
     warm = _cached(fname, compute, _write_f32, _read_f32, "values")
@@ -61,11 +68,7 @@ def test_cached_corrupted_files_are_rebuilt(tmp_path):
     """A cached file that was changed or cut is reported and computed again."""
     values = np.arange(1000.0)
     fname = tmp_path / "values.npy"
-    calls = []
-
-    def compute():
-        calls.append(1)
-        return values
+    compute, calls = _counted(values)
 
     want = _cached(fname, compute, _write_f32, _read_f32, "values")
     data = bytearray(fname.read_bytes())

@@ -88,22 +88,27 @@ class _Baselines:
         """Return maps at ``t_peak`` and times (s, covariances and operators in)."""
         settings = settings or {}
         out, times = {}, {}
+        operators = {}  # minimum-norm operators of this evoked, by depth
         for method in self.methods:
             if kind != "single" and method in SINGLE_ONLY:
                 continue
             params = settings.get(method, DEFAULT_SETTINGS[method])
             for _, est_map, seconds in self.run(method, [params], evoked, epochs,
-                                                t_peak, noise_cov):
+                                                t_peak, noise_cov, operators):
                 out[method] = est_map
                 times[method] = t_cov + seconds
         return out, times
 
-    def run(self, method, grid, evoked, epochs, t_peak, noise_cov):
+    def run(self, method, grid, evoked, epochs, t_peak, noise_cov, operators=None):
         """Yield ``(params, map at t_peak, seconds)`` for each settings of ``grid``.
 
         Work shared by several settings (an operator per depth, LCMV's data
-        covariance) is done once and counted in each setting's time.
+        covariance) is done once and counted in each setting's time. The
+        minimum-norm methods share one operator per depth (eLORETA, dSPM,
+        sLORETA and MNE differ only when it is applied): pass the same dict
+        ``operators`` for every method run on one evoked.
         """
+        operators = {} if operators is None else operators
         import warnings
 
         ev_peak = evoked.copy().crop(evoked.times[t_peak], evoked.times[t_peak])
@@ -112,23 +117,25 @@ class _Baselines:
             warnings.simplefilter("ignore")
             if method in _MINIMUM_NORM:
                 yield from self._minimum_norm(method, grid, evoked, ev_peak,
-                                              noise_cov)
+                                              noise_cov, operators)
             elif method == "LCMV":
                 yield from self._lcmv(grid, evoked, epochs, ev_peak, noise_cov)
             else:
                 yield from self._fitted(method, grid, evoked, t_peak, ev_peak,
                                         noise_cov)
 
-    def _minimum_norm(self, method, grid, evoked, ev_peak, noise_cov):
+    def _minimum_norm(self, method, grid, evoked, ev_peak, noise_cov, operators):
         by_depth = {}
         for params in grid:  # eLORETA ignores depth: one operator
             depth = 0.8 if method == "eLORETA" else params["depth"]
             by_depth.setdefault(depth, []).append(params)
         for depth, group in by_depth.items():
-            t0 = time.perf_counter()
-            inv = make_baseline_operator(evoked.info, self.fwd_free, method,
-                                         noise_cov=noise_cov, depth=depth)
-            t_inv = time.perf_counter() - t0
+            if depth not in operators:
+                t0 = time.perf_counter()
+                inv = make_baseline_operator(evoked.info, self.fwd_free, method,
+                                             noise_cov=noise_cov, depth=depth)
+                operators[depth] = inv, time.perf_counter() - t0
+            inv, t_inv = operators[depth]
             for params in group:
                 t0 = time.perf_counter()
                 stc = apply_baseline(ev_peak, self.fwd_free, method, operator=inv,

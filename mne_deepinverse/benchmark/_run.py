@@ -314,9 +314,11 @@ def _tune(base, draw, n_validation, random_state, progress):
                 which_tqdm=None if progress else "off"):
             evoked, epochs, t_peak, truth, _, noise_cov, _ = draw(
                 n_patches, extent, rng)
+            operators = {}  # shared by the minimum-norm methods of this sample
             for method in tunable:
                 for params, est_map, _ in base.run(method, _grid(method), evoked,
-                                                   epochs, t_peak, noise_cov):
+                                                   epochs, t_peak, noise_cov,
+                                                   operators):
                     sc = _scores(kind, truth, est_map, pos)
                     key = tuple(sorted(params.items()))
                     scores[method].setdefault(key, []).append(
