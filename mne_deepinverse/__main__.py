@@ -65,6 +65,11 @@ def _demo(args, error):
     return 0
 
 
+#: The benchmark's state in its output folder while it runs (a run stopped
+#: before the end resumes from it when run again with the same arguments).
+CHECKPOINT = "benchmark.checkpoint.json"
+
+
 def _benchmark(args, error):
     from pathlib import Path
 
@@ -94,6 +99,7 @@ def _benchmark(args, error):
         protocol=args.protocol, n_validation=args.n_validation,
         quick=args.quick, random_state=args.seed, n_trials=args.n_trials,
         time_course=args.time_course, reuse_baselines=args.reuse_baselines,
+        checkpoint=Path(args.out_dir) / CHECKPOINT,
     )
     out = Path(args.out_dir)
     print(result.table())
@@ -108,6 +114,7 @@ def _benchmark(args, error):
                   f"{s['mean_diff']:.4g}, paired permutation p = {s['p_value']:.4g}, "
                   f"Cohen's d = {s['cohens_d']:.2f} (n = {s['n']})")
     files = list(result.save(out)) + list(result.plot(out))
+    (out / CHECKPOINT).unlink(missing_ok=True)  # done: the next run starts afresh
     print("Saved:\n  " + "\n  ".join(str(f.resolve()) for f in files))
     return 0
 
@@ -180,7 +187,10 @@ def main(argv=None):
                         "-0.2-0.2 s; -0.1 s with --protocol convdip-paper) or "
                         "evoked-response-like waveforms (250 Hz, -0.2-0.308 s, one "
                         "window of models that read windows)")
-    p.add_argument("--out-dir", default="benchmark_results", help="output folder")
+    p.add_argument("--out-dir", default="benchmark_results",
+                   help="output folder; while the run lasts it holds the run's "
+                        f"state ({CHECKPOINT}), so a run that was stopped "
+                        "resumes when run again with the same arguments")
     p.add_argument("--seed", type=_seed, default=0, help="random seed")
     p.add_argument("--reuse-baselines", default=None, metavar="RUN",
                    help="a previous run (its benchmark.json or folder) with the "

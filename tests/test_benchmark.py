@@ -178,6 +178,7 @@ def test_cli_benchmark(tmp_path, capsys):
     assert cfg["agm"].startswith("oct6")  # the template's head
     assert set(cfg["tuned"]["single"]) == {"dSPM", "MxNE"}
     assert (tmp_path / "benchmark_by_extent.png").is_file()
+    assert not (tmp_path / "benchmark.checkpoint.json").exists()  # done: removed
 
 
 @pytest.mark.parametrize("kwargs, err, match", [
@@ -485,3 +486,47 @@ def test_reuse_baselines_bad_json(tmp_path):
     fname.write_text("{not json")
     with pytest.raises(ValueError, match=r"benchmark.json is not a benchmark run"):
         run_benchmark(quick=True, reuse_baselines=fname)
+
+
+def test_checkpoint_resumes(tmp_path, monkeypatch):
+    """A stopped run resumes from its checkpoint and gives the same result."""
+    from mne_deepinverse.benchmark import _run
+
+    kw = dict(models=("convdip",), baselines=("dSPM", "LCMV"), n_samples=3,
+              n_validation=1, progress=False, random_state=0)
+    whole = run_benchmark(**kw)
+    monkeypatch.setattr(_run, "_CHECKPOINT_EVERY", 1)
+    simulate, calls = _run._simulate_test_sample, []
+
+    def stop_at_2nd_multi(*args, **kwargs):  # validation: 2, single: 3, multi: 1
+        calls.append(1)
+        if len(calls) == 2 + 3 + 2:
+            raise KeyboardInterrupt
+        return simulate(*args, **kwargs)
+
+    fname = tmp_path / "ck.json"
+    monkeypatch.setattr(_run, "_simulate_test_sample", stop_at_2nd_multi)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(checkpoint=fname, **kw)
+    state = json.loads(fname.read_text())
+    assert (state["position"]["kind"], state["position"]["index"]) == ("multi", 0)
+    assert len(state["records"]) == (3 + 1) * 3  # 3 methods (dSPM, LCMV, ConvDip)
+    monkeypatch.setattr(_run, "_simulate_test_sample", simulate)
+    calls.clear()
+    resumed = run_benchmark(checkpoint=fname, **kw)
+
+    def rows(res):
+        return [{k: v for k, v in r.items() if k != "time_ms"} for r in res.records]
+
+    assert rows(resumed) == rows(whole)
+    assert resumed.config["tuned"] == whole.config["tuned"]
+    assert resumed.examples == whole.examples
+    position = json.loads(fname.read_text())["position"]
+    assert (position["kind"], position["index"]) == ("multi", 2)
+    # another run's checkpoint is refused, naming what differs
+    with pytest.raises(ValueError, match=r"other settings \(random_state: 0 there, "
+                                         r"1 here\)"):
+        run_benchmark(checkpoint=fname, **{**kw, "random_state": 1})
+    fname.write_text("{not json")
+    with pytest.raises(ValueError, match="ck.json is not a benchmark run's state"):
+        run_benchmark(checkpoint=fname, **kw)
