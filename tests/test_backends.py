@@ -140,6 +140,9 @@ LAYERS = {
                  "estimator", "_inverse", "training"),
     "simulation": ("backends", "baselines", "datasets", "estimator"),
     "baselines": ("backends", "simulation", "estimator"),
+    # the haemodynamics need no networks, training or apply path
+    "fmri._haemodynamics": ("backends", "training", "estimator", "_inverse",
+                            "_model", "benchmark", "datasets"),
     # the apply path: the fitted model and what it runs on never reach
     # training code, networks, simulation or the estimator
     "_inverse": ("estimator", "backends", "simulation", "_export",

@@ -1,0 +1,25 @@
+# Authors: The mne-deepinverse developers
+# License: BSD-3-Clause
+# Copyright the mne-deepinverse contributors.
+"""EEG-to-fMRI: BOLD signals from neural activity and from EEG.
+
+The haemodynamics turn neural activity into BOLD: the non-linear
+Balloon-Windkessel model :footcite:`FristonEtAl2000` (for simulations) and
+the canonical HRF of fMRI analysis (the linear prediction).
+"""
+
+from ._haemodynamics import (
+    BALLOON_PARAMS,
+    HAEMODYNAMIC_RANGES,
+    balloon_windkessel,
+    hrf_convolve,
+    random_haemodynamic_params,
+)
+
+__all__ = [
+    "BALLOON_PARAMS",
+    "HAEMODYNAMIC_RANGES",
+    "balloon_windkessel",
+    "hrf_convolve",
+    "random_haemodynamic_params",
+]
