@@ -29,7 +29,7 @@ quick comparison gets wrong:
 
 :func:`~mne_deepinverse.benchmark.run_benchmark` does all this. Here it runs
 with 15 samples per set so that the example stays short; the
-:doc:`benchmark page <../benchmark_results>` shows the full run (500 samples
+:doc:`benchmark page <../benchmark_results>` shows the full runs (300 samples
 per set), and ``mne-deepinverse benchmark`` runs it from the command line.
 """
 # Authors: The mne-deepinverse developers
