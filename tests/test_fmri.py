@@ -115,3 +115,57 @@ def test_haemodynamics_errors(kwargs, match):
         args = dict(drive=_pulse([1.0]), sfreq=SFREQ, tr=2.0) | kwargs
         with pytest.raises(ValueError, match=match):
             hrf_convolve(args["drive"], args["sfreq"], args["tr"])
+
+
+@pytest.fixture(scope="module")
+def eeg_fmri(sphere_fwd):
+    from mne_deepinverse.fmri import simulate_eeg_fmri
+
+    return simulate_eeg_fmri(sphere_fwd, duration=40.0, tr=2.0, n_regions=20,
+                             n_active=2, random_state=0, progress=False)
+
+
+def test_simulate_eeg_fmri(eeg_fmri, sphere_fwd):
+    """EEG and BOLD of one activity: BOLD follows the active regions' blocks."""
+    from mne_deepinverse.fmri import simulate_eeg_fmri
+
+    raw, bold, truth = eeg_fmri
+    assert raw.info["sfreq"] == 250.0 and raw.n_times == 10_000
+    assert raw.info["projs"] and raw.ch_names == sphere_fwd["info"]["ch_names"]
+    assert bold.data.shape == (sphere_fwd["nsource"], 20)
+    assert bold.tstep == 2.0 and bold.tmin == 1.0  # frame centres
+    active = truth["active"]
+    assert len(active) == 2 and truth["design"][active].any(axis=1).all()
+    assert not np.delete(truth["design"], active, axis=0).any()
+    clean = truth["bold_clean"]
+    # the active regions' BOLD follows their blocks through the HRF
+    expected, _ = hrf_convolve(truth["design"], 250.0, 2.0)
+    for r in active:
+        assert np.corrcoef(expected[r], clean[r])[0, 1] > 0.8
+        assert 0.005 < clean[r].max() < 0.1  # 0.5-10 % signal change
+    assert np.abs(np.delete(clean, active, axis=0)).max() < 0.2 * clean[active].max()
+    # every source carries its region's BOLD, with noise
+    np.testing.assert_array_equal(np.isfinite(bold.data), True)
+    r = active[0]
+    noisy = bold.data[truth["labels"] == r][0]
+    assert 0.5 < np.corrcoef(noisy, clean[r])[0, 1] < 1.0
+    # reproducible
+    raw2, bold2, _ = simulate_eeg_fmri(sphere_fwd, duration=40.0, tr=2.0,
+                                       n_regions=20, n_active=2, random_state=0,
+                                       progress=False)
+    np.testing.assert_array_equal(raw2.get_data(), raw.get_data())
+    np.testing.assert_array_equal(bold2.data, bold.data)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(tr=0.0), "tr must be positive"),
+    (dict(duration=1.0), r"duration \(1 s\) must be at least one repetition"),
+    (dict(sfreq=50.0), "sfreq must be at least 100 Hz"),
+    (dict(n_active=30), r"n_active must be between 1 and n_regions \(20\)"),
+])
+def test_simulate_eeg_fmri_errors(sphere_fwd, kwargs, match):
+    from mne_deepinverse.fmri import simulate_eeg_fmri
+
+    with pytest.raises(ValueError, match=match):
+        simulate_eeg_fmri(sphere_fwd, **(dict(duration=10.0, n_regions=20,
+                                               progress=False) | kwargs))

@@ -6,6 +6,8 @@
 The haemodynamics turn neural activity into BOLD: the non-linear
 Balloon-Windkessel model :footcite:`FristonEtAl2000` (for simulations) and
 the canonical HRF of fMRI analysis (the linear prediction).
+:func:`simulate_eeg_fmri` gives EEG and BOLD of the same simulated neural
+activity (a Jansen-Rit network), with their ground truth.
 """
 
 from ._haemodynamics import (
@@ -15,11 +17,21 @@ from ._haemodynamics import (
     hrf_convolve,
     random_haemodynamic_params,
 )
+from ._simulation import (
+    NEUROVASCULAR_GAIN,
+    P_ACTIVE,
+    P_REST,
+    simulate_eeg_fmri,
+)
 
 __all__ = [
     "BALLOON_PARAMS",
     "HAEMODYNAMIC_RANGES",
+    "NEUROVASCULAR_GAIN",
+    "P_ACTIVE",
+    "P_REST",
     "balloon_windkessel",
     "hrf_convolve",
     "random_haemodynamic_params",
+    "simulate_eeg_fmri",
 ]

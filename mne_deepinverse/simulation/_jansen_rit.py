@@ -44,9 +44,13 @@ def simulate_jansen_rit(W, n_times, sfreq, *, A=None, p_mean=None,
         ``dt``.
     A : None | float | array, shape (n_runs, n_regions)
         Excitatory gain (mV) per run and region; None: 3.25.
-    p_mean : None | float | array, shape (n_runs, n_regions)
-        Mean input pulse density (1/s) per run and region; None: 220 (with
-        ``A=3.25``, an irregular alpha rhythm). ``A`` of 3.5-3.7 with
+    p_mean : None | float | array
+        Mean input pulse density (1/s) per run and region, shape (n_runs,
+        n_regions); None: 220 (with ``A=3.25``, an irregular alpha rhythm).
+        With a time axis, shape (n_runs, n_times, n_regions): per output
+        sample (held over its integration steps; the transient gets the
+        first sample's), e.g. blocks of stronger input that raise a region's
+        activity. ``A`` of 3.5-3.7 with
         ``p_mean=90`` gives spike-like discharges
         :footcite:`WendlingEtAl2000`.
     coupling : float
@@ -83,8 +87,15 @@ def simulate_jansen_rit(W, n_times, sfreq, *, A=None, p_mean=None,
         raise ValueError(f"1 / sfreq ({1 / sfreq:g} s) must be a multiple of dt "
                          f"({dt:g} s).")
     A = np.broadcast_to(p["A"] if A is None else np.asarray(A, float), (n_runs, n))
-    p_mean = np.broadcast_to(p["p_mean"] if p_mean is None
-                             else np.asarray(p_mean, float), (n_runs, n))
+    p_mean = p["p_mean"] if p_mean is None else np.asarray(p_mean, float)
+    if np.ndim(p_mean) == 3:  # one input per output sample
+        if p_mean.shape != (n_runs, n_times, n):
+            raise ValueError(f"A p_mean with a time axis must have the shape "
+                             f"(n_runs, n_times, n_regions) = {(n_runs, n_times, n)}, "
+                             f"got {p_mean.shape}.")
+        p_course = p_mean
+    else:
+        p_course = np.broadcast_to(p_mean, (n_runs, n))[:, None]
     a, b, B, C = p["a"], p["b"], p["B"], p["C"]
     c1, c2, c3, c4 = C, 0.8 * C, 0.25 * C, 0.25 * C
     sd_step = p["p_sd"] * np.sqrt(1e-3 / dt)  # p_sd is for 1-ms steps
@@ -94,6 +105,7 @@ def simulate_jansen_rit(W, n_times, sfreq, *, A=None, p_mean=None,
     Wt = sparse.csr_matrix(W.T)
     bar = ProgressBar(n_skip + n_times, mesg="Jansen-Rit") if progress else None
     for t in range(n_skip + n_times):
+        p_mean = p_course[:, min(max(t - n_skip, 0), p_course.shape[1] - 1)]
         for _ in range(step):
             y0, y1, y2, y3, y4, y5 = y
             v = y1 - y2
