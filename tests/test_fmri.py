@@ -169,3 +169,105 @@ def test_simulate_eeg_fmri_errors(sphere_fwd, kwargs, match):
     with pytest.raises(ValueError, match=match):
         simulate_eeg_fmri(sphere_fwd, **(dict(duration=10.0, n_regions=20,
                                                progress=False) | kwargs))
+
+
+@pytest.fixture(scope="module")
+def alpha_raw(sphere_fwd):
+    """EEG of 10-Hz sources everywhere; one source's alpha drops in blocks."""
+    import mne
+
+    from mne_deepinverse._sensors import sensor_gain
+    from mne_deepinverse._utils import _make_info
+    from mne_deepinverse.fmri._simulation import _blocks
+
+    rng = np.random.default_rng(0)
+    sfreq, n_times = 100.0, 12_000  # 120 s
+    gain, ch_names, _ = sensor_gain(sphere_fwd, ("eeg",))
+    n_src = gain.shape[1]
+    t = np.arange(n_times) / sfreq
+    design = _blocks(n_times, sfreq, (10.0, 20.0), rng)
+    phases = rng.uniform(0, 2 * np.pi, n_src)
+    amp = np.full((n_src, 1), 0.05)
+    target = int(np.argmax(np.linalg.norm(gain, axis=0)))
+    amp[target] = 1.0
+    sources = amp * np.sin(2 * np.pi * 10 * t + phases[:, None])
+    sources[target] *= 1.0 - 0.7 * design  # desynchronisation during blocks
+    data = gain @ (sources * 1e-8)
+    data += 0.02 * data.std() * rng.standard_normal(data.shape)
+    raw = mne.io.RawArray(data - data.mean(0), _make_info(sphere_fwd, ch_names,
+                                                          sfreq), verbose=False)
+    raw.set_eeg_reference("average", projection=True, verbose=False)
+    return raw, design, target
+
+
+def test_synthesize_bold_hrf(alpha_raw, sphere_fwd):
+    """Alpha power falls in blocks: the predicted BOLD rises with them."""
+    import mne
+
+    from mne_deepinverse.fmri import bold_to_nifti, synthesize_bold
+
+    raw, design, target = alpha_raw
+    orig = raw.get_data().copy()
+    cov = mne.make_ad_hoc_cov(raw.info, verbose=False)
+    inv = mne.minimum_norm.make_inverse_operator(raw.info, sphere_fwd, cov,
+                                                 fixed=True, depth=None,
+                                                 verbose=False)
+    bold = synthesize_bold(raw, sphere_fwd, tr=2.0, model=inv)
+    np.testing.assert_array_equal(raw.get_data(), orig)  # the input is kept
+    assert bold.data.shape == (sphere_fwd["nsource"], 60) and bold.tstep == 2.0
+    assert bold.tmin == 1.0
+    expected, _ = hrf_convolve(design[None], 100.0, 2.0)
+    assert np.corrcoef(bold.data[target], expected[0])[0, 1] > 0.8
+    # gamma-style coupling flips the sign
+    pos = synthesize_bold(raw, sphere_fwd, tr=2.0, model=inv, coupling=1.0)
+    np.testing.assert_allclose(pos.data, -bold.data, rtol=1e-6, atol=1e-12)
+    # epochs: one estimate per epoch of at least one TR
+    epochs = mne.make_fixed_length_epochs(raw, duration=20.0, preload=True,
+                                          verbose=False)
+    per = synthesize_bold(epochs, sphere_fwd, tr=2.0, model=inv)
+    assert len(per) == len(epochs) and per[0].data.shape[1] == 10
+    with pytest.raises(ValueError, match="shorter than one repetition time"):
+        synthesize_bold(epochs, sphere_fwd, tr=30.0, model=inv)
+    with pytest.raises(ValueError, match="tr must be positive"):
+        synthesize_bold(raw, sphere_fwd, tr=0, model=inv)
+    with pytest.raises(ValueError, match="band must be"):
+        synthesize_bold(raw, sphere_fwd, tr=2.0, model=inv, band=(12.0, 8.0))
+    with pytest.raises(ValueError, match="Invalid value for the 'method'"):
+        synthesize_bold(raw, sphere_fwd, tr=2.0, method="gan")
+    with pytest.raises(TypeError, match="inst must be an instance of"):
+        synthesize_bold(raw.get_data(), sphere_fwd, tr=2.0)
+    # a forward that is not the estimate's
+    with pytest.raises(ValueError, match="not the forward's sources"):
+        bold_to_nifti(bold.copy().crop(0, 10).__class__(
+            bold.data[:10], [bold.vertices[0][:10]], 1.0, 2.0), sphere_fwd)
+
+
+def test_bold_to_nifti_template(fwd):
+    """Template maps on the MNI152 grid, one volume per frame."""
+    import mne
+
+    from mne_deepinverse.fmri import bold_to_nifti
+
+    vertices = [s["vertno"] for s in fwd["src"]]
+    data = np.zeros((fwd["nsource"], 3))
+    data[0, 0] = 1.0  # one source of the left hemisphere, first frame
+    stc = mne.SourceEstimate(data, vertices, 1.0, 2.0, subject="fsaverage5")
+    img = bold_to_nifti(stc, fwd)
+    assert img.shape == (46, 55, 46, 3)
+    assert img.header.get_zooms() == (4.0, 4.0, 4.0, 2.0)
+    vol = img.get_fdata()
+    assert (vol[..., 1:] == 0).all() and vol[..., 0].sum() >= 1
+    ijk = np.argwhere(vol[..., 0] > 0)
+    xyz = ijk * 4.0 + np.array([-90.0, -126.0, -72.0])
+    # the vertex on the template's white surface (surface RAS = MNI305, mm)
+    from mne_deepinverse.datasets import get_template
+
+    subjects_dir, subject = get_template()
+    white, _ = mne.read_surface(subjects_dir / subject / "surf" / "lh.white")
+    src_mm = white[fwd["src"][0]["vertno"][0]]
+    assert np.linalg.norm(xyz - src_mm, axis=1).max() < 8.0
+    assert (xyz[:, 0] < 0).all()  # left hemisphere: x < 0 in MNI space
+    # most of the cortex lands inside the brain's bounding box
+    cortex = (np.abs(bold_to_nifti(mne.SourceEstimate(
+        np.ones((fwd["nsource"], 1)), vertices, 0, 1), fwd).get_fdata()) > 0)
+    assert 5_000 < cortex.sum() < 30_000

@@ -23,15 +23,20 @@ from ._simulation import (
     P_REST,
     simulate_eeg_fmri,
 )
+from ._synthesis import DEFAULT_BAND, DEFAULT_COUPLING, bold_to_nifti, synthesize_bold
 
 __all__ = [
     "BALLOON_PARAMS",
+    "DEFAULT_BAND",
+    "DEFAULT_COUPLING",
     "HAEMODYNAMIC_RANGES",
     "NEUROVASCULAR_GAIN",
     "P_ACTIVE",
     "P_REST",
     "balloon_windkessel",
+    "bold_to_nifti",
     "hrf_convolve",
     "random_haemodynamic_params",
     "simulate_eeg_fmri",
+    "synthesize_bold",
 ]

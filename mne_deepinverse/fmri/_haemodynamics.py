@@ -78,7 +78,7 @@ def balloon_windkessel(drive, sfreq, tr, *, tmin=0.0, params=None,
 
     See Also
     --------
-    hrf_convolve : the linear route, by the canonical HRF.
+    hrf_convolve : The linear route, by the canonical HRF.
 
     References
     ----------
@@ -193,7 +193,7 @@ def hrf_convolve(drive, sfreq, tr, *, tmin=0.0, hrf_model="glover",
 
     See Also
     --------
-    balloon_windkessel : the non-linear haemodynamic model.
+    balloon_windkessel : The non-linear haemodynamic model.
 
     References
     ----------

@@ -73,12 +73,12 @@ def simulate_eeg_fmri(fwd, *, duration=120.0, tr=2.0, sfreq=250.0, n_regions=Non
         Range of the blocks' lengths (s); blocks and rests of such lengths
         alternate in every active region, with random onsets.
     snr_db : float
-        EEG: power of the brain's signal over the sensor noise (dB).
+        For the EEG: power of the brain's signal over the sensor noise (dB).
     bold_snr_db : float
-        fMRI: variance of the BOLD signal over all regions over the thermal
+        For the fMRI: variance of the BOLD signal over all regions over the thermal
         noise's (dB).
     drift_db : float
-        fMRI: variance of the BOLD signal over the drift's (dB).
+        For the fMRI: variance of the BOLD signal over the drift's (dB).
     haemodynamics : "random" | dict | None
         Haemodynamic parameters: drawn per region
         (:func:`random_haemodynamic_params`), given (a dict for
