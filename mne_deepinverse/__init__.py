@@ -11,7 +11,7 @@ from ._version import __version__  # noqa: F401 (public, in __all__)
 # ``import mne_deepinverse`` and ``mne-deepinverse --help`` stay fast.
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
-    submodules=["baselines", "datasets", "fmri", "metrics", "simulation"],
+    submodules=["baselines", "bids", "datasets", "fmri", "metrics", "simulation"],
     submod_attrs={
         "_inverse": [
             "apply_deep_inverse",

@@ -119,6 +119,29 @@ def _benchmark(args, error):
     return 0
 
 
+def _bids(args, error):
+    from .bids import process_bids
+
+    try:
+        report = process_bids(
+            args.root, model=args.model, datatype=args.datatype,
+            subjects=args.subjects, sessions=args.sessions, tasks=args.tasks,
+            runs=args.runs, output=args.output, event_id=args.event_id,
+            tmin=args.tmin, tmax=args.tmax, overwrite=args.overwrite,
+            n_jobs=args.n_jobs, client=args.scheduler)
+    except (ValueError, TypeError, OSError) as exc:
+        error(str(exc))
+    for rec in report:
+        line = f"{rec['status']:>7}  {rec['recording']}  ({rec['seconds']:.1f} s)"
+        if rec["error"]:
+            line += "\n         " + rec["error"].strip().splitlines()[-1]
+        print(line)
+    failed = sum(rec["status"] == "failed" for rec in report)
+    print(f"{len(report) - failed} of {len(report)} recording(s) done or skipped; "
+          f"{failed} failed")
+    return 1 if failed else 0
+
+
 def main(argv=None):
     """Run the ``mne-deepinverse`` command line."""
     from ._registry import BENCHMARK_BASELINES as BASELINES
@@ -198,6 +221,32 @@ def main(argv=None):
                         "test data are checked sample by sample) and only the "
                         "deep models run")
     p.set_defaults(func=_benchmark)
+    p = sub.add_parser(
+        "bids", help="source estimates for a BIDS dataset, written as BIDS "
+                     "derivatives (derivatives/mne-deepinverse)")
+    p.add_argument("root", help="the BIDS dataset's root folder")
+    p.add_argument("--model", default="anycap",
+                   help="pretrained model name or saved model file (default: "
+                        "anycap; anysensor for MEG)")
+    p.add_argument("--datatype", choices=("eeg", "meg"), default="eeg")
+    for entity in ("subjects", "sessions", "tasks", "runs"):
+        p.add_argument(f"--{entity}", nargs="+", default=None,
+                       help=f"which {entity} (default: all)")
+    p.add_argument("--output", choices=("evoked", "raw"), default="evoked",
+                   help="one estimate per condition's evoked, or the continuous "
+                        "data in splits")
+    p.add_argument("--event-id", nargs="+", default=None, metavar="CONDITION",
+                   help="conditions to average (default: all in the events files)")
+    p.add_argument("--tmin", type=float, default=-0.2)
+    p.add_argument("--tmax", type=float, default=0.5)
+    p.add_argument("--overwrite", action="store_true",
+                   help="compute recordings whose estimates exist again")
+    p.add_argument("--n-jobs", type=_positive_int, default=1,
+                   help="recordings processed at once on this machine")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="a Dask scheduler (e.g. tcp://10.0.0.1:8786): run the "
+                        "recordings on its workers")
+    p.set_defaults(func=_bids)
     args = parser.parse_args(argv)
     # errors of our own checks: one line "usage ... error: ..." and exit code 2
     return args.func(args, sub.choices[args.command].error)
