@@ -159,6 +159,21 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         device and torch version.
 
         .. versionadded:: 0.1
+    strategy : "single" | "ddp"
+        Train in this process, or data-parallel over the processes of an
+        initialised :mod:`torch.distributed` group (one per GPU or CPU
+        process, e.g. launched with ``torchrun``; NCCL on GPUs, gloo on
+        CPUs): every process runs ``fit`` with the same arguments, draws its
+        share of each epoch's simulated batches and ends with the same
+        model (save it from one process). See :doc:`/cluster`.
+
+        .. versionadded:: 0.1
+    checkpoint : path-like | None
+        A file in which training keeps its state after every epoch; ``fit``
+        resumes from it if it exists (same arguments: the same model as an
+        uninterrupted fit) and removes it when training ends.
+
+        .. versionadded:: 0.1
 
     Attributes
     ----------
@@ -205,6 +220,8 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         random_state=None,
         progress=True,
         device="cpu",
+        strategy="single",
+        checkpoint=None,
     ):
         self.fwd = fwd
         self.model = model
@@ -223,6 +240,8 @@ class DeepInverse(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.progress = progress
         self.device = device
+        self.strategy = strategy
+        self.checkpoint = checkpoint
 
     @verbose
     def fit(self, X=None, Y=None, verbose=None):
@@ -346,7 +365,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
             loss=loss, patience=self.patience, seed=int(seeds[0]),
             progress=self.progress,
             target_transform=backend.train_targets(net),
-            whitener=whitener,
+            whitener=whitener, strategy=self.strategy, checkpoint=self.checkpoint,
         )
         self.net_ = net = net.cpu()
         card = make_card(
@@ -417,6 +436,7 @@ class DeepInverse(TransformerMixin, BaseEstimator):
             net, data, n_epochs=self.n_epochs, learning_rate=self.learning_rate,
             loss=loss, patience=self.patience, seed=int(seeds[0]),
             progress=self.progress, normalise_input=False,
+            strategy=self.strategy, checkpoint=self.checkpoint,
         )
         self.net_ = net = net.cpu()
         card = make_card(

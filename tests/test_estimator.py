@@ -304,3 +304,53 @@ def test_apply_surface(fwd):
     assert isinstance(stc, mne.SourceEstimate)
     stc2 = apply_deep_inverse(evoked, fwd, est)
     np.testing.assert_array_equal(stc.data, stc2.data)
+
+
+def _ddp_fit(rank, world, init, fwd_fname, out):
+    """Fit in one process of a 2-process gloo group; rank 0 writes the card."""
+    import json
+    import pickle
+
+    import torch
+
+    torch.distributed.init_process_group("gloo", init_method=init, rank=rank,
+                                         world_size=world)
+    try:
+        with open(fwd_fname, "rb") as fid:
+            fwd = pickle.load(fid)
+        est = DeepInverse(fwd, random_state=0, fp16=False, strategy="ddp",
+                          **{**SMALL, "n_epochs": 4}).fit()
+        if rank == 0:
+            with open(out, "w") as fid:
+                json.dump(est.card_["training"], fid)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_fit_ddp_same_quality(sphere_fwd, tmp_path):
+    """The same seed on 1 or 2 processes: models of the same quality."""
+    import json
+
+    import torch
+
+    if not torch.distributed.is_available():
+        pytest.skip("torch.distributed is not available")
+    import pickle
+
+    fwd_fname = tmp_path / "sphere-fwd.pkl"  # the same Forward in the workers
+    fwd_fname.write_bytes(pickle.dumps(sphere_fwd))
+    out = tmp_path / "ddp.json"
+    torch.multiprocessing.spawn(
+        _ddp_fit, args=(2, (tmp_path / "init").as_uri(), str(fwd_fname), str(out)),
+        nprocs=2)
+    ddp = json.loads(out.read_text())
+    single = [DeepInverse(sphere_fwd, random_state=seed, fp16=False,
+                          **{**SMALL, "n_epochs": 4}).fit().card_["training"]
+              for seed in (0, 1)]
+    # two processes drew the same number of samples per epoch between them
+    assert ddp["samples_seen"] == single[0]["samples_seen"]
+    noise = abs(single[0]["best_val_loss"] - single[1]["best_val_loss"])
+    diff = abs(ddp["best_val_loss"] - single[0]["best_val_loss"])
+    assert diff <= max(3 * noise, 0.05 * single[0]["best_val_loss"])
+    # and it learnt: the loss fell over the epochs
+    assert ddp["val_loss"][-1] < ddp["val_loss"][0]

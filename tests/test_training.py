@@ -105,7 +105,7 @@ def _ddp_worker(rank, world, init, out):
 
 def test_fit_network_ddp(tmp_path):
     """Data-parallel training over two CPU processes (gloo): each draws its
-    share of the batches, both end with the same network."""
+    share of every batch, both end with the same network."""
     if not torch.distributed.is_available():
         pytest.skip("torch.distributed is not available")
     with pytest.raises(ValueError, match="no.*initialised|none is initialised"):
@@ -121,7 +121,51 @@ def test_fit_network_ddp(tmp_path):
     states = [torch.load(f"{out}-{rank}.pt") for rank in range(2)]
     for key, value in states[0]["state"].items():
         torch.testing.assert_close(value, states[1]["state"][key], rtol=0, atol=0)
-    # 7 batches per epoch: 3 per process (the same number on both), 2 epochs
-    assert states[0]["seen"] == states[1]["seen"] == 2 * 2 * 3 * 8
+    # 7 steps per epoch, each process half of every batch of 8, 2 epochs
+    assert states[0]["seen"] == states[1]["seen"] == 2 * 7 * 8
     # the trained network differs from the untrained one
     assert not torch.equal(states[0]["state"]["0.weight"], _net()[0].weight)
+
+
+def _net_dropout():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Dropout(0.2),
+                               torch.nn.ReLU())
+
+
+def test_fit_network_resumes(tmp_path, monkeypatch):
+    """A stopped training resumes from its checkpoint to the same network."""
+    kw = dict(n_epochs=4, learning_rate=1e-2, loss="cosine_mse", patience=10,
+              seed=0, progress=False, normalise_input=False)
+    whole = _net_dropout()
+    rec_whole = fit_network(whole, _data(), **kw)
+    fname = tmp_path / "train.pt"
+    net = _net_dropout()
+    data = _data()
+    set_epoch = data.set_epoch
+
+    def stop_in_third(epoch):  # as if the machine went down in epoch 3
+        if epoch == 2:
+            raise KeyboardInterrupt
+        set_epoch(epoch)
+
+    monkeypatch.setattr(data, "set_epoch", stop_in_third)
+    with pytest.raises(KeyboardInterrupt):
+        fit_network(net, data, checkpoint=fname, **kw)
+    assert fname.is_file()
+    state = torch.load(fname, weights_only=True)
+    assert len(state["history"]["val_loss"]) == 2
+    # another training's state is refused
+    with pytest.raises(ValueError, match="of another training.*learning_rate"):
+        fit_network(_net_dropout(), _data(), checkpoint=fname,
+                    **{**kw, "learning_rate": 1e-3})
+    resumed = _net_dropout()  # a fresh process: the network from scratch
+    rec = fit_network(resumed, _data(), checkpoint=fname, **kw)
+    for a, b in zip(whole.parameters(), resumed.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert rec["history"] == rec_whole["history"]
+    assert rec["samples_seen"] == rec_whole["samples_seen"] == 4 * 6 * 8
+    assert not fname.exists()  # removed once training ended
+    fname.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot be read"):
+        fit_network(_net_dropout(), _data(), checkpoint=fname, **kw)

@@ -116,14 +116,22 @@ def main():
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=OUT)
+    import _distributed  # (tools/: --strategy ddp with torchrun)
+
+    _distributed.add_arguments(parser)
     args = parser.parse_args()
+    device, rank = _distributed.setup(args)
     mne.set_log_level("INFO")
     config = dict(CONFIG)
     if args.epochs:
         config["n_epochs"] = args.epochs
     t0 = time.perf_counter()
     fwds = forwards()
-    est = DeepInverse(fwds, device=args.device, **config).fit()
+    est = DeepInverse(fwds, device=device, strategy=args.strategy,
+                      checkpoint=args.checkpoint, **config).fit()
+    if rank:  # the first process writes the files
+        _distributed.teardown(args)
+        return
     wall = time.perf_counter() - t0
     fname = args.out / "anysensor.onnx"
     est.save(fname, overwrite=True)
@@ -136,6 +144,7 @@ def main():
     print(json.dumps(est.card_["validation"], indent=1))
     print(f"Wrote {fname} ({fname.stat().st_size / 1e6:.1f} MB) in {wall / 60:.1f} min")
 
+    _distributed.teardown(args)
 
 if __name__ == "__main__":
     main()

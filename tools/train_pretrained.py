@@ -109,7 +109,11 @@ def main():
     parser.add_argument("--device", default="cpu",
                         help="torch device to train on, e.g. cuda (default cpu)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    import _distributed  # (tools/: --strategy ddp with torchrun)
+
+    _distributed.add_arguments(parser)
     args = parser.parse_args()
+    device, rank = _distributed.setup(args)
     mne.set_log_level("INFO")
     config = dict(CONFIGS[args.name])
     if args.epochs:
@@ -118,7 +122,11 @@ def main():
     fixed = config["model"] in ("convdip", "sifnet")
     fwd = read_pretrained_forward("convdip", fixed=fixed)
     t0 = time.perf_counter()
-    est = DeepInverse(fwd, device=args.device, **config).fit()
+    est = DeepInverse(fwd, device=device, strategy=args.strategy,
+                      checkpoint=args.checkpoint, **config).fit()
+    if rank:  # the first process writes the files
+        _distributed.teardown(args)
+        return
     wall = time.perf_counter() - t0
     fname = args.out / f"{args.name}.onnx"
     est.save(fname, overwrite=True)
@@ -131,6 +139,7 @@ def main():
     print(json.dumps(est.card_["validation"], indent=1))
     print(f"Wrote {fname} ({fname.stat().st_size / 1e6:.1f} MB) in {wall / 60:.1f} min")
 
+    _distributed.teardown(args)
 
 if __name__ == "__main__":
     main()

@@ -4,10 +4,12 @@
 """Training data: batches drawn afresh every epoch, and a validation set.
 
 :class:`TrainingData` is a torch :class:`~torch.utils.data.IterableDataset`
-of whole batches. Each epoch, each process (a rank of a distributed run) and
-each data-loader worker draws its share of the epoch's batches from a random
-stream of its own, seeded by ``(seed, epoch, part)``: the same seed gives the
-same batches, however many epochs ran before, on any device.
+of whole batches. Each epoch, each data-loader worker draws its share of the
+epoch's batches from a random stream of its own, seeded by ``(seed, epoch,
+part)``: the same seed gives the same batches, however many epochs ran
+before, on any device. In a distributed run every process (rank) draws its
+share of every batch (``batch_size / world_size`` samples), so an epoch has
+the same steps and the same global batches' size on one process or many.
 """
 
 import numpy as np
@@ -125,14 +127,16 @@ class TrainingData(torch.utils.data.IterableDataset):
     def __iter__(self):
         """Yield this process's and worker's batches of the epoch.
 
-        Every process (rank) gets ``steps_per_epoch // world_size`` batches (the
-        same number: a distributed step waits for all of them), shared among
-        its data-loader workers.
+        Every process (rank) gets every step's share of the batch,
+        ``ceil(batch_size / world_size)`` samples (the gradients averaged
+        over the processes are then those of one batch of ``batch_size``);
+        the steps are shared among its data-loader workers.
         """
         rank, world, worker, n_workers = self._part()
         rng = np.random.default_rng([self.seed, self.epoch, rank, worker])
-        for _ in range(worker, max(1, self.steps_per_epoch // world), n_workers):
-            yield self.draw(self.batch_size, rng)
+        size = -(-self.batch_size // world)
+        for _ in range(worker, self.steps_per_epoch, n_workers):
+            yield self.draw(size, rng)
 
     def __len__(self):
         """Batches of one epoch (over all processes)."""

@@ -8,6 +8,7 @@ import os
 import platform
 import time
 from logging import INFO
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -52,6 +53,7 @@ def fit_network(
     whitener=None,
     num_workers=0,
     strategy="single",
+    checkpoint=None,
 ):
     """Train ``net`` on ``data`` with Adam, a plateau schedule and early stopping.
 
@@ -102,9 +104,19 @@ def fit_network(
         initialised :mod:`torch.distributed` group (e.g. launched with
         ``torchrun``): the network is wrapped in
         :class:`~torch.nn.parallel.DistributedDataParallel`, every process
-        draws its own share of each epoch's batches (:class:`TrainingData`),
+        draws its share of every batch (:class:`TrainingData`),
         the gradients are averaged, and only the first process shows
         progress. Every process ends with the same network.
+    checkpoint : path-like | None
+        A file in which the training state is saved after every epoch (by
+        the first process, through a temporary file and a rename): the
+        network, the optimiser and its schedule, the best network so far,
+        the losses and torch's random state. If the file exists, training
+        resumes after its last epoch and ends with the network an
+        uninterrupted run gives (the batches of every epoch are drawn from
+        the epoch's own seed); a state of another training (other learning
+        rate, loss, seed, patience or network) is refused. The file is
+        removed once training ends.
 
     Returns
     -------
@@ -148,9 +160,26 @@ def fit_network(
                                          num_workers=num_workers)
     best, best_state, bad_epochs = np.inf, None, 0
     history = dict(train_loss=[], val_loss=[], lr=[])
-    n_seen = 0
-    t0 = time.perf_counter()
-    bar = tqdm(range(n_epochs), desc="Training (epochs)", unit="epoch",
+    n_seen, first, done_s = 0, 0, 0.0
+    ckpt = _TrainingCheckpoint(checkpoint, net, dict(
+        learning_rate=float(learning_rate), loss=loss, seed=int(seed),
+        patience=int(patience), world=world))
+    state = ckpt.load(device)
+    if state is not None:
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        torch.set_rng_state(state["rng"])
+        best, best_state, bad_epochs = state["best"], state["best_state"], \
+            state["bad_epochs"]
+        history, n_seen, done_s = state["history"], state["n_seen"], state["time_s"]
+        first = len(history["val_loss"])
+        logger.info(f"    Resuming training after epoch {first} ({checkpoint})")
+    t0 = time.perf_counter() - done_s
+    stopped = state is not None and state["stopped"]
+    bar = tqdm(range(first, n_epochs if not stopped else first),
+               desc="Training (epochs)", unit="epoch", initial=first,
+               total=n_epochs,
                disable=not (progress and rank == 0
                             and logger.getEffectiveLevel() <= INFO))
     for epoch in bar:
@@ -183,12 +212,21 @@ def fit_network(
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
         else:
             bad_epochs += 1
-            if bad_epochs >= patience:
-                logger.info(f"    Early stopping after epoch {epoch + 1}")
-                break
+        stop = bad_epochs >= patience
+        if stop:
+            logger.info(f"    Early stopping after epoch {epoch + 1}")
         elapsed = time.perf_counter() - t0
-        if max_time_s is not None and elapsed * (epoch + 2) / (epoch + 1) > max_time_s:
+        if (not stop and max_time_s is not None
+                and elapsed * (epoch + 2) / (epoch + 1) > max_time_s):
             logger.info(f"    Time budget reached after epoch {epoch + 1}")
+            stop = True
+        if rank == 0:
+            ckpt.save(dict(
+                net=net.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
+                rng=torch.get_rng_state(), best=best, best_state=best_state,
+                bad_epochs=bad_epochs, history=history, n_seen=n_seen,
+                time_s=elapsed, stopped=stop))
+        if stop:
             break
     bar.close()
     if world > 1:  # the samples every process saw
@@ -198,6 +236,8 @@ def fit_network(
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
+    if rank == 0:
+        ckpt.remove()
     return dict(
         epochs=len(history["val_loss"]),
         samples_seen=n_seen,
@@ -207,6 +247,49 @@ def fit_network(
         machine=_machine(device),
         date=datetime.date.today().isoformat(),
     )
+
+
+class _TrainingCheckpoint:
+    """The training state in a file (torch.save), so that training resumes."""
+
+    def __init__(self, fname, net, settings):
+        self.fname = None if fname is None else Path(fname)
+        self.settings = dict(settings, shapes={
+            k: list(v.shape) for k, v in net.state_dict().items()})
+
+    def load(self, device):
+        """Return the saved state (None without a file)."""
+        if self.fname is None or not self.fname.exists():
+            return None
+        try:
+            state = torch.load(self.fname, map_location=device, weights_only=True)
+            saved = state["settings"]
+        except Exception as exc:
+            raise ValueError(
+                f"The training checkpoint {self.fname} cannot be read ({exc}). "
+                "Remove it to train from the start.") from None
+        differ = sorted(k for k in set(saved) | set(self.settings)
+                        if saved.get(k) != self.settings.get(k))
+        if differ:
+            raise ValueError(
+                f"The training checkpoint {self.fname} is of another training "
+                f"(its {', '.join(differ)} differ). Remove it, or train with its "
+                "settings to resume it.")
+        return state
+
+    def save(self, state):
+        """Write the state (atomically)."""
+        if self.fname is None:
+            return
+        self.fname.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.fname.with_name(f".{self.fname.name}.tmp")
+        torch.save(dict(state, settings=self.settings), tmp)
+        os.replace(tmp, self.fname)
+
+    def remove(self):
+        """Remove the file once training has ended."""
+        if self.fname is not None:
+            self.fname.unlink(missing_ok=True)
 
 
 def _machine(device):
