@@ -6,7 +6,7 @@
 import mne
 import numpy as np
 from mne.source_estimate import _make_stc
-from mne.utils import _validate_type, logger
+from mne.utils import _validate_type, logger, verbose
 from scipy import sparse
 
 from .._sensors import sensor_gain
@@ -33,10 +33,12 @@ P_REST, P_ACTIVE = 220.0, 350.0
 NEUROVASCULAR_GAIN = 0.4
 
 
+@verbose
 def simulate_eeg_fmri(fwd, *, duration=120.0, tr=2.0, sfreq=250.0, n_regions=None,
                       n_active=(2, 5), block=(6.0, 20.0), snr_db=10.0,
                       bold_snr_db=10.0, drift_db=0.0, haemodynamics="random",
-                      coupling=10.0, random_state=None, progress=True):
+                      coupling=10.0, random_state=None, progress=True,
+                      verbose=None):
     """Simulate simultaneous EEG and fMRI from one neural activity.
 
     A network of coupled Jansen-Rit neural masses
@@ -89,6 +91,7 @@ def simulate_eeg_fmri(fwd, *, duration=120.0, tr=2.0, sfreq=250.0, n_regions=Non
         Seed of every random step.
     progress : bool
         Show the network's integration progress.
+    %(verbose)s
 
     Returns
     -------
