@@ -523,6 +523,30 @@ def test_checkpoint_resumes(tmp_path, monkeypatch):
     assert resumed.examples == whole.examples
     position = json.loads(fname.read_text())["position"]
     assert (position["kind"], position["index"]) == ("multi", 2)
+    # stopped while tuning (the 2nd single-source validation sample of 2)
+    kw2 = {**kw, "n_validation": 2, "n_samples": 1}
+    whole2 = run_benchmark(**kw2)
+    calls.clear()
+    fname2 = tmp_path / "ck2.json"
+
+    def stop_at_2nd(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return simulate(*args, **kwargs)
+
+    monkeypatch.setattr(_run, "_CHECKPOINT_EVERY", 1)
+    monkeypatch.setattr(_run, "_simulate_test_sample", stop_at_2nd)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(checkpoint=fname2, **kw2)
+    tuning = json.loads(fname2.read_text())["tuning"]
+    assert tuning["current"]["index"] == 0 and not tuning["done"]
+    monkeypatch.setattr(_run, "_simulate_test_sample", simulate)
+    resumed2 = run_benchmark(checkpoint=fname2, **kw2)
+    assert resumed2.config["tuned"] == whole2.config["tuned"]
+    assert resumed2.config["validation"] == json.loads(json.dumps(
+        whole2.config["validation"]))
+    assert rows(resumed2) == rows(whole2)
     # another run's checkpoint is refused, naming what differs
     with pytest.raises(ValueError, match=r"other settings \(random_state: 0 there, "
                                          r"1 here\)"):

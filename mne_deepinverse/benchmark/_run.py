@@ -244,8 +244,9 @@ def run_benchmark(
     elif "tuned" in ckpt.state:
         tuned, validation = ckpt.state["tuned"], ckpt.state["validation"]
     else:
-        tuned, validation = _tune(base, draw, n_validation, random_state, progress)
-        ckpt.save(tuned=tuned, validation=validation)
+        tuned, validation = _tune(base, draw, n_validation, random_state, progress,
+                                  ckpt)
+        ckpt.save(tuned=tuned, validation=validation, tuning=None)
     rng = np.random.default_rng(random_state)
     records, examples = [], {}
     at = ckpt.state.get("position")  # where a resumed run stopped
@@ -256,9 +257,7 @@ def run_benchmark(
         if at is not None and SETS.index(kind) < SETS.index(at["kind"]):
             continue  # done before the run stopped
         if at is not None and kind == at["kind"]:
-            plan = [(n, tuple(e) if isinstance(e, list) else e)  # as drawn
-                    for n, e in at["plan"]]
-            start = at["index"] + 1
+            plan, start = _plan_of(at["plan"]), at["index"] + 1
         else:
             plan, start = _sample_plan(kind, n_samples, rng), 0
         for ii, (n_patches, extent) in enumerate(
@@ -386,44 +385,63 @@ def _noise_cov(epochs):
 OBJECTIVES = dict(single=("mle", False), multi=("f1", True))
 
 
-def _tune(base, draw, n_validation, random_state, progress):
+def _tune(base, draw, n_validation, random_state, progress, ckpt=None):
     """Choose MNE's settings per set on validation samples (not the test's).
 
     The validation samples follow the test protocol with their own draws
     (seed ``(random_state, 1)``). Returns ``tuned`` ({set: {method:
     settings}}) and ``validation`` ({set: {method: [[settings, objective,
-    mean AUC], ...]}}, every setting tried).
+    mean AUC], ...]}}, every setting tried). With a checkpoint
+    (:class:`_Checkpoint`), the scores so far are saved every few samples,
+    and a stopped tuning resumes where it was.
     """
     tunable = [m for m in base.methods if TUNING_GRID[m]]
     if not n_validation or not tunable:
         return {}, None
+    ckpt = ckpt or _Checkpoint(None, {})
     rng = np.random.default_rng([random_state, 1])
     pos = base.fwd_fixed["source_rr"]
+    at = ckpt.state.get("tuning") or {}  # where a stopped tuning was
+    done, current = dict(at.get("done", {})), at.get("current")
+    if at:
+        rng.bit_generator.state = at["rng"]
     tuned, validation = {}, {}
     for kind in SETS:
         metric, larger = OBJECTIVES[kind]
-        scores = {m: {} for m in tunable}
-        for n_patches, extent in ProgressBar(
-                _sample_plan(kind, n_validation, rng),
-                mesg=f"Tuning MNE's methods ({kind} source)",
-                which_tqdm=None if progress else "off"):
-            evoked, epochs, t_peak, truth, _, noise_cov, _ = draw(
-                n_patches, extent, rng)
-            operators = {}  # shared by the minimum-norm methods of this sample
-            for method in tunable:
-                for params, est_map, _ in base.run(method, _grid(method), evoked,
-                                                   epochs, t_peak, noise_cov,
-                                                   operators):
-                    sc = _scores(kind, truth, est_map, pos)
-                    key = tuple(sorted(params.items()))
-                    scores[method].setdefault(key, []).append(
-                        (sc[metric], sc["auc"]))
+        if kind not in done:
+            if current is not None and current["kind"] == kind:
+                plan, start = _plan_of(current["plan"]), current["index"] + 1
+                scores = current["scores"]
+            else:  # {method: [[settings, [[objective, AUC], ...]], ...]}
+                plan, start = _sample_plan(kind, n_validation, rng), 0
+                scores = {m: [[p, []] for p in _grid(m)] for m in tunable}
+            for ii, (n_patches, extent) in enumerate(ProgressBar(
+                    plan[start:], mesg=f"Tuning MNE's methods ({kind} source)",
+                    which_tqdm=None if progress else "off"), start):
+                evoked, epochs, t_peak, truth, _, noise_cov, _ = draw(
+                    n_patches, extent, rng)
+                operators = {}  # shared by the minimum-norm methods of this sample
+                for method in tunable:
+                    rows = {_key(p): vals for p, vals in scores[method]}
+                    for params, est_map, _ in base.run(
+                            method, _grid(method), evoked, epochs, t_peak,
+                            noise_cov, operators):
+                        sc = _scores(kind, truth, est_map, pos)
+                        rows[_key(params)].append([sc[metric], sc["auc"]])
+                if (ii + 1) % _CHECKPOINT_EVERY == 0 and ii + 1 < len(plan):
+                    ckpt.save(tuning=dict(done=done, rng=rng.bit_generator.state,
+                                          current=dict(kind=kind, index=ii,
+                                                       plan=plan, scores=scores)))
+            done[kind] = scores
+            ckpt.save(tuning=dict(done=done, rng=rng.bit_generator.state,
+                                  current=None))
+        scores = done[kind]
         tuned[kind], validation[kind] = {}, {}
         for method, per in scores.items():
             rows = []
-            for key, vals in per.items():
+            for params, vals in per:
                 vals = np.array(vals, float)
-                rows.append([dict(key), float(np.nanmean(vals[:, 0])),
+                rows.append([dict(params), float(np.nanmean(vals[:, 0])),
                              float(np.nanmean(vals[:, 1]))])
             sign = -1.0 if larger else 1.0
             best = min(rows, key=lambda r: (sign * r[1], -r[2]))
@@ -432,6 +450,16 @@ def _tune(base, draw, n_validation, random_state, progress):
     return tuned, dict(n_samples=n_validation, objective={
         k: f"{'largest' if big else 'smallest'} mean {m}"
         for k, (m, big) in OBJECTIVES.items()}, scores=validation)
+
+
+def _key(params):
+    """Return a hashable key of a method's settings."""
+    return tuple(sorted(params.items()))
+
+
+def _plan_of(saved):
+    """Return a sample plan read back from JSON (extents as tuples, as drawn)."""
+    return [(n, tuple(e) if isinstance(e, list) else e) for n, e in saved]
 
 
 def _check_positive_int(value, name):
