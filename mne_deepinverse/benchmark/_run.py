@@ -414,7 +414,7 @@ def _tune(base, draw, n_validation, random_state, progress, ckpt=None):
                 scores = current["scores"]
             else:  # {method: [[settings, [[objective, AUC], ...]], ...]}
                 plan, start = _sample_plan(kind, n_validation, rng), 0
-                scores = {m: [[p, []] for p in _grid(m)] for m in tunable}
+                scores = {m: [] for m in tunable}
             for ii, (n_patches, extent) in enumerate(ProgressBar(
                     plan[start:], mesg=f"Tuning MNE's methods ({kind} source)",
                     which_tqdm=None if progress else "off"), start):
@@ -427,7 +427,11 @@ def _tune(base, draw, n_validation, random_state, progress, ckpt=None):
                             method, _grid(method), evoked, epochs, t_peak,
                             noise_cov, operators):
                         sc = _scores(kind, truth, est_map, pos)
-                        rows[_key(params)].append([sc[metric], sc["auc"]])
+                        key = _key(params)
+                        if key not in rows:  # (in the order they run: ties)
+                            rows[key] = []
+                            scores[method].append([dict(key), rows[key]])
+                        rows[key].append([sc[metric], sc["auc"]])
                 if (ii + 1) % _CHECKPOINT_EVERY == 0 and ii + 1 < len(plan):
                     ckpt.save(tuning=dict(done=done, rng=rng.bit_generator.state,
                                           current=dict(kind=kind, index=ii,
