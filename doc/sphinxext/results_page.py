@@ -101,6 +101,12 @@ def _results_section(data, figures, per_cap):
     if per_cap:  # a section per cap, the sets below it
         title = f"{'Cap' if cfg.get('sensors', 'eeg') == 'eeg' else 'Sensors'}: {run}"
         lines += [title, "-" * len(title), ""]
+    if "protocol" not in cfg:  # a run of the protocol before issue 29's
+        lines += ["- **an earlier protocol**: white sensor noise, 100-ms "
+                  "baselines, empirical noise covariances, MNE's default settings "
+                  "(no tuning), no sparse solver or dipole fit; it made MNE's "
+                  "single-source peak errors look about twice as bad as they are. "
+                  "This run is being redone with the current protocol.", ""]
     lines += [
         f"- cap: {cap}",
         f"- samples per set: {cfg['n_samples']}; SNR {cfg['snr_db']} dB; "
@@ -164,8 +170,13 @@ def _tuned_lines(cfg, kind):
     """Lines giving the settings of MNE's methods chosen on the validation set."""
     val = cfg.get("validation") or {}
     objective = val.get("objective", {}).get(kind, "")
+    def edge(m, k, v):  # a choice on the edge of the grid tried
+        tried = [r[0][k] for r in val.get("scores", {}).get(kind, {}).get(m, [])]
+        return " (edge of the grid)" if len(set(tried)) > 1 and v in (
+            min(tried), max(tried)) else ""
+
     chosen = "; ".join(
-        f"{m}: " + ", ".join(f"{k}={v:g}" for k, v in params.items())
+        f"{m}: " + ", ".join(f"{k}={v:g}{edge(m, k, v)}" for k, v in params.items())
         for m, params in cfg["tuned"][kind].items())
     return [f"MNE's settings, chosen on {val.get('n_samples', '?')} validation "
             f"samples of this set (other draws than the test samples; "
