@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 from mne_deepinverse.__main__ import main
-from mne_deepinverse.benchmark import CLASSIC_1020, BenchmarkResult, run_benchmark
+from mne_deepinverse.benchmark import (
+    CLASSIC_1020,
+    TUNING_GRID,
+    BenchmarkResult,
+    run_benchmark,
+)
 from mne_deepinverse.benchmark._methods import _deep_on_cap, _load_deep_models
 from mne_deepinverse.benchmark._protocol import (
     _check_montage,
@@ -81,11 +86,12 @@ def test_run_benchmark(result, tmp_path):
     for kind in ("single", "multi"):
         tuned = cfg["tuned"][kind]
         assert set(tuned) == set(_BASELINES) - {"dipole"}
-        assert tuned["dSPM"]["snr"] in (1.0, 2.0, 3.0, 5.0)
+        assert tuned["dSPM"]["snr"] in TUNING_GRID["dSPM"]["snr"]
         assert set(tuned["sLORETA"]) == {"snr", "depth"}
-        assert tuned["TRAP-MUSIC"]["n_dipoles"] in (1, 2, 3, 5)
+        assert tuned["TRAP-MUSIC"]["n_dipoles"] in TUNING_GRID["TRAP-MUSIC"][
+            "n_dipoles"]
         rows = cfg["validation"]["scores"][kind]["dSPM"]
-        assert len(rows) == 12  # every setting tried, with its objective
+        assert len(rows) == 7 * 4  # every setting tried, with its objective
         objective = [r[1] for r in rows]
         best = min(objective) if kind == "single" else max(objective)
         assert [r[0] for r in rows if r[1] == best][0] == tuned["dSPM"] or \

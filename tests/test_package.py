@@ -71,11 +71,15 @@ def _requirements():
 
 def test_runtime_dependencies_declared():
     """Every third-party module the package imports is a core dependency
-    (torch and onnx: the train extra), plus what MNE needs for our files."""
+    (torch and onnx: the train extra; the EEG-to-fMRI and BIDS modules'
+    imports: their extras), plus what MNE needs for our files."""
     import ast
 
-    import_to_dist = {"sklearn": "scikit-learn"}
+    import_to_dist = {"sklearn": "scikit-learn", "mne_bids": "mne-bids",
+                      "distributed": "dask"}
     train_only = {"torch", "onnx"}
+    optional = {"nilearn": "fmri", "mne-bids": "bids", "dask": "bids",
+                "joblib": "bids"}
     imported = set()
     for fname in (ROOT / "mne_deepinverse").rglob("*.py"):
         for node in ast.walk(ast.parse(fname.read_text())):
@@ -88,8 +92,11 @@ def test_runtime_dependencies_declared():
         for m in imported - set(sys.stdlib_module_names) - {"mne_deepinverse"}
     }
     core, extras = _requirements()
-    assert third_party - train_only <= set(core), third_party - set(core)
+    assert third_party - train_only - set(optional) <= set(core), (
+        third_party - set(core))
     assert train_only <= set(extras["train"])
+    for dist, extra in optional.items():
+        assert dist in extras[extra], (dist, extra)
     # MNE reads the template's FreeSurfer surfaces through nibabel
     assert "nibabel" in core
     # Evoked.interpolate_to (MNE 1.10) is used by the examples
