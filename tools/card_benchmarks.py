@@ -74,6 +74,10 @@ def section(name, runs):
         tuned = (f"MNE's settings chosen on {cfg['n_validation']} validation "
                  "samples per set" if cfg.get("n_validation") and cfg.get("tuned")
                  else "MNE's default settings")
+        if "protocol" not in cfg:
+            tuned = ("**the earlier protocol**: white sensor noise, 100-ms "
+                     "baselines, empirical noise covariances, " + tuned
+                     + ", no sparse solver or dipole fit; being redone")
         lines += [f"`{run_command(cfg)}` ({cfg.get('cap', '31 channels')}; "
                   f"{cfg['n_samples']} test samples per set; {tuned}; "
                   f"MNE {cfg['mne_version']}):", "",
