@@ -4,6 +4,7 @@
 """The training loop shared by all backends (torch)."""
 
 import datetime
+import io
 import os
 import platform
 import time
@@ -281,10 +282,12 @@ class _TrainingCheckpoint:
         """Write the state (atomically)."""
         if self.fname is None:
             return
+        from .._model import _write_atomic
+
         self.fname.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.fname.with_name(f".{self.fname.name}.tmp")
-        torch.save(dict(state, settings=self.settings), tmp)
-        os.replace(tmp, self.fname)
+        buf = io.BytesIO()
+        torch.save(dict(state, settings=self.settings), buf)
+        _write_atomic(self.fname, buf.getvalue())
 
     def remove(self):
         """Remove the file once training has ended."""
