@@ -25,7 +25,7 @@ def runs(tmp_path_factory):
     """Two documented runs (the template's 31 channels, 10-20), saved anew."""
     out = tmp_path_factory.mktemp("runs")
     return [BenchmarkResult.read(STATIC / name / "benchmark.json").save(out / name)[0]
-            for name in ("c31", "standard_1020")]
+            for name in ("c31", "colin27_1020")]
 
 
 def test_results_page(runs, tmp_path):
@@ -52,10 +52,10 @@ def test_results_page_caps(runs, tmp_path):
     title = "Cap: the ConvDip paper's 31 channels (" + ", ".join(
         c31["config"]["deep"]) + ")"
     assert f"{title}\n{'-' * len(title)}\n" in text
-    assert "Cap: standard_1020, 19 channels" in text
-    assert "1-10 sources (standard_1020, 19 channels" in text
+    assert "Cap: colin27_1020, 19 channels" in text
+    assert "1-10 sources (colin27_1020, 19 channels" in text
     assert "- not applicable on this cap: **convdip** (the cap lacks 13" in text
-    assert text.count("     - not applicable") == 2 * 3
+    assert text.count("     - not applicable") == 2 * 4
     assert text.count(".. image:: a.png") == 1
     with pytest.raises(ValueError, match="one list per JSON file"):
         write_results_page(runs, tmp_path / "r.rst", figures=[["a.png"]])
@@ -67,7 +67,7 @@ def test_results_page_caps(runs, tmp_path):
                                                concordance=0.4, auc=0.8, n=5)})))
     page = write_results_page(runs, tmp_path / "r.rst", comparison=comparison)
     text = page.read_text()
-    assert text.index("Cap: standard_1020") < text.index(
+    assert text.index("Cap: colin27_1020") < text.index(
         "SIFNet: neural-mass vs patch training data\n---")
     assert "   * - neural mass\n     - sLORETA\n     - 10.0 [5.0-20.0]\n     - 40 %" \
         in text

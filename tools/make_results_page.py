@@ -5,10 +5,10 @@
 
 1. One run per cap, e.g.
    ``mne-deepinverse benchmark --n-samples 1000 --out-dir benchmarks/results/c31``
-   and ``... --montage standard_1020 --out-dir benchmarks/results/standard_1020``
+   and ``... --montage colin27_1020 --out-dir benchmarks/results/colin27_1020``
    (likewise ``biosemi64``, ``GSN-HydroCel-128``)
 2. ``python tools/make_results_page.py benchmarks/results/c31
-   benchmarks/results/standard_1020 ...``
+   benchmarks/results/colin27_1020 ...``
 
 copies the JSON and figures of each run to ``doc/_static/benchmark/`` (one
 folder per run when there are several, listed in order in ``runs.txt``) and
