@@ -17,7 +17,7 @@
 
 ::
 
-    python benchmarks/bench_scale.py [--n-recordings 8] [--json scale.json]
+    python benchmarks/bench_scale.py [--n-recordings 12] [--json scale.json]
 
 Measured on this machine as it is (say how many cores it has and what else
 ran); not a timed test.
@@ -143,10 +143,10 @@ def bench_training(args):
 def main():
     """Run both measurements and print them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-recordings", type=int, default=8)
-    parser.add_argument("--minutes", type=float, default=2.0)
+    parser.add_argument("--n-recordings", type=int, default=12)
+    parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--samples", type=int, default=20_000)
+    parser.add_argument("--samples", type=int, default=50_000)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     result = dict(machine=f"{os.cpu_count()} cores",

@@ -232,11 +232,12 @@ def main(argv=None):
     for entity in ("subjects", "sessions", "tasks", "runs"):
         p.add_argument(f"--{entity}", nargs="+", default=None,
                        help=f"which {entity} (default: all)")
-    p.add_argument("--output", choices=("evoked", "raw"), default="evoked",
-                   help="one estimate per condition's evoked, or the continuous "
-                        "data in splits")
+    p.add_argument("--output", choices=("evoked", "epochs", "raw"), default="evoked",
+                   help="one estimate per condition's evoked, one per epoch, or "
+                        "the continuous data in splits")
     p.add_argument("--event-id", nargs="+", default=None, metavar="CONDITION",
-                   help="conditions to average (default: all in the events files)")
+                   help="conditions to average or cut epochs of (default: all "
+                        "in the events files)")
     p.add_argument("--tmin", type=float, default=-0.2)
     p.add_argument("--tmax", type=float, default=0.5)
     p.add_argument("--overwrite", action="store_true",

@@ -26,7 +26,7 @@ from ._version import __version__
 DERIVATIVE_NAME = "mne-deepinverse"
 #: What is written per recording: one estimate per condition of the evoked
 #: responses, or the continuous recording in splits of ``buffer_size``.
-OUTPUTS = ("evoked", "raw")
+OUTPUTS = ("evoked", "epochs", "raw")
 #: Extensions of the recordings looked for (those mne-bids reads).
 _EXTENSIONS = (".fif", ".vhdr", ".edf", ".bdf", ".set", ".con", ".sqd", ".ds")
 
@@ -48,12 +48,16 @@ def process_bids(root, *, model="anycap", datatype="eeg", subjects=None,
     cap shared by recordings is computed once). With ``output="evoked"``,
     epochs from ``tmin`` to ``tmax`` around each event give one evoked per
     condition (and the noise covariance of their pre-stimulus baselines,
-    ``method="shrunk"``, for models that read one); with ``output="raw"``,
+    ``method="shrunk"``, for models that read one); with
+    ``output="epochs"``, the same epochs give one estimate each (for
+    single-trial analyses: a file per epoch); with ``output="raw"``,
     the continuous data are inverted in splits of ``buffer_size`` samples.
 
     The estimates go to ``ROOT/derivatives/mne-deepinverse`` with BIDS
-    names (``sub-XX[_ses-YY]_task-ZZ[_run-NN]_desc-CONDITION_stc.h5``, or
-    ``..._split-NN_stc.h5`` for raw data), each with a JSON sidecar (the
+    names (``sub-XX[_ses-YY]_task-ZZ[_run-NN]_desc-CONDITION_stc.h5``,
+    ``..._desc-CONDITIONEpochNNN_stc.h5`` for epochs, numbered in the
+    order of the events, or ``..._split-NN_stc.h5`` for raw data), each
+    with a JSON sidecar (the
     model, its hash, the settings, the channels); the folder gets a
     ``dataset_description.json`` (``GeneratedBy``). A recording whose
     outputs exist is skipped unless ``overwrite``; one that fails is
@@ -70,11 +74,11 @@ def process_bids(root, *, model="anycap", datatype="eeg", subjects=None,
         The recordings' BIDS datatype (``"meg"``: MEG and any EEG in them).
     subjects, sessions, tasks, runs : None | str | list of str
         Which recordings (None: all).
-    output : "evoked" | "raw"
+    output : "evoked" | "epochs" | "raw"
         What is inverted (:data:`OUTPUTS`).
     event_id : None | list of str
-        Conditions (event descriptions in the events file) to average; None:
-        all. Only with ``output="evoked"``.
+        Conditions (event descriptions in the events file) to average or
+        to cut epochs of; None: all. Not with ``output="raw"``.
     tmin, tmax : float
         The epochs' window (s) around each event; ``tmin < 0`` gives the
         baseline of the noise covariance.
@@ -111,10 +115,10 @@ def process_bids(root, *, model="anycap", datatype="eeg", subjects=None,
     _check_option("datatype", datatype, ("eeg", "meg"))
     _check_option("output", output, OUTPUTS)
     _validate_type(model, ("path-like",), "model")
-    if event_id is not None and output != "evoked":
-        raise ValueError("event_id selects conditions to average; it needs "
-                         "output='evoked'.")
-    if output == "evoked" and not tmin < tmax:
+    if event_id is not None and output == "raw":
+        raise ValueError("event_id selects conditions of events; it needs "
+                         "output='evoked' or output='epochs'.")
+    if output != "raw" and not tmin < tmax:
         raise ValueError(f"tmin must be before tmax, got {tmin} and {tmax}.")
     paths = find_matching_paths(
         root, subjects=subjects, sessions=sessions, tasks=tasks, runs=runs,
@@ -182,7 +186,11 @@ def _invert_recording(bids_path, settings):
     """Return ("done" | "skipped", files) for one recording."""
     from mne_bids import read_raw_bids
 
-    from ._inverse import apply_deep_inverse, apply_deep_inverse_raw
+    from ._inverse import (
+        apply_deep_inverse,
+        apply_deep_inverse_epochs,
+        apply_deep_inverse_raw,
+    )
     from ._load import load_model
     from .datasets import make_template_forward
 
@@ -210,7 +218,7 @@ def _invert_recording(bids_path, settings):
         if model.reads_noise_cov:
             raise ValueError(f"The model {settings['model']!r} needs a noise "
                              "covariance, which comes from the events' "
-                             "baselines: use output='evoked'.")
+                             "baselines: use output='evoked' or 'epochs'.")
         gen = apply_deep_inverse_raw(raw, fwd, model,
                                      buffer_size=settings["buffer_size"],
                                      return_generator=True)
@@ -238,6 +246,18 @@ def _invert_recording(bids_path, settings):
     for cond in ids:
         if not len(epochs[cond]):
             continue
+        if settings["output"] == "epochs":
+            sel = epochs[cond]
+            gen = apply_deep_inverse_epochs(sel, fwd, model, noise_cov=noise_cov,
+                                            return_generator=True)
+            onsets = sel.events[:, 0]
+            for ii, (stc, sample) in enumerate(zip(gen, onsets, strict=True), 1):
+                fname = out.copy().update(
+                    description=f"{_desc(cond)}Epoch{ii:03d}").fpath
+                files += _save(stc, fname, settings, model, raw, dict(
+                    condition=cond, epoch=ii,
+                    onset=float((sample - raw.first_samp) / raw.info["sfreq"])))
+            continue
         evoked = epochs[cond].average()
         stc = apply_deep_inverse(evoked, fwd, model, noise_cov=noise_cov)
         fname = out.copy().update(description=_desc(cond)).fpath
@@ -250,7 +270,7 @@ def _out_path(bids_path, settings):
     """Return the derivative BIDSPath of a recording (no description or split)."""
     out = bids_path.copy().update(root=settings["deriv"], suffix="stc",
                                   extension=".h5", check=False)
-    return out.update(description="*" if settings["output"] == "evoked" else None)
+    return out.update(description=None if settings["output"] == "raw" else "*")
 
 
 def _desc(condition):
@@ -272,8 +292,8 @@ def _save(stc, fname, settings, model, raw, extra):
         ModelSHA256=hashlib.sha256(model.onnx).hexdigest(),
         Output=settings["output"],
         HighPass=settings["l_freq"], LowPass=settings["h_freq"],
-        EpochWindow=[settings["tmin"], settings["tmax"]]
-        if settings["output"] == "evoked" else None,
+        EpochWindow=None if settings["output"] == "raw"
+        else [settings["tmin"], settings["tmax"]],
         Channels=raw.ch_names, SamplingFrequency=raw.info["sfreq"],
         SourceVertices=int(sum(len(v) for v in stc.vertices)),
         Subject=stc.subject, Version=__version__, **extra,

@@ -86,6 +86,21 @@ def test_process_bids(bids_root):
                      "sub-01_task-oddball_split-02_stc.h5"]
     split = mne.read_source_estimate(deriv / "sub-01" / "eeg" / names[1])
     assert split.tmin == pytest.approx(40.0) and split.data.shape[1] == 2000
+    # one estimate per epoch, for one condition
+    ep_rep = process_bids(bids_root, model="anycap", output="epochs",
+                          subjects="02", event_id=["visual"], overwrite=True)
+    assert [rec["status"] for rec in ep_rep] == ["done"]
+    files = sorted((deriv / "sub-02" / "eeg").glob("*Epoch*_stc.h5"))
+    assert len(files) == 29 and files[0].name == (
+        "sub-02_task-oddball_desc-VisualEpoch001_stc.h5")
+    side = json.loads(files[1].with_suffix(".json").read_text())
+    assert side["condition"] == "visual" and side["epoch"] == 2
+    assert side["onset"] == pytest.approx(4.0)  # events at 1, 2, 3 ... s
+    stc = mne.read_source_estimate(files[1])
+    assert stc.data.shape == (5124, 71)
+    assert stc.tmin == pytest.approx(-0.2)
+    assert not np.allclose(stc.data, mne.read_source_estimate(files[0]).data,
+                           rtol=1e-3, atol=0)
 
 
 def test_process_bids_dask(bids_root):
@@ -109,8 +124,9 @@ def test_process_bids_dask(bids_root):
     (dict(root="nope"), "is not a BIDS dataset"),
     (dict(subjects="99"), "No eeg recording in"),
     (dict(output="raw", event_id=["visual"]), "event_id selects conditions"),
+    (dict(output="epochs", tmin=0.5, tmax=0.1), "tmin must be before tmax"),
     (dict(tmin=0.5, tmax=0.1), "tmin must be before tmax"),
-    (dict(output="epochs"), "Invalid value for the 'output' parameter"),
+    (dict(output="trials"), "Invalid value for the 'output' parameter"),
 ])
 def test_process_bids_errors(bids_root, tmp_path, kwargs, match):
     root = tmp_path / kwargs.pop("root") if "root" in kwargs else bids_root
