@@ -129,58 +129,100 @@ def simulate_eeg_fmri(fwd, *, duration=120.0, tr=2.0, sfreq=250.0, n_regions=Non
         pos, _src_space_ids(fwd["src"]), int(n_regions), rng)
     W = region_connectivity(centres, region_space)
     lo, hi = (n_active, n_active) if np.ndim(n_active) == 0 else n_active
-    k = int(rng.integers(lo, hi + 1))
-    if not 1 <= k <= n_regions:
+    if not 1 <= lo <= hi <= n_regions:
         raise ValueError(f"n_active must be between 1 and n_regions "
                          f"({n_regions}), got {n_active}.")
-    active = np.sort(rng.choice(int(n_regions), k, replace=False))
-    n_times = int(round(duration * sfreq))
-    design = np.zeros((int(n_regions), n_times))
-    for r in active:
-        design[r] = _blocks(n_times, sfreq, block, rng)
-    p_mean = P_REST + (P_ACTIVE - P_REST) * design
     logger.info(f"Simulating {duration:g} s of a {n_regions}-region Jansen-Rit "
-                f"network ({k} active regions)")
-    v = simulate_jansen_rit(
-        W, n_times, sfreq, p_mean=p_mean.T[None], coupling=coupling,
-        random_state=rng, progress=progress)[0].astype(np.float64)
-    # the haemodynamic drive: afferent input (external + coupled) vs rest
-    firing = _sigmoid(v, JR_PARAMS).T  # (n_regions, n_times)
-    afferent = p_mean + coupling * (sparse.csr_matrix(W) @ firing)
-    # rest: the external input at rest plus the coupled input of regions at
-    # rest (W's rows sum to one)
-    rest = P_REST + coupling * firing[design == 0].mean()
-    drive = NEUROVASCULAR_GAIN * (afferent - rest) / rest
-    if haemodynamics == "random":
-        haemodynamics = random_haemodynamic_params(int(n_regions), rng)
-    bold_clean, frame_times = balloon_windkessel(drive, sfreq, tr,
-                                                 params=haemodynamics)
+                f"network")
+    runs = _simulate_runs(
+        gain, labels, W, n_runs=1, duration=duration, tr=tr, sfreq=sfreq,
+        n_active=(lo, hi), block=block, snr_db=snr_db,
+        haemodynamics=haemodynamics, coupling=coupling, rng=rng,
+        progress=progress)
+    bold_clean, frame_times = runs["bold_clean"][0], runs["frame_times"]
     noisy = bold_clean.copy()
     signal_var = bold_clean.var() or 1.0
     noisy += rng.standard_normal(noisy.shape) * np.sqrt(
         signal_var / 10 ** (bold_snr_db / 10))
     drift = _drift(len(frame_times), tr, int(n_regions), rng)
     noisy += drift * np.sqrt(signal_var / 10 ** (drift_db / 10) / drift.var())
-    # EEG: every source of a region carries its membrane potential
-    member = sparse.csr_matrix((np.ones(len(labels)), (np.arange(len(labels)),
-                                                       labels)))
-    region_gain = np.asarray(gain @ member)  # (n_ch, n_regions)
-    eeg = region_gain @ (v.T * 1e-9)  # mV -> a source moment of ~nAm per source
-    eeg -= eeg.mean(axis=0)  # average reference
-    noise = rng.standard_normal(eeg.shape)
-    noise -= noise.mean(axis=0)
-    eeg += noise * np.sqrt((eeg**2).mean() / (noise**2).mean() / 10 ** (snr_db / 10))
     info = _make_info(fwd, ch_names, sfreq)
-    raw = mne.io.RawArray(eeg, info, verbose=False)
+    raw = mne.io.RawArray(runs["eeg"][0], info, verbose=False)
     raw.set_eeg_reference("average", projection=True, verbose=False)
     src = fwd["src"]
     stc = _make_stc(noisy[labels], [s["vertno"].copy() for s in src],
                     src_type=src.kind, tmin=frame_times[0], tstep=tr,
                     subject=src._subject)
-    truth = dict(labels=labels, active=active, design=design, drive=drive,
+    truth = dict(labels=labels, active=runs["active"][0],
+                 design=runs["design"][0], drive=runs["drive"][0],
                  bold_clean=bold_clean, frame_times=frame_times,
-                 haemodynamics=haemodynamics)
+                 haemodynamics=runs["haemodynamics"][0])
     return raw, stc, truth
+
+
+def _simulate_runs(gain, labels, W, *, n_runs, duration, tr, sfreq, n_active,
+                   block, snr_db, haemodynamics, coupling, rng, progress=False):
+    """Simulate ``n_runs`` simultaneous EEG-fMRI runs on one parcellation.
+
+    The runs are integrated together (one Jansen-Rit network of
+    ``n_runs`` independent copies); each has its own active regions,
+    blocks, input noise, haemodynamics and sensor noise. Returns a dict of
+    ``eeg`` (n_runs, n_channels, n_times; average reference, with noise at
+    ``snr_db``, a float or a value per run), ``bold_clean`` (n_runs,
+    n_regions, n_frames), ``frame_times``, ``active``, ``design``,
+    ``drive`` and ``haemodynamics`` (lists, one entry per run).
+    """
+    n_regions = W.shape[0]
+    n_times = int(round(duration * sfreq))
+    lo, hi = n_active
+    design = np.zeros((n_runs, n_regions, n_times))
+    active = []
+    for run in range(n_runs):
+        k = int(rng.integers(lo, hi + 1))
+        active.append(np.sort(rng.choice(n_regions, k, replace=False)))
+        for r in active[-1]:
+            design[run, r] = _blocks(n_times, sfreq, block, rng)
+    p_mean = P_REST + (P_ACTIVE - P_REST) * design
+    v = simulate_jansen_rit(
+        W, n_times, sfreq, p_mean=p_mean.transpose(0, 2, 1), coupling=coupling,
+        n_runs=n_runs, random_state=rng, progress=progress).astype(np.float64)
+    # the haemodynamic drive: afferent input (external + coupled) vs rest
+    firing = _sigmoid(v, JR_PARAMS).transpose(0, 2, 1)  # (runs, regions, times)
+    W = sparse.csr_matrix(W)
+    drives, params = [], []
+    for run in range(n_runs):
+        afferent = p_mean[run] + coupling * (W @ firing[run])
+        # rest: the external input at rest plus the coupled input of regions
+        # at rest (W's rows sum to one)
+        rest = P_REST + coupling * firing[run][design[run] == 0].mean()
+        drives.append(NEUROVASCULAR_GAIN * (afferent - rest) / rest)
+        params.append(random_haemodynamic_params(n_regions, rng)
+                      if haemodynamics == "random" else haemodynamics)
+    if haemodynamics == "random":  # all runs at once, each its own parameters
+        stacked = {key: np.concatenate([p[key] for p in params])
+                   for key in params[0]}
+    elif haemodynamics is not None:  # given: the same for every run
+        stacked = {key: np.tile(val, n_runs) if np.ndim(val) else val
+                   for key, val in haemodynamics.items()}
+    else:
+        stacked = None
+    bold, frame_times = balloon_windkessel(np.concatenate(drives), sfreq, tr,
+                                           params=stacked)
+    bold = bold.reshape(n_runs, n_regions, -1)
+    # EEG: every source of a region carries its membrane potential
+    member = sparse.csr_matrix((np.ones(len(labels)), (np.arange(len(labels)),
+                                                       labels)))
+    region_gain = np.asarray(gain @ member)  # (n_ch, n_regions)
+    eeg = region_gain @ (v.transpose(0, 2, 1) * 1e-9)  # mV -> ~nAm per source
+    eeg -= eeg.mean(axis=1, keepdims=True)  # average reference
+    snr_db = np.broadcast_to(np.asarray(snr_db, float), (n_runs,))
+    for run in range(n_runs):
+        noise = rng.standard_normal(eeg.shape[1:])
+        noise -= noise.mean(axis=0)
+        eeg[run] += noise * np.sqrt((eeg[run] ** 2).mean() / (noise**2).mean()
+                                    / 10 ** (snr_db[run] / 10))
+    return dict(eeg=eeg, bold_clean=bold, frame_times=frame_times, active=active,
+                design=list(design), drive=drives, haemodynamics=params)
 
 
 def _blocks(n_times, sfreq, block, rng):

@@ -102,7 +102,7 @@ def simulate_jansen_rit(W, n_times, sfreq, *, A=None, p_mean=None,
     y = np.zeros((6, n_runs, n))
     n_skip = int(round(transient * sfreq))
     out = np.empty((n_runs, n_times, n), np.float32)
-    Wt = sparse.csr_matrix(W.T)
+    W = sparse.csr_matrix(W)  # W @ firing.T: no transpose of W per step
     bar = ProgressBar(n_skip + n_times, mesg="Jansen-Rit") if progress else None
     for t in range(n_skip + n_times):
         p_mean = p_course[:, min(max(t - n_skip, 0), p_course.shape[1] - 1)]
@@ -111,7 +111,7 @@ def simulate_jansen_rit(W, n_times, sfreq, *, A=None, p_mean=None,
             v = y1 - y2
             pulses = p_mean + sd_step * rng.standard_normal((n_runs, n))
             firing = _sigmoid(v, p)  # pyramidal output, local and coupled
-            pulses += coupling * (firing @ Wt)
+            pulses += coupling * (W @ firing.T).T
             dy = np.stack([
                 y3, y4, y5,
                 A * a * firing - 2 * a * y3 - a * a * y0,
