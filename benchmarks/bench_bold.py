@@ -16,7 +16,9 @@ ranges). The predicted BOLD of each route is compared with the true
 - per frame: SSIM of the volumes (:func:`mne_deepinverse.fmri.bold_to_nifti`,
   4 mm; :func:`skimage.metrics.structural_similarity`), mean over frames.
 
-Routes: :func:`~mne_deepinverse.fmri.synthesize_bold` with ``method="hrf"``
+Routes: :func:`~mne_deepinverse.fmri.synthesize_bold` with ``method="deep"``
+(the shipped BoldNet, trained on other simulations by
+``tools/train_boldnet.py``), with ``method="hrf"``
 on each shipped model that reads the 31 channels, and on MNE's dSPM and
 eLORETA (fixed orientation, ad hoc noise covariance, lambda2 = 1/9); and the
 trivial baseline, the sensors' mean band power through the HRF (no source
@@ -72,6 +74,22 @@ def _region_means(stc, labels, n_regions):
     return out / np.maximum(counts, 1)[:, None]
 
 
+_INV = {}
+
+
+def _inverse_operator(info, fwd_free):
+    """MNE's inverse operator (ad hoc noise covariance, fixed orientation),
+    made once: every segment has the same channels."""
+    import mne
+
+    key = tuple(info["ch_names"])
+    if key not in _INV:
+        cov = mne.make_ad_hoc_cov(info, verbose=False)
+        _INV[key] = mne.minimum_norm.make_inverse_operator(
+            info, fwd_free, cov, fixed=True, verbose=False)
+    return _INV[key]
+
+
 def run_segment(seed, args, fwd, fwd_free, tr=2.0):
     """Simulate one segment and score every route on it."""
     import mne
@@ -94,9 +112,12 @@ def run_segment(seed, args, fwd, fwd_free, tr=2.0):
         stc = synthesize_bold(raw, fwd, tr=tr, model=name, verbose=False)
         times[name] = time.perf_counter() - t0
         out[f"hrf on {name}"] = _region_means(stc, labels, n_regions)
-    cov = mne.make_ad_hoc_cov(raw.info, verbose=False)
-    inv = mne.minimum_norm.make_inverse_operator(raw.info, fwd_free, cov,
-                                                 fixed=True, verbose=False)
+    if args.deep:
+        t0 = time.perf_counter()
+        stc = synthesize_bold(raw, fwd, tr=tr, method="deep", verbose=False)
+        times["deep"] = time.perf_counter() - t0
+        out["deep (boldnet)"] = _region_means(stc, labels, n_regions)
+    inv = _inverse_operator(raw.info, fwd_free)
     for method in ("dSPM", "eLORETA"):
         stc = synthesize_bold(raw, fwd, tr=tr, model=inv, inverse_method=method,
                               verbose=False)
@@ -127,15 +148,35 @@ def main():
     parser.add_argument("--sfreq", type=float, default=100.0)
     parser.add_argument("--n-regions", type=int, default=200)
     parser.add_argument("--snr", type=float, nargs=2, default=(0.0, 10.0))
-    parser.add_argument("--models", nargs="+", default=list(ROUTES_MODELS))
+    parser.add_argument("--models", nargs="+", default=list(ROUTES_MODELS),
+                        help="inverse models of the HRF route")
+    parser.add_argument("--no-deep", dest="deep", action="store_false",
+                        help="leave out the deep synthesizer (boldnet)")
     parser.add_argument("--seed", type=int, default=1000,
                         help="first segment's seed (held out from training)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--rst", type=Path, default=None,
+                        help="also write the results as a reStructuredText table")
     args = parser.parse_args()
     fwd = read_pretrained_forward("convdip")
     fwd_free = read_pretrained_forward("convdip", fixed=False)
-    segments = [run_segment(args.seed + ii, args, fwd, fwd_free)
-                for ii in ProgressBar(range(args.n_segments), mesg="Segments")]
+    # finished segments go to a JSON-lines file beside --json as they come, so
+    # that a stopped run resumes where it stopped when run again
+    done = {}
+    partial = None if args.json is None else args.json.with_suffix(".segments.jsonl")
+    if partial is not None and partial.exists():
+        for line in partial.read_text().splitlines():
+            rec = json.loads(line)
+            done[rec["seed"]] = rec
+    segments = []
+    for ii in ProgressBar(range(args.n_segments), mesg="Segments"):
+        seed = args.seed + ii
+        if seed not in done:
+            done[seed] = run_segment(seed, args, fwd, fwd_free)
+            if partial is not None:
+                with partial.open("a") as fid:
+                    fid.write(json.dumps(done[seed]) + "\n")
+        segments.append(done[seed])
     routes = list(segments[0]["scores"])
     summary = {}
     for route in routes:
@@ -171,6 +212,41 @@ def main():
                  if t else ""))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
+        partial.unlink(missing_ok=True)
+    if args.rst:
+        args.rst.parent.mkdir(parents=True, exist_ok=True)
+        args.rst.write_text(results_table(result))
+
+
+def results_table(result):
+    """The results as reStructuredText (for the documentation's fMRI page)."""
+    set_ = result["settings"]
+    cmd = "python benchmarks/bench_bold.py" + (
+        f" --n-segments {set_['n_segments']}" if set_["n_segments"] != 200 else "")
+    lines = [
+        f"``{cmd}``: {set_['n_segments']} held-out segments of "
+        f"{set_['duration']:g} s (seeds from {set_['seed']}; EEG on the template's "
+        f"31 channels at {set_['sfreq']:g} Hz, SNR {set_['snr'][0]:g}-"
+        f"{set_['snr'][1]:g} dB; {set_['n_regions']} regions, haemodynamics drawn "
+        "per region), TR 2 s. Medians over segments [interquartile range] of "
+        "the per-segment median correlation over the regions that carry "
+        "activity, RMSE after one gain per segment, and the SSIM of the volumes; "
+        "the paired mean difference of the correlation against the better of "
+        "dSPM and eLORETA, with its permutation p-value:", "",
+        ".. list-table::", "   :header-rows: 1", "",
+        "   * - route", "     - correlation", "     - RMSE (%)", "     - SSIM",
+        "     - vs MNE (correlation)"]
+    for route, s in result["summary"].items():
+        t = result["tests"].get(route)
+        lines += [
+            f"   * - {route}",
+            f"     - {s['r']['median']:.3f} [{s['r']['iqr'][0]:.3f}, "
+            f"{s['r']['iqr'][1]:.3f}]",
+            f"     - {100 * s['rmse']['median']:.3f}",
+            f"     - {s['ssim']['median']:.3f}",
+            f"     - {t['mean_diff']:+.3f} (p = {t['p_value']:.2g})" if t
+            else "     - (reference)"]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "_card": ["ModelCard"],
         "_model": ["DeepInverseModel", "PreparedModel", "read_deep_inverse_model"],
         "estimator": ["DeepInverse", "read_deep_inverse"],
+        "fmri": ["bold_to_nifti", "synthesize_bold"],
     },
 )
 __all__ = sorted([*__all__, "__version__"])

@@ -22,6 +22,7 @@ BACKENDS = {
     "anycap": "anycap",
     "sifnet": "sifnet",
     "anysensor": "anysensor",
+    "boldnet": "boldnet",
 }
 
 #: Shipped pretrained models: name -> backend, model file, the forward it was
@@ -51,6 +52,12 @@ PRETRAINED["anysensor"] = dict(backend="anysensor", model="anysensor.onnx",
                                forward=None, card="anysensor.md",
                                accepts="any EEG cap or MEG array",
                                rows_per_call=256)
+
+#: Shipped BOLD synthesizers (:func:`mne_deepinverse.fmri.synthesize_bold`,
+#: ``method="deep"``): name -> backend, model file and card; not inverse
+#: models, so not in :data:`PRETRAINED`.
+SYNTHESIZERS = dict(boldnet=dict(backend="boldnet", model="boldnet.onnx",
+                                 card="boldnet.md", accepts="any EEG cap"))
 
 
 #: MNE's methods the benchmark runs (:data:`mne_deepinverse.benchmark.BASELINES`)

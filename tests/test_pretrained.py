@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mne_deepinverse import _load, apply_deep_inverse
-from mne_deepinverse._registry import BACKENDS, PRETRAINED
+from mne_deepinverse._registry import BACKENDS, PRETRAINED, SYNTHESIZERS
 from mne_deepinverse.datasets import (
     CONVDIP_CH_NAMES,
     _pretrained,
@@ -120,8 +120,13 @@ def test_one_registry():
             assert entry[key] is None or (pretrained_dir() / entry[key]).is_file()
         assert entry["model"] in hashes
         assert entry["forward"] is None or entry["forward"] in hashes
-    # every hashed file belongs to a registry entry
+    # every hashed file belongs to a registry entry (inverse models and BOLD
+    # synthesizers)
+    for entry in SYNTHESIZERS.values():
+        assert entry["backend"] in BACKENDS and entry["model"] in hashes
+        assert (pretrained_dir() / entry["card"]).is_file()
     shipped = {e[k] for e in PRETRAINED.values() for k in ("model", "forward")}
+    shipped |= {e["model"] for e in SYNTHESIZERS.values()}
     assert set(hashes) == shipped - {None}
     any_cap = [n for n, e in PRETRAINED.items() if e["forward"] is None]
     for name in any_cap:

@@ -165,6 +165,41 @@ def write_model_zoo(rst_fname, benchmark_runs=()):
         else:
             lines += ["No full benchmark run of this model is on "
                       ":doc:`benchmark_results`.", ""]
+    lines += _synthesizers(registry)
     rst_fname = Path(rst_fname)
     rst_fname.write_text("\n".join(lines) + "\n")
     return rst_fname
+
+
+def _synthesizers(registry):
+    """The section of the BOLD synthesizers (EEG-to-fMRI, not inverse models)."""
+    from mne_deepinverse._registry import SYNTHESIZERS
+    from mne_deepinverse.fmri._deep import load_synthesizer
+
+    lines = ["BOLD synthesizers", "=================", "",
+             "Networks that predict the fMRI BOLD signal of the template's regions "
+             "from EEG (:func:`mne_deepinverse.fmri.synthesize_bold` with "
+             "``method=\"deep\"``); their benchmark is on :doc:`fmri`.", ""]
+    for name, entry in SYNTHESIZERS.items():
+        card = load_synthesizer(name).card
+        spec, tr, val = card["bold"], card["training"], card["validation"]
+        path = fetch_pretrained_file(entry["model"])
+        bands = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in spec["bands"])
+        lines += [
+            name, "-" * len(name), "", f"{card['summary']}.", "",
+            f"- **input**: log band power ({bands} Hz) of any EEG cap of "
+            f"{spec['cap']['n_channels'][0]}-{spec['cap']['n_channels'][1]} channels "
+            f"on a grid of {spec['n_pixels']} virtual electrodes, {spec['n_bins']} "
+            f"bins of {spec['bin_s']:g} s before each frame",
+            f"- **output**: BOLD signal change (%) of {spec['n_regions']} regions "
+            f"of the template ({len(spec['labels'])} sources)",
+            f"- **training**: {tr['data']}; {tr['epochs']} epochs, "
+            f"{tr['samples_seen']} pairs, {tr['train_time_s'] / 60:.1f} min on "
+            f"{tr['machine']} ({tr['date']})",
+            f"- **validation** (simulated, the training generator): RMSE "
+            f"{val['rmse_pct']:.3f} %, median correlation "
+            f"{val['median_r_varying_regions']:.3f} over the regions whose BOLD "
+            "varies",
+            f"- **file**: ``{entry['model']}``, {path.stat().st_size / 1e6:.2f} MB, "
+            f"``{registry[entry['model']]}``; card: ``{entry['card']}``", ""]
+    return lines

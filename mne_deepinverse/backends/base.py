@@ -53,7 +53,7 @@ _SPECS = {}
 #: Integer hyper-parameters for which 0 means "none of it".
 _ZERO_IS_NONE = ("groups", "vertex_head", "scan")
 #: The training losses (``DeepInverse(loss=...)``; see ``backends.losses``).
-LOSSES = ("cosine_mse", "cosine_wmse", "hausdorff")
+LOSSES = ("cosine_mse", "cosine_wmse", "hausdorff", "mse")
 
 
 class Backend:

@@ -1,7 +1,7 @@
 # Authors: The mne-deepinverse developers
 # License: BSD-3-Clause
 # Copyright the mne-deepinverse contributors.
-"""Training losses on max-normalised source maps (torch)."""
+"""Training losses: on max-normalised source maps, or plain MSE (torch)."""
 
 import torch
 from mne.utils import _check_option
@@ -13,6 +13,11 @@ def cosine_mse(pred, target):
     """Cosine distance plus mean squared error, averaged over the batch."""
     cos = torch.nn.functional.cosine_similarity(pred, target, dim=1, eps=1e-8)
     return (1 - cos).mean() + torch.mean((pred - target) ** 2)
+
+
+def mse(pred, target):
+    """Mean squared error (signed targets, e.g. BOLD signal changes)."""
+    return torch.mean((pred - target) ** 2)
 
 
 def cosine_wmse(pred, target, active_weight=9.0):
@@ -78,6 +83,5 @@ class WeightedHausdorff:
 def get_loss(name, pos):
     """Return the loss callable ``loss(pred, target)``."""
     _check_option("loss", name, LOSSES)
-    if name == "hausdorff":
-        return WeightedHausdorff(pos)
-    return cosine_wmse if name == "cosine_wmse" else cosine_mse
+    losses = dict(cosine_mse=cosine_mse, cosine_wmse=cosine_wmse, mse=mse)
+    return WeightedHausdorff(pos) if name == "hausdorff" else losses[name]

@@ -7,7 +7,7 @@ import warnings
 
 import mne
 import numpy as np
-from mne.utils import _check_option, _validate_type, logger, verbose
+from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from ._haemodynamics import _check_drive, hrf_convolve
 
@@ -19,11 +19,20 @@ DEFAULT_BAND, DEFAULT_COUPLING = (8.0, 12.0), -1.0
 
 
 @verbose
-def synthesize_bold(inst, fwd, *, tr, method="hrf", model="convdip",
+def synthesize_bold(inst, fwd, *, tr, method="hrf", model=None,
                     noise_cov=None, band=DEFAULT_BAND, coupling=DEFAULT_COUPLING,
                     hrf_model="glover", lambda2=1.0 / 9.0, inverse_method="dSPM",
-                    resolution=0.1, verbose=None):
+                    resolution=0.1, on_mismatch="raise", verbose=None):
     """Predict the BOLD signal of every source from an EEG/MEG recording.
+
+    Two routes. ``method="deep"``: a network trained on simulated
+    simultaneous EEG-fMRI (``model="boldnet"``, see
+    :mod:`mne_deepinverse.backends.boldnet`) reads, for every frame of
+    ``tr`` seconds, the spectrogram of the EEG of the 24 s that end at the
+    frame's centre (any cap, interpolated onto a fixed grid) and returns
+    the BOLD signal change (%%) of the template's regions, spread over their
+    sources; run with onnxruntime. It reads EEG only (MEG channels are left
+    out), needs the template's source space and data at >= 100 Hz.
 
     ``method="hrf"``: the recording, band-passed to ``band``, is inverted
     (with ``model``: one of our models, or an MNE inverse operator), the
@@ -44,13 +53,15 @@ def synthesize_bold(inst, fwd, *, tr, method="hrf", model="convdip",
         :func:`~mne_deepinverse.apply_deep_inverse`).
     tr : float
         Repetition time (s) of the predicted BOLD.
-    method : "hrf"
+    method : "hrf" | "deep"
         The synthesis route: by the canonical HRF on the band power of
-        source estimates.
-    model : str | instance of DeepInverseModel | instance of InverseOperator
-        The inverse solution: one of our models (as for
-        :func:`~mne_deepinverse.apply_deep_inverse`), or an MNE inverse
-        operator applied with ``inverse_method`` and ``lambda2``.
+        source estimates, or by the deep synthesizer.
+    model : None | str | instance of DeepInverseModel | instance of InverseOperator
+        ``"hrf"``: the inverse solution, one of our models (as for
+        :func:`~mne_deepinverse.apply_deep_inverse`; None: ``"convdip"``) or
+        an MNE inverse operator applied with ``inverse_method`` and
+        ``lambda2``. ``"deep"``: the synthesizer (None: ``"boldnet"``, or a
+        file of ``tools/train_boldnet.py``).
     noise_cov : instance of Covariance | None
         Noise covariance, for models that need one (e.g. ``"anysensor"``).
     band : tuple of float
@@ -66,13 +77,17 @@ def synthesize_bold(inst, fwd, *, tr, method="hrf", model="convdip",
         Method of an MNE inverse operator.
     resolution : float
         Bin width (s) of the band power.
+    on_mismatch : "raise" | "warn" | "ignore"
+        ``"deep"``: what to do when the EEG cap is outside the range the
+        synthesizer was trained for.
     %(verbose)s
 
     Returns
     -------
     bold : instance of SourceEstimate | list of SourceEstimate
-        The predicted BOLD signal change (relative band power through the
-        HRF; arbitrary units) of every source, one sample per frame
+        The predicted BOLD signal change of every source (``"hrf"``: relative
+        band power through the HRF, arbitrary units; ``"deep"``: %%), one
+        sample per frame
         (``tmin``: the first frame's centre; ``tstep``: ``tr``); for Epochs,
         one per epoch.
 
@@ -81,11 +96,15 @@ def synthesize_bold(inst, fwd, *, tr, method="hrf", model="convdip",
     bold_to_nifti : The maps as a 4-D NIfTI image.
     hrf_convolve : The convolution.
     """
-    _check_option("method", method, ("hrf",))
+    _check_option("method", method, ("hrf", "deep"))
     _validate_type(inst, (mne.io.BaseRaw, mne.BaseEpochs, mne.Evoked), "inst")
     _validate_type(tr, "numeric", "tr")
     if not tr > 0:
         raise ValueError(f"tr must be positive, got {tr}.")
+    if method == "deep":
+        return _synthesize_deep(inst, fwd, tr, "boldnet" if model is None else model,
+                                on_mismatch)
+    model = "convdip" if model is None else model
     band = tuple(float(b) for b in band)
     sfreq = inst.info["sfreq"]
     if not (len(band) == 2 and 0 < band[0] < band[1] < sfreq / 2):
@@ -118,6 +137,37 @@ def synthesize_bold(inst, fwd, *, tr, method="hrf", model="convdip",
         out.append(_bold_stc(power, vertices, src, epochs.times[0],
                              per_bin / sfreq, tr, coupling, hrf_model))
     return out
+
+
+def _synthesize_deep(inst, fwd, tr, model, on_mismatch):
+    """The deep route (see :func:`synthesize_bold`)."""
+    from ._deep import bind_synthesizer, load_synthesizer, synthesize_deep
+
+    synth = load_synthesizer(model)
+    names, fwd, interp = bind_synthesizer(synth, inst, fwd, on_mismatch)
+    highpass = inst.info["highpass"] or 0.0
+    if synth.spec.get("slow") and highpass > 0.01:
+        warn(f"The data were high-passed at {highpass:g} Hz. The deep route also "
+             "reads the EEG's slow potential (fluctuations of 0.02-0.5 Hz, which "
+             "the BOLD signal follows in its training data); a high-pass above "
+             "0.01 Hz removes part of it and the prediction leans on band power "
+             "alone. Record or keep the data DC-coupled (or high-passed at <= "
+             "0.01 Hz) where you can.")
+    sfreq = inst.info["sfreq"]
+    length = (inst.n_times if isinstance(inst, mne.io.BaseRaw)
+              else len(inst.times))
+    _check_drive(np.zeros((1, length)), sfreq, tr)  # at least one TR
+    inst = inst.copy().pick(names)
+    if isinstance(inst, mne.io.BaseRaw):
+        inst.load_data().apply_proj(verbose=False)
+        data = inst.get_data(reject_by_annotation="NaN")
+        return synthesize_deep(data, sfreq, 0.0, synth, interp, fwd, tr)
+    inst.apply_proj(verbose=False)
+    if isinstance(inst, mne.Evoked):
+        return synthesize_deep(inst.data, sfreq, inst.times[0], synth, interp,
+                               fwd, tr)
+    return [synthesize_deep(epoch, sfreq, inst.times[0], synth, interp, fwd, tr)
+            for epoch in inst.get_data()]
 
 
 def _invert(evoked, *, fwd, model, noise_cov, lambda2, inverse_method, per_bin):

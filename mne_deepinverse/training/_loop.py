@@ -55,6 +55,7 @@ def fit_network(
     num_workers=0,
     strategy="single",
     checkpoint=None,
+    normalise_target=True,
 ):
     """Train ``net`` on ``data`` with Adam, a plateau schedule and early stopping.
 
@@ -119,6 +120,11 @@ def fit_network(
         rate, loss, seed, patience or network) is refused. The file is
         removed once training ends.
 
+    normalise_target : bool
+        Train on source magnitudes scaled to a peak of 1 per map (True), or
+        on the targets as they are (False: e.g. BOLD signal changes, with
+        ``loss="mse"``).
+
     Returns
     -------
     record : dict
@@ -155,8 +161,11 @@ def fit_network(
     def prepare(x):
         return normalise_torch(x, white_t) if normalise_input else x
 
+    def target(y):
+        return normalise_sources(y) if normalise_target else y
+
     Xv = prepare(tensor(data.X_val))
-    Yv = normalise_sources(tensor(data.Y_val))
+    Yv = target(tensor(data.Y_val))
     loader = torch.utils.data.DataLoader(data, batch_size=None,
                                          num_workers=num_workers)
     best, best_state, bad_epochs = np.inf, None, 0
@@ -189,7 +198,7 @@ def fit_network(
         total, steps = 0.0, 0
         for X, Y in loader:
             x = prepare(tensor(X))
-            y = normalise_sources(tensor(Y))
+            y = target(tensor(Y))
             if target_transform is not None:
                 y = target_transform(y)
             opt.zero_grad(set_to_none=True)
