@@ -78,8 +78,10 @@ _INV = {}
 
 
 def _inverse_operator(info, fwd_free):
-    """MNE's inverse operator (ad hoc noise covariance, fixed orientation),
-    made once: every segment has the same channels."""
+    """Return MNE's inverse operator (ad hoc covariance, fixed orientation).
+
+    Made once: every segment has the same channels.
+    """
     import mne
 
     key = tuple(info["ch_names"])
@@ -92,8 +94,6 @@ def _inverse_operator(info, fwd_free):
 
 def run_segment(seed, args, fwd, fwd_free, tr=2.0):
     """Simulate one segment and score every route on it."""
-    import mne
-
     from mne_deepinverse.fmri import hrf_convolve, simulate_eeg_fmri, synthesize_bold
 
     rng = np.random.default_rng([seed, 7])
@@ -219,7 +219,7 @@ def main():
 
 
 def results_table(result):
-    """The results as reStructuredText (for the documentation's fMRI page)."""
+    """Return the results as reStructuredText (the documentation's fMRI page)."""
     set_ = result["settings"]
     cmd = "python benchmarks/bench_bold.py" + (
         f" --n-segments {set_['n_segments']}" if set_["n_segments"] != 200 else "")

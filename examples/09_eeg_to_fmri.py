@@ -22,9 +22,10 @@ The two routes:
    is active) and convolved with the canonical haemodynamic response function
    (HRF). The unit is arbitrary.
 2. ``method="deep"``: a network (``"boldnet"``) trained on *simulated*
-   simultaneous EEG-fMRI reads, for every fMRI frame, the spectrogram of the
-   EEG of the 24 s before it (any cap, interpolated onto a fixed grid) and
-   returns the BOLD signal change, in percent, of every source.
+   simultaneous EEG-fMRI reads, for every fMRI frame, the EEG of the 24 s
+   before it (its slow potential, second by second, on a fixed grid onto
+   which any cap is interpolated) and returns the BOLD signal change, in
+   percent of the recording's mean, of every source.
 
 **Read the result with care.** There is no measured BOLD here, so nothing in
 this example is validated; it shows how the tools fit together. The data are
@@ -300,18 +301,17 @@ plt.show()
 #   the any-cap model and dSPM agree only in part (the temporal and spatial
 #   correlations above).
 # * **The deep route** learned from simulations only, in which BOLD follows
-#   the regions' neural input and EEG alpha power falls with activity; on
-#   real EEG it returns what that simulation would predict, per region of
-#   its parcellation (hence the blocky maps), in percent. The 24-s window of
-#   each of the first frames reaches back before the recording starts, and
-#   those bins are set to the recording's mean. With the model shipped when
-#   this example was written, nearly all of the predicted variance was one
-#   time course common to all sources, rising over the excerpt as the windows
-#   filled with EEG (the "common time course" line, the top panel of the
-#   time courses): an effect of the recording's start more than a regional
-#   signal, and barely correlated with the HRF routes. Its model card
-#   (``mne_deepinverse/pretrained/boldnet.md``) gives what it achieves on
-#   held-out simulations.
+#   the regions' neural input; what it reads is the EEG's slow potential (in
+#   the simulations, the band powers carried next to no information on the
+#   regions' BOLD). This recording was high-passed at 0.1 Hz when it was
+#   made, which removes much of that slow potential (the warning above): its
+#   prediction here rests on what is left. The 24-s windows of the first
+#   frames reach back before the recording starts (those bins are set to the
+#   recording's mean). Much of its predicted variance is one time course
+#   shared by all sources (the "common time course" line), and it agrees
+#   little with the HRF routes. Its accuracy on held-out simulations, where
+#   it does better than the HRF routes, is on the EEG-to-fMRI page of the
+#   documentation; on real EEG it is not validated.
 # * **What would validate it:** simultaneous EEG-fMRI with a design the TR
 #   can resolve (blocks, or events several seconds apart), such as the
 #   auditory and visual oddball EEG-fMRI data on OpenNeuro (ds000116):

@@ -30,11 +30,17 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 CAPS = ("convdip", "colin27_1020", "biosemi64")
-CONFIG = dict(grid_shape=[12, 12], bands=[[1.0, 4.0], [4.0, 8.0], [8.0, 13.0],
-                                          [13.0, 30.0], [30.0, 45.0]],
+# Features: the slow potential only. On the simulations the band powers of
+# 1-45 Hz carried next to no information on the regions' BOLD (ridge
+# regression on HRF-weighted windows, 48 training and 16 held-out runs of the
+# 31-channel cap: median correlation 0.03 with the five bands, 0.29 with the
+# slow potential alone, 0.24 with both); with alpha power added to the slow
+# potential this network reached 0.20-0.24 against 0.27-0.32 without.
+CONFIG = dict(grid_shape=[12, 12], bands=[],
               bin_s=1.0, n_bins=24, n_regions=400, duration=120.0, tr=2.0,
               sfreq=100.0, snr_db=[0.0, 10.0], batch_size=128, n_val_runs=16,
-              runs_per_job=8, learning_rate=1e-3, patience=8, n_parcellations=12,
+              runs_per_job=8, learning_rate=1e-3, weight_decay=0.01, patience=3,
+              n_parcellations=12,
               sim_regions=[100, 200, 300])
 
 
@@ -52,7 +58,7 @@ def simulate_pool(pairs, n_runs, seed, n_jobs):
 
 
 def cap_forwards():
-    """The template forwards (ico4, fixed) of the training caps."""
+    """Return the template forwards (ico4, fixed) of the training caps."""
     from mne_deepinverse.benchmark._protocol import _montage_info
     from mne_deepinverse.datasets import make_template_forward, read_pretrained_forward
 
@@ -64,7 +70,7 @@ def cap_forwards():
 
 
 def make_spec(fwd, seed):
-    """The card's ``bold`` entry: grid, spectrogram, regions of the template."""
+    """Return the card's ``bold`` entry: grid, features, template regions."""
     from mne_deepinverse._caps import grid_directions
     from mne_deepinverse._load import load_model
     from mne_deepinverse._utils import _source_positions, _src_space_ids
@@ -102,7 +108,8 @@ def main():
     parser.add_argument("--n-runs", type=int, default=320,
                         help="simulated runs of 120 s (60 frames each)")
     parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=ROOT / "mne_deepinverse" / "pretrained")
+    parser.add_argument("--out", type=Path,
+                        default=ROOT / "mne_deepinverse" / "pretrained")
     args = parser.parse_args()
     t0 = time.perf_counter()
     mne.set_log_level("WARNING")
@@ -139,6 +146,7 @@ def main():
         net, data, n_epochs=args.epochs, learning_rate=CONFIG["learning_rate"],
         loss="mse", patience=CONFIG["patience"], seed=args.seed,
         normalise_input=False, normalise_target=False,
+        weight_decay=CONFIG["weight_decay"],
         max_time_s=args.minutes * 60, checkpoint=args.checkpoint)
     # validation: correlation of predicted and true regional BOLD per region
     with torch.no_grad():
@@ -167,35 +175,46 @@ def main():
           f"{(time.perf_counter() - t0) / 60:.1f} min")
 
 
+def features(spec):
+    """Return the features of a card's ``bold`` entry, in words."""
+    bands = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in spec["bands"])
+    out = [f"the log band power ({bands} Hz)"] if bands else []
+    if spec.get("slow"):
+        out.append("the slow potential (every bin's mean, a standardised map)")
+    return " and ".join(out)
+
+
 def write_card(fname, card):
-    """The human-readable model card (Markdown)."""
-    tr = card["training"]
-    spec = card["bold"]
+    """Write the human-readable model card (Markdown)."""
+    tr, spec, val = card["training"], card["bold"], card["validation"]
+    cap, cfg = spec["cap"], tr["config"]
     lines = [
         "# boldnet", "",
         card["summary"] + ".", "",
         "- backend: `boldnet` (`mne_deepinverse.backends.boldnet`); applied by "
         "`mne_deepinverse.fmri.synthesize_bold(inst, fwd, tr=..., method=\"deep\")`",
-        f"- input: per fMRI frame, the log band power ({', '.join(f'{lo:g}-{hi:g}' for lo, hi in spec['bands'])} Hz) "
-        f"of the EEG on a {spec['cap']['grid_shape'][0]}x{spec['cap']['grid_shape'][1]} "
-        f"scalp grid ({spec['n_pixels']} pixels; any cap of {spec['cap']['n_channels'][0]}-"
-        f"{spec['cap']['n_channels'][1]} channels, spherical splines) and its slow potential "
-        f"(every bin's mean, a standardised map) in {spec['n_bins']} bins "
-        f"of {spec['bin_s']:g} s that end at the frame's centre, relative to the recording's "
-        "mean; the EEG is read as recorded, without a high-pass filter (DC-coupled)",
-        f"- output: BOLD signal change (%) of {spec['n_regions']} regions of the template "
+        f"- input: per fMRI frame, {features(spec)} of the EEG on a "
+        f"{cap['grid_shape'][0]}x{cap['grid_shape'][1]} scalp grid "
+        f"({spec['n_pixels']} pixels; any cap of {cap['n_channels'][0]}-"
+        f"{cap['n_channels'][1]} channels, spherical splines) in "
+        f"{spec['n_bins']} bins of {spec['bin_s']:g} s that end at the frame's "
+        "centre, relative to the recording's mean; the EEG is read as recorded, "
+        "without a high-pass filter (DC-coupled)",
+        "- output: BOLD signal change (%, relative to the recording's mean) of "
+        f"{spec['n_regions']} regions of the template "
         "(ico4, 5124 sources; k-means parcellation), spread over their sources",
         f"- training data: {tr['data']}; caps {', '.join(tr['caps'])}; "
-        f"{tr['config']['duration']:g}-s runs at {tr['config']['sfreq']:g} Hz, TR "
-        f"{tr['config']['tr']:g} s, EEG SNR {tr['config']['snr_db'][0]:g}-"
-        f"{tr['config']['snr_db'][1]:g} dB, 3-15 active regions per run in blocks of 6-20 s",
+        f"{cfg['duration']:g}-s runs at {cfg['sfreq']:g} Hz, TR {cfg['tr']:g} s, "
+        f"EEG SNR {cfg['snr_db'][0]:g}-{cfg['snr_db'][1]:g} dB, 3-15 active "
+        "regions per run in blocks of 6-20 s",
         f"- training: {tr['epochs']} epochs, {tr['samples_seen']} pairs, "
         f"{tr['train_time_s'] / 60:.1f} min on {tr['machine']} ({tr['date']}); "
-        f"best validation MSE {tr['best_val_loss']:.4g} (%^2); {tr['n_parameters']} parameters",
-        f"- validation ({card['validation']['n_pairs']} simulated pairs of the training "
-        f"generator): RMSE {card['validation']['rmse_pct']:.3f} %, median correlation "
-        f"over the {card['validation']['n_varying_regions']} regions whose BOLD varies "
-        f"{card['validation']['median_r_varying_regions']:.3f}",
+        f"best validation MSE {tr['best_val_loss']:.4g} (%^2); "
+        f"{tr['n_parameters']} parameters",
+        f"- validation ({val['n_pairs']} simulated pairs of the training "
+        f"generator): RMSE {val['rmse_pct']:.3f} %, median correlation over the "
+        f"{val['n_varying_regions']} regions whose BOLD varies "
+        f"{val['median_r_varying_regions']:.3f}",
         "- reproduce: `python tools/train_boldnet.py`", "",
         "## Benchmark", "",
         "Held-out simulations (other seeds, parcellations and haemodynamics): "

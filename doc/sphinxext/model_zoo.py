@@ -172,7 +172,7 @@ def write_model_zoo(rst_fname, benchmark_runs=()):
 
 
 def _synthesizers(registry):
-    """The section of the BOLD synthesizers (EEG-to-fMRI, not inverse models)."""
+    """Return the section of the BOLD synthesizers (not inverse models)."""
     from mne_deepinverse._registry import SYNTHESIZERS
     from mne_deepinverse.fmri._deep import load_synthesizer
 
@@ -185,13 +185,16 @@ def _synthesizers(registry):
         spec, tr, val = card["bold"], card["training"], card["validation"]
         path = fetch_pretrained_file(entry["model"])
         bands = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in spec["bands"])
+        feats = [f"log band power ({bands} Hz)"] if bands else []
+        feats += ["the slow potential (bin means)"] if spec.get("slow") else []
         lines += [
             name, "-" * len(name), "", f"{card['summary']}.", "",
-            f"- **input**: log band power ({bands} Hz) of any EEG cap of "
+            f"- **input**: {' and '.join(feats)} of any EEG cap of "
             f"{spec['cap']['n_channels'][0]}-{spec['cap']['n_channels'][1]} channels "
             f"on a grid of {spec['n_pixels']} virtual electrodes, {spec['n_bins']} "
             f"bins of {spec['bin_s']:g} s before each frame",
-            f"- **output**: BOLD signal change (%) of {spec['n_regions']} regions "
+            f"- **output**: BOLD signal change (%, relative to the recording's "
+            f"mean) of {spec['n_regions']} regions "
             f"of the template ({len(spec['labels'])} sources)",
             f"- **training**: {tr['data']}; {tr['epochs']} epochs, "
             f"{tr['samples_seen']} pairs, {tr['train_time_s'] / 60:.1f} min on "

@@ -59,7 +59,8 @@ class BoldSynthesizer:
             raise RuntimeError(
                 f"Could not read {fname} as a BOLD synthesizer ({exc}): it is "
                 "corrupted or not a file of tools/train_boldnet.py.") from None
-        if card.get("backend") != "boldnet" or "bold" not in card:
+        backends = {entry["backend"] for entry in SYNTHESIZERS.values()}
+        if card.get("backend") not in backends or "bold" not in card:
             raise ValueError(
                 f"{fname} is a {card.get('backend')!r} model, not a BOLD "
                 "synthesizer: the deep route needs a BoldNet (model='boldnet'). "
@@ -96,8 +97,10 @@ def load_synthesizer(model):
 
 
 def source_space_digest(src):
-    """sha256 of a source space's used vertices (what a synthesizer's regions
-    are defined on)."""
+    """Return the sha256 of a source space's used vertices.
+
+    A synthesizer's regions are defined on them.
+    """
     h = hashlib.sha256()
     for s in src:
         h.update(np.asarray(s["vertno"], np.int64).tobytes())
@@ -152,17 +155,15 @@ def synthesize_deep(data, sfreq, tmin, synth, interp, fwd, tr):
     ``tr`` start at the first sample (centres ``(k + 0.5) tr``).
     """
     spec = synth.spec
-    lo = min(b[0] for b in spec["bands"])
-    if sfreq / 2 <= max(b[1] for b in spec["bands"]):
+    top = max((b[1] for b in spec["bands"]), default=0.0)
+    if top and sfreq / 2 <= top:
         raise ValueError(
-            f"The deep route reads EEG power up to "
-            f"{max(b[1] for b in spec['bands']):g} Hz; the data's Nyquist "
-            f"frequency is {sfreq / 2:g} Hz. Record at >= 100 Hz.")
+            f"The deep route reads EEG power up to {top:g} Hz; the data's "
+            f"Nyquist frequency is {sfreq / 2:g} Hz. Record at >= {4 * top:g} Hz.")
     n_frames = int(np.floor(data.shape[1] / sfreq / tr + 1e-9))
     frame_times = (np.arange(n_frames) + 0.5) * tr
     logger.info(f"    BoldNet: {n_frames} frame(s) of {tr:g} s from "
-                f"{len(interp)} EEG channels ({lo:g}-"
-                f"{max(b[1] for b in spec['bands']):g} Hz)")
+                f"{len(interp)} EEG channels")
     bold = synth.predict(synth.windows(data, sfreq, interp, frame_times))
     src = fwd["src"]
     return mne.SourceEstimate(bold.astype(np.float64),

@@ -73,7 +73,7 @@ def band_log_power(data, sfreq, bands, bin_s):
 
 
 def slow_potential(data, sfreq, bin_s):
-    """The slow potential of every channel: its mean in consecutive bins.
+    """Return the slow potential of every channel: its mean in consecutive bins.
 
     Parameters
     ----------
@@ -104,13 +104,15 @@ def slow_potential(data, sfreq, bin_s):
 
 
 def n_features(spec):
-    """Features per pixel and bin of a synthesizer's card entry: its bands, and
-    the slow potential when ``spec["slow"]``."""
+    """Return the number of features per pixel and bin of a card's entry.
+
+    Its bands, and the slow potential when ``spec["slow"]``.
+    """
     return len(spec["bands"]) + int(bool(spec.get("slow", False)))
 
 
 def frame_windows(power, bin_s, frame_times, n_bins):
-    """The ``n_bins`` bins that end at every frame's centre.
+    """Return the ``n_bins`` bins that end at every frame's centre.
 
     Parameters
     ----------
@@ -167,8 +169,9 @@ def spectrogram_windows(data, sfreq, interp, frame_times, *, bands=BANDS, bin_s=
     """
     grid = np.einsum("cp,rct->rpt", np.asarray(interp, np.float64),
                      np.asarray(data, np.float64))
-    power = band_log_power(grid, sfreq, bands, bin_s)
+    feats = [band_log_power(grid, sfreq, bands, bin_s)] if len(bands) else []
     if slow:
-        power = np.concatenate(
-            [power, slow_potential(grid, sfreq, bin_s)[:, :, None]], axis=2)
-    return frame_windows(power, bin_s, frame_times, n_bins)
+        feats.append(slow_potential(grid, sfreq, bin_s)[:, :, None])
+    if not feats:
+        raise ValueError("No feature: give bands, or slow=True.")
+    return frame_windows(np.concatenate(feats, axis=2), bin_s, frame_times, n_bins)

@@ -9,7 +9,8 @@ drawn from a bank, activation blocks, haemodynamic parameters per region
 from their published ranges, EEG noise at a drawn SNR) on one of the caps
 given; every fMRI frame of a run is one pair: the spectrogram window of its
 EEG on the grid, and the noise-free BOLD signal change (%) of the
-synthesizer's regions (the mean over their sources).
+synthesizer's regions (the mean over their sources), relative to its mean
+over the run.
 """
 
 import numpy as np
@@ -87,8 +88,11 @@ class BoldPairs:
                     f"{self.frames_per_run} frames per run")
 
     def simulate(self, n, rng):
-        """Return ``n`` pairs: windows ``(n, n_pixels, n_bands, n_bins)`` and
-        regional BOLD ``(n, n_regions)`` (%)."""
+        """Return ``n`` pairs of windows and regional BOLD.
+
+        Windows ``(n, n_pixels, n_features, n_bins)``, BOLD ``(n, n_regions)``
+        (%, relative to the run's mean).
+        """
         rng = _check_random_state(rng)
         n_runs = -(-n // self.frames_per_run)
         gain, interp = self.caps[rng.integers(len(self.caps))]
@@ -103,9 +107,11 @@ class BoldPairs:
                                 runs["frame_times"], bands=spec["bands"],
                                 bin_s=spec["bin_s"], n_bins=spec["n_bins"],
                                 slow=bool(spec.get("slow", False)))
-        # BOLD of every source (its simulated region's), averaged into ours
+        # BOLD of every source (its simulated region's), averaged into ours,
+        # relative to the run's mean (as fMRI is read)
         Y = np.einsum("rsf,sk->rfk", runs["bold_clean"][:, labels],
                       self.to_regions) * 100.0
+        Y -= Y.mean(axis=1, keepdims=True)
         X = X.reshape(-1, *X.shape[2:])
         Y = Y.reshape(-1, Y.shape[-1]).astype(np.float32)
         keep = np.sort(rng.choice(len(X), n, replace=False))

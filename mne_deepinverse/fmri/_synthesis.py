@@ -16,6 +16,8 @@ from ._haemodynamics import _check_drive, hrf_convolve
 #: relative change, negated, is the classic EEG regressor of BOLD in
 #: simultaneous EEG-fMRI (Goldman et al. 2002; Laufs et al. 2003).
 DEFAULT_BAND, DEFAULT_COUPLING = (8.0, 12.0), -1.0
+#: The deep route's default synthesizer.
+DEFAULT_SYNTHESIZER = "boldnet"
 
 
 @verbose
@@ -102,8 +104,9 @@ def synthesize_bold(inst, fwd, *, tr, method="hrf", model=None,
     if not tr > 0:
         raise ValueError(f"tr must be positive, got {tr}.")
     if method == "deep":
-        return _synthesize_deep(inst, fwd, tr, "boldnet" if model is None else model,
-                                on_mismatch)
+        if model is None:
+            model = DEFAULT_SYNTHESIZER
+        return _synthesize_deep(inst, fwd, tr, model, on_mismatch)
     model = "convdip" if model is None else model
     band = tuple(float(b) for b in band)
     sfreq = inst.info["sfreq"]
@@ -140,7 +143,7 @@ def synthesize_bold(inst, fwd, *, tr, method="hrf", model=None,
 
 
 def _synthesize_deep(inst, fwd, tr, model, on_mismatch):
-    """The deep route (see :func:`synthesize_bold`)."""
+    """Run the deep route (see :func:`synthesize_bold`)."""
     from ._deep import bind_synthesizer, load_synthesizer, synthesize_deep
 
     synth = load_synthesizer(model)
@@ -150,8 +153,8 @@ def _synthesize_deep(inst, fwd, tr, model, on_mismatch):
         warn(f"The data were high-passed at {highpass:g} Hz. The deep route also "
              "reads the EEG's slow potential (fluctuations of 0.02-0.5 Hz, which "
              "the BOLD signal follows in its training data); a high-pass above "
-             "0.01 Hz removes part of it and the prediction leans on band power "
-             "alone. Record or keep the data DC-coupled (or high-passed at <= "
+             "0.01 Hz removes part of it, and with it part of what the prediction "
+             "rests on. Record or keep the data DC-coupled (or high-passed at <= "
              "0.01 Hz) where you can.")
     sfreq = inst.info["sfreq"]
     length = (inst.n_times if isinstance(inst, mne.io.BaseRaw)

@@ -56,6 +56,7 @@ def fit_network(
     strategy="single",
     checkpoint=None,
     normalise_target=True,
+    weight_decay=0.0,
 ):
     """Train ``net`` on ``data`` with Adam, a plateau schedule and early stopping.
 
@@ -120,6 +121,8 @@ def fit_network(
         rate, loss, seed, patience or network) is refused. The file is
         removed once training ends.
 
+    weight_decay : float
+        Decoupled weight decay (AdamW); 0: Adam.
     normalise_target : bool
         Train on source magnitudes scaled to a peak of 1 per map (True), or
         on the targets as they are (False: e.g. BOLD signal changes, with
@@ -147,7 +150,9 @@ def fit_network(
         model = torch.nn.parallel.DistributedDataParallel(
             net, device_ids=[device.index] if device.type == "cuda" else None)
     loss_fn = _flat_loss(get_loss(loss, data.source_pos))
-    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    opt = (torch.optim.AdamW(model.parameters(), lr=learning_rate,
+                             weight_decay=weight_decay) if weight_decay > 0
+           else torch.optim.Adam(model.parameters(), lr=learning_rate))
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=0.5, patience=max(1, patience // 2)
     )
@@ -173,6 +178,7 @@ def fit_network(
     n_seen, first, done_s = 0, 0, 0.0
     ckpt = _TrainingCheckpoint(checkpoint, net, dict(
         learning_rate=float(learning_rate), loss=loss, seed=int(seed),
+        weight_decay=float(weight_decay),
         patience=int(patience), world=world))
     state = ckpt.load(device)
     if state is not None:
