@@ -138,10 +138,10 @@ def _have_sample_recording():
 # project's test data next to the repository, or MNE's sample data).
 _pattern = r"/\d\d_"
 if _plot and not _have_sample_recording():
-    print("mne-deepinverse docs: MNE sample recording not found, examples 03 "
-          "and 08 are shown without running them (see examples/03_real_data_"
+    print("mne-deepinverse docs: MNE sample recording not found, examples 03, "
+          "08 and 09 are shown without running them (see examples/03_real_data_"
           "n100.py)")
-    _pattern = r"/(?!03_|08_)\d\d_"
+    _pattern = r"/(?!03_|08_|09_)\d\d_"
 sphinx_gallery_conf = {
     "examples_dirs": ["../examples"],
     "gallery_dirs": ["auto_examples"],

@@ -203,7 +203,7 @@ for name, stc in bold.items():
 # correlate this strongly make the contrast unstable. A null distribution
 # that keeps all of this: shuffle which events are auditory and which are
 # visual, refit, and count how often the shuffled design gives a larger
-# maximum |t| and as many "significant" sources.
+# maximum :math:`|t|` and as many "significant" sources.
 rng = np.random.default_rng(0)
 n_perm = 200
 null_max = {name: np.empty(n_perm) for name in bold}
@@ -289,7 +289,7 @@ plt.show()
 # * **The t values are not p values.** Predicted BOLD is smooth (the HRF, the
 #   24-s windows), so the residuals are autocorrelated and OLS overstates
 #   every t. Shuffling which events are auditory and which visual gives the
-#   HRF routes maxima of |t|, and shares of "significant" sources, as large
+#   HRF routes maxima of :math:`|t|`, and shares of "significant" sources, as large
 #   as the true labels do (the "shuffled labels" lines): their contrast maps
 #   are what a random split of the events gives too. An fMRI analysis would
 #   model the autocorrelation (nilearn's ``FirstLevelModel`` with
