@@ -223,6 +223,10 @@ def results_table(result):
     set_ = result["settings"]
     cmd = "python benchmarks/bench_bold.py" + (
         f" --n-segments {set_['n_segments']}" if set_["n_segments"] != 200 else "")
+    if list(set_["models"]) != list(ROUTES_MODELS):
+        cmd += " --models " + " ".join(set_["models"])
+    if not set_.get("deep", True):
+        cmd += " --no-deep"
     lines = [
         f"``{cmd}``: {set_['n_segments']} held-out segments of "
         f"{set_['duration']:g} s (seeds from {set_['seed']}; EEG on the template's "
@@ -232,7 +236,7 @@ def results_table(result):
         "the per-segment median correlation over the regions that carry "
         "activity, RMSE after one gain per segment, and the SSIM of the volumes; "
         "the paired mean difference of the correlation against the better of "
-        "dSPM and eLORETA, with its permutation p-value:", "",
+        "dSPM and eLORETA, with its permutation p-value (9999 resamples):", "",
         ".. list-table::", "   :header-rows: 1", "",
         "   * - route", "     - correlation", "     - RMSE (%)", "     - SSIM",
         "     - vs MNE (correlation)"]
