@@ -208,7 +208,8 @@ def write_card(fname, card):
         f"EEG SNR {cfg['snr_db'][0]:g}-{cfg['snr_db'][1]:g} dB, 3-15 active "
         "regions per run in blocks of 6-20 s",
         f"- training: {tr['epochs']} epochs, {tr['samples_seen']} pairs, "
-        f"{tr['train_time_s'] / 60:.1f} min on {tr['machine']} ({tr['date']}); "
+        f"{tr['train_time_s']:.1f} s of training (after the simulation) on "
+        f"{tr['machine']} ({tr['date']}); "
         f"best validation MSE {tr['best_val_loss']:.4g} (%^2); "
         f"{tr['n_parameters']} parameters",
         f"- validation ({val['n_pairs']} simulated pairs of the training "

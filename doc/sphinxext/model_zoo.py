@@ -171,6 +171,11 @@ def write_model_zoo(rst_fname, benchmark_runs=()):
     return rst_fname
 
 
+def _duration(seconds):
+    """Return a duration in words (s below two minutes, else min)."""
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def _synthesizers(registry):
     """Return the section of the BOLD synthesizers (not inverse models)."""
     from mne_deepinverse._registry import SYNTHESIZERS
@@ -197,7 +202,7 @@ def _synthesizers(registry):
             f"mean) of {spec['n_regions']} regions "
             f"of the template ({len(spec['labels'])} sources)",
             f"- **training**: {tr['data']}; {tr['epochs']} epochs, "
-            f"{tr['samples_seen']} pairs, {tr['train_time_s'] / 60:.1f} min on "
+            f"{tr['samples_seen']} pairs, {_duration(tr['train_time_s'])} on "
             f"{tr['machine']} ({tr['date']})",
             f"- **validation** (simulated, the training generator): RMSE "
             f"{val['rmse_pct']:.3f} %, median correlation "
