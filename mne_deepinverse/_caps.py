@@ -60,7 +60,7 @@ def _unit(pos, origin):
     return vec / np.linalg.norm(vec, axis=1, keepdims=True)
 
 
-def cap_interpolation(pos, cap):
+def cap_interpolation(pos, cap, *, inside_only=False):
     """Spherical-spline interpolation from electrodes onto the grid.
 
     Parameters
@@ -69,12 +69,14 @@ def cap_interpolation(pos, cap):
         Electrode positions (head coordinates, m).
     cap : dict
         The model card's ``cap`` entry.
+    inside_only : bool
+        Leave out the pixels outside the grid's disc (the image's corners).
 
     Returns
     -------
     interp : array of float32, shape (n_channels, n_pixels)
         ``image = eeg @ interp`` for EEG samples ``(n, n_channels)``; pixels
-        outside the grid's disc get zero.
+        outside the grid's disc get zero (or are left out).
     """
     from mne.channels.interpolation import _make_interpolation_matrix
 
@@ -83,6 +85,8 @@ def cap_interpolation(pos, cap):
     interp = np.zeros((len(dirs), len(unit)))
     interp[inside] = _make_interpolation_matrix(unit, dirs[inside],
                                                 alpha=cap["alpha"])
+    if inside_only:
+        interp = interp[inside]
     return np.ascontiguousarray(interp.T, dtype=np.float32)
 
 

@@ -11,7 +11,7 @@ import mne
 import numpy as np
 from mne.utils import _validate_type, logger
 
-from .._caps import cap_interpolation, check_cap, grid_directions
+from .._caps import cap_interpolation, check_cap
 from .._card import CARD_KEY
 from .._onnx import check_seal
 from .._registry import SYNTHESIZERS
@@ -66,9 +66,7 @@ class BoldSynthesizer:
                 "synthesizer: the deep route needs a BoldNet (model='boldnet'). "
                 "Inverse models go through method='hrf'.")
         check_seal(data, card)
-        self.card, self.name = card, name
-        self.spec = card["bold"]
-        self.key = hashlib.sha256(data).hexdigest()
+        self.card, self.spec = card, card["bold"]
 
     def windows(self, data, sfreq, interp, frame_times):
         """Spectrogram windows ``(n_frames, n_pixels, n_bands, n_bins)``."""
@@ -144,8 +142,7 @@ def bind_synthesizer(synth, inst, fwd, on_mismatch="raise"):
                     for n in names])
     cap = spec["cap"]
     check_cap(names, pos, cap, on_mismatch)
-    _, inside, _ = grid_directions(cap["grid_shape"], cap["theta_max_deg"])
-    return names, fwd, cap_interpolation(pos, cap)[:, inside]
+    return names, fwd, cap_interpolation(pos, cap, inside_only=True)
 
 
 def synthesize_deep(data, sfreq, tmin, synth, interp, fwd, tr):

@@ -16,7 +16,7 @@ over the run.
 import numpy as np
 from mne.utils import ProgressBar, logger
 
-from .._caps import cap_interpolation, grid_directions
+from .._caps import cap_interpolation
 from .._sensors import sensor_gain
 from .._utils import _check_random_state, _source_positions, _src_space_ids
 from ..simulation import make_parcellation, region_connectivity
@@ -67,13 +67,12 @@ class BoldPairs:
         self.spec, self.duration, self.tr, self.sfreq = spec, duration, tr, sfreq
         self.snr_db = snr_db
         cap = spec["cap"]
-        _, inside, _ = grid_directions(cap["grid_shape"], cap["theta_max_deg"])
         self.caps = []
         for fwd in fwds:
             gain, ch_names, _ = sensor_gain(fwd, ("eeg",))
             pos = np.array([ch["loc"][:3] for ch in fwd["info"]["chs"]
                             if ch["ch_name"] in ch_names])
-            self.caps.append((gain, cap_interpolation(pos, cap)[:, inside]))
+            self.caps.append((gain, cap_interpolation(pos, cap, inside_only=True)))
         pos = _source_positions(fwds[0])
         space = _src_space_ids(fwds[0]["src"])
         self.to_regions = region_average(np.asarray(spec["labels"]),
