@@ -19,6 +19,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             "apply_deep_inverse_raw",
         ],
         "_card": ["ModelCard"],
+        "_fit": ["goodness_of_fit"],
         "_model": ["DeepInverseModel", "PreparedModel", "read_deep_inverse_model"],
         "estimator": ["DeepInverse", "read_deep_inverse"],
         "fmri": ["bold_to_nifti", "synthesize_bold"],

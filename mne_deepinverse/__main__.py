@@ -70,6 +70,22 @@ def _demo(args, error):
 CHECKPOINT = "benchmark.checkpoint.json"
 
 
+def _real_data(args, error):
+    from ._demo import _check_out_dir
+    from .benchmark._real import format_real_data, run_real_data
+
+    try:
+        _check_out_dir(args.out_dir)
+    except (ValueError, OSError) as exc:
+        error(str(exc))
+    result = run_real_data(args.fname, models=tuple(args.models),
+                           methods=tuple(args.methods), sensors=tuple(args.sensors),
+                           out_dir=args.out_dir)
+    print(format_real_data(result))
+    print(f"Saved real_data.json and real_data.rst in {args.out_dir}")
+    return 0
+
+
 def _benchmark(args, error):
     from pathlib import Path
 
@@ -221,6 +237,25 @@ def main(argv=None):
                         "test data are checked sample by sample) and only the "
                         "deep models run")
     p.set_defaults(func=_benchmark)
+    from ._registry import REAL_DATA_METHODS as MNE_METHODS
+    from ._registry import REAL_DATA_MODELS as EEG_MODELS
+    from ._registry import REAL_DATA_SENSORS as SENSOR_SETS
+
+    p = sub.add_parser(
+        "real-data",
+        help="where each model and MNE's methods put the auditory and visual "
+             "responses of the MNE sample recording (EEG, MEG, EEG+MEG)")
+    p.add_argument("--fname", default=None,
+                   help="the recording (default: the full sample recording if "
+                        "downloaded, else the project's 24-s excerpt)")
+    p.add_argument("--models", nargs="+", default=list(EEG_MODELS),
+                   choices=EEG_MODELS, metavar="MODEL")
+    p.add_argument("--methods", nargs="+", default=list(MNE_METHODS),
+                   choices=MNE_METHODS, metavar="METHOD")
+    p.add_argument("--sensors", nargs="+", default=list(SENSOR_SETS),
+                   choices=SENSOR_SETS)
+    p.add_argument("--out-dir", default="real_data_results")
+    p.set_defaults(func=_real_data)
     p = sub.add_parser(
         "bids", help="source estimates for a BIDS dataset, written as BIDS "
                      "derivatives (derivatives/mne-deepinverse)")

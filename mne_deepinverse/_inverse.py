@@ -17,6 +17,7 @@ from mne.utils import warn as _warn
 
 from ._checks import _check_data_array, _check_flat, _check_meg_scales
 from ._docs import fill_doc
+from ._fit import _sample_snr_db, check_fit, explained, fit_reference
 from ._load import load_model
 from ._model import AMPLITUDES
 
@@ -182,6 +183,7 @@ class _Inverter:
         if projs and not prepared.sensors.whitened:
             self.proj = make_projector(projs, prepared.ch_names)[0]
         self.amplitudes = amplitudes
+        self.model = model
         self._looked = False  # at the channels' scales (on the first block read)
 
     def _look(self, data):
@@ -393,6 +395,23 @@ class _Inverter:
     def make_stc(self, sol, tmin, sfreq):
         return self.prepared.make_stc(sol, tmin, 1.0 / sfreq)
 
+    def check_fit(self, data, res, times, nave):
+        """Goodness of fit (%) per sample; warn if far below the reference.
+
+        ``data`` are the picked data and ``res`` the residual (sensor units);
+        both are compared as the model reads them (average reference, or
+        whitened).
+        """
+        sensors = self.prepared.sensors
+        if self.proj is not None:
+            data = self.proj @ data
+        X = sensors.pre(data.T).T
+        gof = explained(X, sensors.pre(res.T).T)
+        rank = int(np.linalg.matrix_rank(sensors.W)) if sensors.whitened else None
+        snr = _sample_snr_db(np.sum(X**2, axis=0), times, nave=nave, rank=rank)
+        check_fit(gof, snr, fit_reference(self.model), self.kind)
+        return gof
+
 
 def _bad_samples(raw, start, stop):
     """Return the samples [start, stop) in spans annotated as bad (bool mask)."""
@@ -506,10 +525,10 @@ def apply_deep_inverse(
                     on_mismatch=on_mismatch, amplitudes=amplitudes,
                     noise_cov=noise_cov)
     data = evoked.data[inv.picks]
-    sol, res = inv.span(lambda a, b: data[:, a:b], data.shape[1],
-                        residual=return_residual)
+    sol, res = inv.span(lambda a, b: data[:, a:b], data.shape[1], residual=True)
     stc = inv.make_stc(sol, evoked.times[0], evoked.info["sfreq"])
     logger.info(f"    Applied {inv.prepared.backend} to {sol.shape[1]} time samples")
+    inv.check_fit(data, res, evoked.times, evoked.nave)
     if not return_residual:
         return stc
     residual = evoked.copy().pick(inv.prepared.ch_names)
