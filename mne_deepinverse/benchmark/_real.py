@@ -32,7 +32,12 @@ import mne
 import numpy as np
 from mne.utils import ProgressBar, _validate_type, logger
 
-from .._registry import REAL_DATA_METHODS, REAL_DATA_MODELS, REAL_DATA_SENSORS
+from .._registry import (
+    PRETRAINED,
+    REAL_DATA_METHODS,
+    REAL_DATA_MODELS,
+    REAL_DATA_SENSORS,
+)
 
 #: The conditions: event code, the window of the peak (s), the response.
 CONDITIONS = {
@@ -61,8 +66,6 @@ SELECTIONS = {
 
 SENSOR_SETS = REAL_DATA_SENSORS
 EEG_MODELS = REAL_DATA_MODELS
-#: Shipped models that read MEG.
-MEG_MODELS = ("anysensor",)
 MNE_METHODS = REAL_DATA_METHODS
 #: A maximum this close (mm) to Heschl's gyrus is in the superior temporal region.
 NEAR_MM = 20.0
@@ -222,17 +225,19 @@ def _estimates(evoked, cov, fwd, fwd_free, sensors, models, methods, bem, t_peak
     out = {}
     it = int(np.argmin(np.abs(evoked.times - t_peak)))
     for name in models:
-        if sensors != "eeg" and name not in MEG_MODELS:
+        spec = PRETRAINED[name]
+        reads_meg = "MEG" in spec.get("accepts", "")
+        if sensors != "eeg" and not reads_meg:
             continue
-        if name in ("anycap", "anysensor"):
+        # models with a noise covariance of their own binding get the data's
+        use_cov = cov if reads_meg else None
+        if spec["forward"] is None:  # any cap: the data's own forward
             ev, f = evoked, fwd
-            stc = apply_deep_inverse(ev, f, name, noise_cov=cov if name ==
-                                     "anysensor" else None)
+            stc = apply_deep_inverse(ev, f, name, noise_cov=use_cov)
         else:  # the fixed-cap models read the ConvDip paper's 31 channels
             ev, f = _to_31(evoked), read_pretrained_forward(name)
             stc = apply_deep_inverse(ev, f, name)
-        gof = goodness_of_fit(ev, stc, f, noise_cov=None if sensors == "eeg"
-                              and name != "anysensor" else cov)
+        gof = goodness_of_fit(ev, stc, f, noise_cov=use_cov)
         out[name] = (stc, float(gof[it]), f)
     cropped = evoked.copy().crop(*window)
     for method in methods:
