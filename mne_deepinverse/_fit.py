@@ -134,7 +134,7 @@ def fit_reference(model):
     return None if entry is None else FitReference(entry)
 
 
-def check_fit(gof, snr_db, reference, kind):
+def check_fit(gof, snr_db, times, reference, kind):
     """Warn when an estimate explains far less than the model's reference.
 
     Looks at the time samples from time 0 on whose estimated SNR is 0 dB or
@@ -146,7 +146,7 @@ def check_fit(gof, snr_db, reference, kind):
         logger.info("    No baseline or noise covariance: the goodness of fit "
                     "is not compared with the model's reference")
         return np.nan
-    signal = (snr_db >= 0) & np.isfinite(gof)
+    signal = (times >= 0) & (snr_db >= 0) & np.isfinite(gof)
     if not signal.any():
         logger.info(f"    No time sample of the {kind} has an SNR of 0 dB or more")
         return np.nan

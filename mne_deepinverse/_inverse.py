@@ -409,7 +409,7 @@ class _Inverter:
         gof = explained(X, sensors.pre(res.T).T)
         rank = int(np.linalg.matrix_rank(sensors.W)) if sensors.whitened else None
         snr = _sample_snr_db(np.sum(X**2, axis=0), times, nave=nave, rank=rank)
-        check_fit(gof, snr, fit_reference(self.model), self.kind)
+        check_fit(gof, snr, times, fit_reference(self.model), self.kind)
         return gof
 
 

@@ -133,3 +133,16 @@ def test_real_data_suite(tmp_path):
     assert saved["rows"] == json.loads(json.dumps(rows))
     text = format_real_data(result)
     assert "auditory/left" in text and "digitised vs standard" in text
+
+
+def test_check_fit_reads_samples_after_zero():
+    """Baseline samples never count as signal, however loud."""
+    from mne_deepinverse._fit import check_fit
+
+    ref = FitReference(dict(snr_db=[0.0, 40.0], p5=[50.0], p50=[80.0]))
+    times = np.arange(-5, 5) / 100
+    snr = np.full(10, 10.0)
+    gof = np.where(times < 0, 0.0, 90.0)  # the baseline explained by nothing
+    assert check_fit(gof, snr, times, ref, "evoked") == 90.0  # no warning
+    with pytest.warns(RuntimeWarning, match="explains a median 10 %"):
+        check_fit(np.full(10, 10.0), snr, times, ref, "evoked")
