@@ -17,6 +17,7 @@ of their SNR, estimated from the data as it is estimated at apply time
 samples with signal fall below that 5th percentile.
 """
 
+import functools
 import json
 
 import mne
@@ -108,16 +109,15 @@ class FitReference:
         return self.p5[idx], self.p50[idx]
 
 
+@functools.cache
 def _shipped_references():
+    """Return the shipped fit references ({model key: entry}), read once."""
     from .datasets._pretrained import _read_registry, fetch_pretrained_file
 
     if REFERENCE_FILE not in _read_registry():
         return {}
     with open(fetch_pretrained_file(REFERENCE_FILE)) as fid:
         return json.load(fid)
-
-
-_REFERENCES = {}
 
 
 def fit_reference(model):
@@ -128,9 +128,7 @@ def fit_reference(model):
     """
     entry = (model.card.validation or {}).get("fit")
     if entry is None:
-        if not _REFERENCES:
-            _REFERENCES.update(_shipped_references() or {"": None})
-        entry = _REFERENCES.get(model.key)
+        entry = _shipped_references().get(model.key)
     return None if entry is None else FitReference(entry)
 
 
@@ -225,7 +223,8 @@ def _fit_terms(evoked, stc, fwd, noise_cov):
              if ch in evoked.ch_names and ch not in evoked.info["bads"]]
     if not names:
         raise ValueError("The evoked and the forward share no good channel.")
-    types = set(evoked.copy().pick(names).get_channel_types())
+    ev = evoked.copy().pick(names)
+    types = set(ev.get_channel_types())
     if noise_cov is None and types != {"eeg"}:
         raise ValueError(
             f"The data hold {sorted(types)} channels, whose units differ: pass "
@@ -242,7 +241,6 @@ def _fit_terms(evoked, stc, fwd, noise_cov):
             "the forward the estimate was computed with.")
     rows = [fwd["sol"]["row_names"].index(ch) for ch in names]
     gain = np.asarray(fwd["sol"]["data"][rows], np.float64)
-    ev = evoked.copy().pick(names)
     data = ev.data
     residual = data - gain @ stc.data.astype(np.float64)
     if noise_cov is not None:

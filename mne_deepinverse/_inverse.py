@@ -223,7 +223,8 @@ class _Inverter:
         """
         return self.prepared.invert(X, self.amplitudes)
 
-    def span(self, read, n, *, buffer_size=None, residual=False, bad=None):
+    def span(self, read, n, *, buffer_size=None, residual=False, bad=None,
+             as_read=False):
         """Invert ``n`` samples; ``read(first, last)`` gives (n_channels, last - first).
 
         Returns the maps (n_sources, n) in Am, float32, and the residual
@@ -233,18 +234,21 @@ class _Inverter:
         sol = np.empty((self.prepared.n_sources, n), np.float32)
         res = np.empty((n_ch, n), np.float32) if residual else None
         for first, last, maps, r in self.chunks(read, n, buffer_size=buffer_size,
-                                                residual=residual, bad=bad):
+                                                residual=residual, bad=bad,
+                                                as_read=as_read):
             sol[:, first:last] = maps
             if residual:
                 res[:, first:last] = r
         return sol, res
 
-    def chunks(self, read, n, *, buffer_size=None, residual=False, bad=None):
+    def chunks(self, read, n, *, buffer_size=None, residual=False, bad=None,
+               as_read=False):
         """Invert ``n`` samples chunk by chunk, in order.
 
         Yields ``(first, last, maps, residual)``: the maps of samples
         ``[first, last)`` (n_sources, last - first) in Am, float32, and their
-        residual in sensor units (None unless asked). The chunks tile
+        residual in sensor units (None unless asked; with ``as_read``, as the
+        model reads the data: whitened for a model that reads MEG). The chunks tile
         ``[0, n)``; each holds about ``buffer_size`` samples (all when None),
         and memory beyond one chunk does not grow with ``n``. Samples where
         the boolean mask ``bad`` (n,) is True are not inverted: their maps
@@ -259,12 +263,11 @@ class _Inverter:
         else:
             pieces = self._chunks(read, n, buffer_size, residual, bad)
         active = False
-        whitened = self.prepared.sensors.whitened
         for first, last, maps, res in pieces:
             good = slice(None) if bad is None else ~bad[first:last]
             active = active or bool(maps[:, good].any())
-            if res is not None and whitened:  # to sensor units
-                res = (self.prepared.sensors.colorer @ res).astype(np.float32)
+            if res is not None and not as_read:
+                res = self.in_sensor_units(res)
             if bad is not None:
                 maps, res = _blank(maps, res, bad[first:last])
             yield first, last, maps, res
@@ -395,19 +398,23 @@ class _Inverter:
     def make_stc(self, sol, tmin, sfreq):
         return self.prepared.make_stc(sol, tmin, 1.0 / sfreq)
 
+    def in_sensor_units(self, res):
+        """Return a residual as the model reads it in sensor units (float32)."""
+        sensors = self.prepared.sensors
+        return (sensors.colorer @ res).astype(np.float32) if sensors.whitened else res
+
     def check_fit(self, data, res, times, nave):
         """Goodness of fit (%) per sample; warn if far below the reference.
 
-        ``data`` are the picked data and ``res`` the residual (sensor units);
-        both are compared as the model reads them (average reference, or
-        whitened).
+        ``data`` are the picked data and ``res`` the residual as the model
+        reads the data (``as_read``: average referenced, or whitened).
         """
         sensors = self.prepared.sensors
         if self.proj is not None:
             data = self.proj @ data
         X = sensors.pre(data.T).T
-        gof = explained(X, sensors.pre(res.T).T)
-        rank = int(np.linalg.matrix_rank(sensors.W)) if sensors.whitened else None
+        gof = explained(X, res)
+        rank = sensors.rank if sensors.whitened else None
         snr = _sample_snr_db(np.sum(X**2, axis=0), times, nave=nave, rank=rank)
         check_fit(gof, snr, times, fit_reference(self.model), self.kind)
         return gof
@@ -525,14 +532,15 @@ def apply_deep_inverse(
                     on_mismatch=on_mismatch, amplitudes=amplitudes,
                     noise_cov=noise_cov)
     data = evoked.data[inv.picks]
-    sol, res = inv.span(lambda a, b: data[:, a:b], data.shape[1], residual=True)
+    sol, res = inv.span(lambda a, b: data[:, a:b], data.shape[1], residual=True,
+                        as_read=True)
     stc = inv.make_stc(sol, evoked.times[0], evoked.info["sfreq"])
     logger.info(f"    Applied {inv.prepared.backend} to {sol.shape[1]} time samples")
     inv.check_fit(data, res, evoked.times, evoked.nave)
     if not return_residual:
         return stc
     residual = evoked.copy().pick(inv.prepared.ch_names)
-    residual.data = res.astype(np.float64)
+    residual.data = inv.in_sensor_units(res).astype(np.float64)
     return stc, residual
 
 

@@ -63,12 +63,12 @@ SYNTHESIZERS = dict(boldnet=dict(backend="boldnet", model="boldnet.onnx",
 #: MNE's methods the benchmark runs (:data:`mne_deepinverse.benchmark.BASELINES`)
 #: and its test-data protocols (:data:`mne_deepinverse.benchmark.PROTOCOLS`),
 #: named here so that the command line lists them without importing MNE.
+BENCHMARK_BASELINES = ("eLORETA", "dSPM", "sLORETA", "LCMV", "MxNE", "irMxNE",
+                       "gamma-MAP", "TRAP-MUSIC", "dipole")
+BENCHMARK_PROTOCOLS = ("realistic", "convdip-paper")
+
 #: The real-data check suite (``mne-deepinverse real-data``): shipped
 #: models, MNE's methods and sensor sets it runs by default.
 REAL_DATA_MODELS = ("convdip", "unet", "vnet", "sifnet", "anycap", "anysensor")
 REAL_DATA_METHODS = ("dSPM", "sLORETA", "eLORETA", "MxNE", "dipole")
 REAL_DATA_SENSORS = ("eeg", "meg", "meg+eeg")
-
-BENCHMARK_BASELINES = ("eLORETA", "dSPM", "sLORETA", "LCMV", "MxNE", "irMxNE",
-                       "gamma-MAP", "TRAP-MUSIC", "dipole")
-BENCHMARK_PROTOCOLS = ("realistic", "convdip-paper")

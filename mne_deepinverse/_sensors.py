@@ -142,7 +142,7 @@ class Sensors:
         self.ch_types = list(ch_types)
         self.noise_cov = noise_cov
         self.projs = list(projs)
-        self._W = self._colorer = None
+        self._W = self._colorer = self._rank = None
 
     # --- construction -------------------------------------------------------
     @classmethod
@@ -200,7 +200,7 @@ class Sensors:
         if not self.whitened:
             return None
         return dict(ch_types=self.ch_types, noise_cov=self.noise_cov,
-                    projs=self.projs, rank=int(np.linalg.matrix_rank(self.W)))
+                    projs=self.projs, rank=self.rank)
 
     # --- what they are ------------------------------------------------------
     @property
@@ -246,6 +246,13 @@ class Sensors:
                     self.covariance(), self.info(), pca=False, rank=None,
                     verbose=False)[0]
         return self._W
+
+    @property
+    def rank(self):
+        """The rank of :attr:`W` (the whitened data's dimension)."""
+        if self._rank is None:
+            self._rank = int(np.linalg.matrix_rank(self.W))
+        return self._rank
 
     @property
     def colorer(self):
