@@ -22,6 +22,14 @@ import numpy as np
 BANDS = ((1.0, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 45.0))
 
 
+def _bins(data, sfreq, bin_s):
+    """Cut the last axis into whole bins: (..., n_bins, samples per bin)."""
+    data = np.asarray(data, np.float64)
+    per_bin = int(round(bin_s * sfreq))
+    n_bins = data.shape[-1] // per_bin
+    return data[..., : n_bins * per_bin].reshape(*data.shape[:-1], n_bins, per_bin)
+
+
 def band_log_power(data, sfreq, bands, bin_s):
     """Log band power of every channel in consecutive bins.
 
@@ -43,13 +51,11 @@ def band_log_power(data, sfreq, bands, bin_s):
         Log of the bins' band power relative to its mean over the bins;
         bins with a NaN sample (spans to ignore) are 0 and not in the mean.
     """
-    data = np.asarray(data, np.float64)
-    per_bin = int(round(bin_s * sfreq))
-    n_bins = data.shape[-1] // per_bin
+    x = _bins(data, sfreq, bin_s)
+    n_bins, per_bin = x.shape[-2:]
     if n_bins < 1:
-        raise ValueError(f"The data ({data.shape[-1] / sfreq:g} s) are shorter "
+        raise ValueError(f"The data ({np.shape(data)[-1] / sfreq:g} s) are shorter "
                          f"than one bin of the spectrogram ({bin_s:g} s).")
-    x = data[..., : n_bins * per_bin].reshape(*data.shape[:-1], n_bins, per_bin)
     bad = ~np.isfinite(x).all(axis=-1)  # bins in spans to ignore (NaN)
     x = np.where(bad[..., None], 0.0, x)
     x = x - x.mean(axis=-1, keepdims=True)
@@ -90,10 +96,7 @@ def slow_potential(data, sfreq, bin_s):
         shape and time course, not the cap's gain); bins with a NaN sample
         are 0 and out of the statistics.
     """
-    data = np.asarray(data, np.float64)
-    per_bin = int(round(bin_s * sfreq))
-    n_bins = data.shape[-1] // per_bin
-    x = data[..., : n_bins * per_bin].reshape(*data.shape[:-1], n_bins, per_bin)
+    x = _bins(data, sfreq, bin_s)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         means = x.mean(axis=-1)  # NaN in bins to ignore
