@@ -58,6 +58,24 @@ def check_seal(data, card):
         )
 
 
+def open_session(source, failure):
+    """Return an onnxruntime CPU session of a serialised model or file.
+
+    ``failure`` is the error message when onnxruntime cannot read it, with
+    ``{exc}`` for onnxruntime's own message.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(source, sess_options=opts,
+                                    providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise RuntimeError(failure.replace("{exc}", str(exc))) from None
+
+
 class OnnxModel:
     """An onnxruntime session of a model and its card.
 
@@ -68,22 +86,12 @@ class OnnxModel:
     """
 
     def __init__(self, model):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
         source = model if isinstance(model, bytes) else str(model)
-        try:
-            self.session = ort.InferenceSession(
-                source, sess_options=opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:
-            raise RuntimeError(
-                f"Could not load the model with onnxruntime ({exc}). The file is "
-                "not an mne-deepinverse model or it is corrupted; save it again "
-                "with DeepInverse.save or reinstall the pretrained models."
-            ) from None
+        self.session = open_session(
+            source,
+            "Could not load the model with onnxruntime ({exc}). The file is not "
+            "an mne-deepinverse model or it is corrupted; save it again with "
+            "DeepInverse.save or reinstall the pretrained models.")
         meta = self.session.get_modelmeta().custom_metadata_map
         if CARD_KEY not in meta:
             raise RuntimeError(

@@ -13,7 +13,7 @@ from mne.utils import _validate_type, logger
 
 from .._caps import cap_interpolation, check_cap
 from .._card import CARD_KEY
-from .._onnx import check_seal
+from .._onnx import check_seal, open_session
 from .._registry import SYNTHESIZERS
 from .._utils import _check_fixed_forward
 from ._features import spectrogram_windows
@@ -32,8 +32,6 @@ class BoldSynthesizer:
     """
 
     def __init__(self, model):
-        import onnxruntime as ort
-
         _validate_type(model, ("path-like",), "model")
         name = str(model)
         if name in SYNTHESIZERS:
@@ -48,17 +46,15 @@ class BoldSynthesizer:
                 f"allowed are {sorted(SYNTHESIZERS)} or a saved synthesizer "
                 f"(.onnx), got {model!r}.")
         data = Path(fname).read_bytes()
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
+        failure = (f"Could not read {fname} as a BOLD synthesizer "
+                   "({exc}): it is corrupted or not a file of "
+                   "tools/train_boldnet.py.")
+        self.session = open_session(data, failure)
         try:
-            self.session = ort.InferenceSession(data, sess_options=opts,
-                                                providers=["CPUExecutionProvider"])
             card = json.loads(self.session.get_modelmeta().custom_metadata_map[
                 CARD_KEY])
         except Exception as exc:
-            raise RuntimeError(
-                f"Could not read {fname} as a BOLD synthesizer ({exc}): it is "
-                "corrupted or not a file of tools/train_boldnet.py.") from None
+            raise RuntimeError(failure.replace("{exc}", str(exc))) from None
         backends = {entry["backend"] for entry in SYNTHESIZERS.values()}
         if card.get("backend") not in backends or "bold" not in card:
             raise ValueError(
