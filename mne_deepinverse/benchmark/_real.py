@@ -389,8 +389,11 @@ def format_real_data(result):
                   "     - right maximum, lobe", "     - to dipoles L / R (mm)",
                   "     - GOF (%)", "     - as expected"]
         for r in rows:
-            dip = (f"{r['lh_to_dipole']:.0f} / {r['rh_to_dipole']:.0f}"
-                   if "lh_to_dipole" in r else "")
+            # visual: only the contralateral selection sees the response
+            contra = CONDITIONS[r["condition"]].get("contra")
+            dip = " / ".join(
+                "n/a" if contra not in (None, hemi) else f"{r[f'{hemi}_to_dipole']:.0f}"
+                for hemi in ("lh", "rh")) if "lh_to_dipole" in r else ""
             lines += [f"   * - {r['condition']}", f"     - {r['method']}",
                       f"     - {r['t_peak_ms']}",
                       f"     - {_mm(r['max'])} {r['max_hemi']} {r['max_lobe']}",
