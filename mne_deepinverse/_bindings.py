@@ -32,10 +32,16 @@ from types import MappingProxyType
 
 import mne
 import numpy as np
-from mne.utils import _validate_type, warn
+from mne.utils import _validate_type, logger, warn
 
-from ._caps import cap_interpolation, check_cap
+from ._caps import (
+    cap_interpolation,
+    check_cap,
+    electrode_interpolation,
+    on_fitted_sphere,
+)
 from ._checks import (
+    _check_cap_coverage,
     _check_compensation,
     _check_forward_positions,
     _check_head_position,
@@ -43,6 +49,8 @@ from ._checks import (
     _check_positions,
     _check_projectors,
     _check_reference,
+    _check_scale,
+    _eeg_positions,
     _short,
     _ssp_differ,
 )
@@ -165,6 +173,34 @@ class Binding:
             _check_forward_positions(info, [names[ii] for ii in eeg],
                                      self.fwd_eeg_pos, on_mismatch)
         return np.array([info["ch_names"].index(ch) for ch in names], int)
+
+    def read_plan(self, info, *, on_mismatch="raise", kind="data"):
+        """Return the data's channels to read and how they become the model's.
+
+        See :meth:`mne_deepinverse.PreparedModel.read_plan`.
+        """
+        names = list(self.ch_names)
+        interpolate = (
+            self.eeg_pos is not None and not self.sensors.whitened
+            and set(self.ch_types) == {"eeg"}
+            and any(ch not in info["ch_names"] for ch in names))
+        picks = mne.pick_types(info, meg=False, eeg=True, exclude="bads")
+        if interpolate and len(picks):
+            have = [info["ch_names"][p] for p in picks]
+            try:
+                pos = _eeg_positions(info, have)
+            except ValueError:  # no montage: the channels' names must do
+                pos = None
+            if pos is not None:
+                _check_scale(pos, self.eeg_pos)
+                unit, unit_ref = on_fitted_sphere(pos, self.eeg_pos)
+                _check_cap_coverage(unit, names, unit_ref, on_mismatch)
+                _check_reference(info, kind)
+                logger.info(f"    Interpolating {len(have)} EEG channels of the "
+                            f"{kind} onto the model's {len(names)} (spherical "
+                            "splines)")
+                return picks, electrode_interpolation(unit, unit_ref)
+        return self.check_info(info, on_mismatch=on_mismatch, kind=kind), None
 
 
 def _frozen(feeds):

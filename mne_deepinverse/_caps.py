@@ -90,6 +90,48 @@ def cap_interpolation(pos, cap, *, inside_only=False):
     return np.ascontiguousarray(interp.T, dtype=np.float32)
 
 
+def on_fitted_sphere(*positions):
+    """Return the directions of electrode sets from the sphere fitted to all.
+
+    Parameters
+    ----------
+    *positions : array, shape (n, 3)
+        Electrode positions (head coordinates, m).
+
+    Returns
+    -------
+    units : list of array, shape (n, 3)
+        Unit vectors from the centre of the sphere fitted to all positions
+        (as MNE's ``origin="auto"``), one array per set.
+    """
+    from mne.bem import _fit_sphere
+
+    origin = _fit_sphere(np.concatenate(positions))[1]
+    return [_unit(pos, origin) for pos in positions]
+
+
+def electrode_interpolation(unit_from, unit_to, alpha=1e-5):
+    """Spherical-spline interpolation from electrodes onto other electrodes.
+
+    MNE's spherical splines, as :meth:`mne.Evoked.interpolate_to` uses them.
+
+    Parameters
+    ----------
+    unit_from, unit_to : array, shape (n_from, 3), (n_to, 3)
+        Directions of the electrodes (:func:`on_fitted_sphere`).
+    alpha : float
+        Regularisation of the splines (MNE's default).
+
+    Returns
+    -------
+    interp : array, shape (n_to, n_from)
+        ``eeg_to = interp @ eeg_from`` for EEG ``(n_from, n_times)``.
+    """
+    from mne.channels.interpolation import _make_interpolation_matrix
+
+    return _make_interpolation_matrix(unit_from, unit_to, alpha=alpha)
+
+
 def coverage_gap(pos, cap):
     """Largest angle (deg) from an upper-head pixel to its nearest electrode.
 

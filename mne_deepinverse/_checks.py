@@ -26,6 +26,13 @@ Thresholds (all in SI units):
   electrodes and the positions a model was trained for. Standard 10-05, 10-20,
   BioSemi and EasyCap montages lie within 17 mm of the template's; a montage
   for another head, frame or cap is farther.
+- ``COVER_SPACINGS = (2, 4)``: when a fixed-channel EEG model reads
+  another cap by interpolation, how far (in the cap's electrode spacings,
+  the median angle between neighbours) its electrodes may lie from the
+  cap's nearest one: beyond 2 they are extrapolated (a warning); beyond 4
+  the cap covers another part of the head (an error by default). On the
+  sample recording's 60-channel cap (spacing 15 deg) the 31-channel models'
+  TP10 and FT10 lie 31-32 deg from it.
 - ``MAX_POS_SCALE = 2``: electrode spreads that differ from the model's by more
   than this factor are in another unit (mm or cm instead of m).
 - MEG (``MEG_LIMITS``): magnetometers in T span less than 1e-7 T (100 nT)
@@ -50,6 +57,7 @@ MIN_PEAK = 1e-13
 MAX_OFFSET = 5e-4
 MAX_POS_DIST = 0.02
 MAX_POS_SCALE = 2.0
+COVER_SPACINGS = (2.0, 4.0)
 #: Per MEG channel type: largest peak-to-peak, smallest plausible peak, unit,
 #: name in messages, and a unit the data may be in by mistake.
 MEG_LIMITS = {
@@ -190,6 +198,43 @@ def _check_eeg_values(data, name):
     return data
 
 
+def _eeg_positions(info, names):
+    """Return the positions (n, 3) of EEG channels; raise if any has none."""
+    pos = np.array([info["chs"][info["ch_names"].index(ch)]["loc"][:3]
+                    for ch in names], dtype=np.float64)
+    ok = np.isfinite(pos).all(axis=1) & pos.any(axis=1)
+    missing = [ch for ch, good in zip(names, ok, strict=True) if not good]
+    if missing:
+        what = ("The data have no electrode positions (no montage)"
+                if len(missing) == len(names)
+                else f"{len(missing)} EEG channel(s) have no position: {missing}")
+        raise ValueError(
+            f"{what}, so they cannot be checked against the positions the model "
+            "was trained for. Set a montage, e.g. evoked.set_montage("
+            "mne_deepinverse.datasets.make_template_montage()) for the template "
+            "or your digitised positions (mne.channels.read_custom_montage)."
+        )
+    return pos
+
+
+def _check_scale(pos, ref):
+    """Raise if electrodes are far more or less spread than the model's (units)."""
+
+    def spread(p):  # median distance to the centre, > 0
+        return max(np.median(np.linalg.norm(p - p.mean(axis=0), axis=1)), 1e-12)
+
+    scale = spread(pos) / spread(ref)
+    if not 1 / MAX_POS_SCALE < scale < MAX_POS_SCALE:
+        unit = {3: " (in mm instead of m?)", 2: " (in cm instead of m?)"}.get(
+            round(np.log10(scale)), "")
+        raise ValueError(
+            f"The electrode positions are {scale:.3g} times as far apart as the "
+            f"model's{unit}. MNE wants positions in m: set the montage again "
+            "with positions in m (mm / 1000, cm / 100), e.g. with "
+            "mne.channels.make_dig_montage(ch_pos, coord_frame='head')."
+        )
+
+
 def _check_positions(info, names, ref, on_mismatch="raise"):
     """Compare the EEG positions in ``info`` with the model's.
 
@@ -206,34 +251,8 @@ def _check_positions(info, names, ref, on_mismatch="raise"):
         positions and positions in another unit always raise).
     """
     ref = np.asarray(ref, dtype=np.float64)
-    pos = np.array([info["chs"][info["ch_names"].index(ch)]["loc"][:3]
-                    for ch in names], dtype=np.float64)
-    ok = np.isfinite(pos).all(axis=1) & pos.any(axis=1)
-    missing = [ch for ch, good in zip(names, ok, strict=True) if not good]
-    if missing:
-        what = ("The data have no electrode positions (no montage)"
-                if len(missing) == len(names)
-                else f"{len(missing)} EEG channel(s) have no position: {missing}")
-        raise ValueError(
-            f"{what}, so they cannot be checked against the positions the model "
-            "was trained for. Set a montage, e.g. evoked.set_montage("
-            "mne_deepinverse.datasets.make_template_montage()) for the template "
-            "or your digitised positions (mne.channels.read_custom_montage)."
-        )
-
-    def spread(p):  # median distance to the centre, > 0
-        return max(np.median(np.linalg.norm(p - p.mean(axis=0), axis=1)), 1e-12)
-
-    scale = spread(pos) / spread(ref)
-    if not 1 / MAX_POS_SCALE < scale < MAX_POS_SCALE:
-        unit = {3: " (in mm instead of m?)", 2: " (in cm instead of m?)"}.get(
-            round(np.log10(scale)), "")
-        raise ValueError(
-            f"The electrode positions are {scale:.3g} times as far apart as the "
-            f"model's{unit}. MNE wants positions in m: set the montage again "
-            "with positions in m (mm / 1000, cm / 100), e.g. with "
-            "mne.channels.make_dig_montage(ch_pos, coord_frame='head')."
-        )
+    pos = _eeg_positions(info, names)
+    _check_scale(pos, ref)
     dist = np.linalg.norm(pos - ref, axis=1)
     if np.median(dist) > MAX_POS_DIST:
         order = np.argsort(dist)[::-1][:5]
@@ -249,6 +268,43 @@ def _check_positions(info, names, ref, on_mismatch="raise"):
             "DeepInverse(fwd).fit(), or pass on_mismatch='warn' to apply it "
             "anyway."
         ), name="on_mismatch")
+
+
+def _check_cap_coverage(unit, names, unit_ref, on_mismatch="raise"):
+    """Check that a cap's electrodes cover a model's electrodes.
+
+    For a fixed-channel EEG model that reads another cap through
+    spherical-spline interpolation onto its electrodes (``names``, directions
+    ``unit_ref``; the cap's: ``unit``, on the same sphere): a model electrode
+    farther from the cap's nearest electrode than ``COVER_SPACINGS[0]``
+    times the cap's electrode spacing (the median angle between neighbours)
+    is extrapolated, with a warning; beyond ``COVER_SPACINGS[1]`` times, the
+    cap covers another part of the head (``on_mismatch``).
+    """
+    def angles(a, b):
+        return np.degrees(np.arccos(np.clip(a @ b.T, -1.0, 1.0)))
+
+    gap = angles(unit_ref, unit).min(axis=1)
+    between = angles(unit, unit)
+    np.fill_diagonal(between, np.inf)
+    spacing = float(np.median(between.min(axis=1)))
+    far = np.flatnonzero(gap > COVER_SPACINGS[0] * spacing)
+    if not len(far):
+        return
+    order = far[np.argsort(gap[far])[::-1]][:6]
+    what = ", ".join(f"{names[ii]} ({gap[ii]:.0f} deg)" for ii in order)
+    level = on_mismatch
+    if gap.max() <= COVER_SPACINGS[1] * spacing and on_mismatch == "raise":
+        level = "warn"  # a few electrodes past the cap's edge: extrapolated
+    _on_missing(level, (
+        f"{len(far)} of the model's electrodes lie beyond the data's cap, "
+        f"farther from its nearest electrode than {COVER_SPACINGS[0]:g} times "
+        f"its electrode spacing ({spacing:.0f} deg): {what}. Their potentials "
+        "are extrapolated by the spherical splines. Use a model for your cap "
+        "(e.g. 'anycap'), or train one with DeepInverse(fwd).fit()"
+        + (", or pass on_mismatch='warn' to apply it anyway." if level == "raise"
+           else "; on_mismatch='ignore' silences this.")
+    ), name="on_mismatch")
 
 
 def _check_forward_positions(info, names, fwd_pos, on_mismatch="raise"):

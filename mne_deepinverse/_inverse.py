@@ -171,7 +171,13 @@ class _Inverter:
             raise ValueError("noise_cov is used with the forward model; pass fwd.")
         self.prepared = prepared = model.bind(fwd, info, noise_cov,
                                               on_mismatch=on_mismatch)
-        self.picks = prepared.check_info(info, on_mismatch=on_mismatch, kind=kind)
+        self.picks, self.interp = prepared.read_plan(info, on_mismatch=on_mismatch,
+                                                     kind=kind)
+        # what is read of the data: the model's channels, or another cap's EEG
+        # interpolated onto them
+        self.ch_names = [info["ch_names"][p] for p in self.picks]
+        self.ch_types = (list(prepared.ch_types) if self.interp is None
+                         else ["eeg"] * len(self.picks))
         if amplitudes == "patch":
             prepared._patch_inputs  # noqa: B018 (raises without a forward)
         self.kind = kind
@@ -181,7 +187,7 @@ class _Inverter:
         projs = [p for p in info["projs"] if not p["active"]]
         self.proj = None
         if projs and not prepared.sensors.whitened:
-            self.proj = make_projector(projs, prepared.ch_names)[0]
+            self.proj = make_projector(projs, self.ch_names)[0]
         self.amplitudes = amplitudes
         self.model = model
         self._looked = False  # at the channels' scales (on the first block read)
@@ -192,8 +198,8 @@ class _Inverter:
             return
         self._looked = True
         what = f"The {self.kind} data"
-        _check_flat(data, self.prepared.ch_names, self.prepared.ch_types, what)
-        _check_meg_scales(data.std(axis=-1), self.prepared.ch_types, what)
+        _check_flat(data, self.ch_names, self.ch_types, what)
+        _check_meg_scales(data.std(axis=-1), self.ch_types, what)
 
     def _read(self, read, first, last, bad=None):
         """Read, check and project the data of samples [first, last).
@@ -205,16 +211,22 @@ class _Inverter:
         skip = None if bad is None else bad[first:last]
         if skip is None or not skip.any():
             data = _check_data_array(data, f"The {self.kind} data",
-                                     ch_types=self.prepared.ch_types)
+                                     ch_types=self.ch_types)
             self._look(data)
         else:
             data = np.array(data, dtype=np.float64)
             if not skip.all():
                 _check_data_array(data[:, ~skip], f"The {self.kind} data",
-                                  ch_types=self.prepared.ch_types)
+                                  ch_types=self.ch_types)
                 self._look(data[:, ~skip])
             data[:, skip] = 0.0
-        return data if self.proj is None else self.proj @ data
+        return self._to_model(data)
+
+    def _to_model(self, data):
+        """Project the read channels and interpolate them onto the model's."""
+        if self.proj is not None:
+            data = self.proj @ data
+        return data if self.interp is None else self.interp @ data
 
     def _invert_rows(self, X):
         """Invert samples or windows; return maps and residuals, a row a sample.
@@ -301,10 +313,13 @@ class _Inverter:
         n_m = to_model.n_out
         back = _Resampler(model_rate, data_rate, n_m, n_out=n)
 
-        def read_model(first, last):
+        def read_model(first, last):  # checked and projected by _chunks' _read
             idx, w = to_model.taps(first, last)
-            lo = int(idx.min())
-            data = self._read(read, lo, int(idx.max()) + 1, bad)
+            lo, hi = int(idx.min()), int(idx.max()) + 1
+            data = read(lo, hi)
+            if bad is not None and bad[lo:hi].any():  # never seen by the network
+                data = np.array(data, dtype=np.float64)
+                data[:, bad[lo:hi]] = 0.0
             return _Resampler.apply(data, idx - lo, w)
 
         size = None if buffer_size is None else max(1, round(buffer_size
@@ -403,6 +418,27 @@ class _Inverter:
         sensors = self.prepared.sensors
         return (sensors.colorer @ res).astype(np.float32) if sensors.whitened else res
 
+    def residual(self, evoked, res):
+        """Return the residual (as the model reads it) as an Evoked.
+
+        On the evoked's channels the model reads; on the model's electrodes
+        when it read another cap through interpolation.
+        """
+        if self.interp is None:
+            out = evoked.copy().pick(self.prepared.ch_names)
+        else:
+            spec = self.model.card.sensors
+            info = mne.create_info(list(spec.ch_names), evoked.info["sfreq"], "eeg")
+            info.set_montage(mne.channels.make_dig_montage(
+                dict(zip(spec.ch_names, spec.ch_pos, strict=True)),
+                coord_frame="head"))
+            out = mne.EvokedArray(res, info, tmin=evoked.times[0], nave=evoked.nave,
+                                  comment=evoked.comment)
+            out.set_eeg_reference(projection=True, verbose=False).apply_proj(
+                verbose=False)
+        out.data = self.in_sensor_units(res).astype(np.float64)
+        return out
+
     def check_fit(self, data, res, times, nave):
         """Goodness of fit (%) per sample; warn if far below the reference.
 
@@ -410,9 +446,7 @@ class _Inverter:
         reads the data (``as_read``: average referenced, or whitened).
         """
         sensors = self.prepared.sensors
-        if self.proj is not None:
-            data = self.proj @ data
-        X = sensors.pre(data.T).T
+        X = sensors.pre(self._to_model(data).T).T
         gof = explained(X, res)
         rank = sensors.rank if sensors.whitened else None
         snr = _sample_snr_db(np.sum(X**2, axis=0), times, nave=nave, rank=rank)
@@ -484,12 +518,22 @@ def apply_deep_inverse(
     times, and an evoked shorter than one window is padded by reflection
     (with a warning).
 
+    The share of the data the estimate explains (goodness of fit, per time
+    sample: :func:`~mne_deepinverse.goodness_of_fit`) is logged; when most
+    samples with signal fall below what the model explains on 95 %% of
+    simulated data of its training kind at their SNR (estimated from the
+    baseline, or from ``noise_cov``), a warning says that the data may lie
+    outside what the model was trained for.
+
     Parameters
     ----------
     evoked : instance of Evoked
         EEG data in V with an average-reference projector and electrode
         positions (a montage) near the model's, containing every channel of
-        the model (others are ignored); MEG in T (magnetometers) and T/m
+        the model (others are ignored), or, for a model of one EEG cap, the
+        EEG of another cap with positions, interpolated onto the model's
+        electrodes (:meth:`~mne_deepinverse.PreparedModel.read_plan`; the
+        residual is then on the model's electrodes); MEG in T (magnetometers) and T/m
         (gradiometers) for models that read MEG, with the SSP projectors and
         compensation grade the model was trained with and the head where the
         model's forward put it in the helmet (``info["dev_head_t"]``). Data
@@ -539,9 +583,7 @@ def apply_deep_inverse(
     inv.check_fit(data, res, evoked.times, evoked.nave)
     if not return_residual:
         return stc
-    residual = evoked.copy().pick(inv.prepared.ch_names)
-    residual.data = inv.in_sensor_units(res).astype(np.float64)
-    return stc, residual
+    return stc, inv.residual(evoked, res)
 
 
 @verbose

@@ -408,6 +408,37 @@ class PreparedModel:
         """
         return self._binding.check_info(info, on_mismatch=on_mismatch, kind=kind)
 
+    def read_plan(self, info, *, on_mismatch="raise", kind="data"):
+        """Return which channels of the data to read, and how.
+
+        The model's channels, as :meth:`check_info` checks them; or, for a
+        model of one EEG cap given data of another (some of the model's
+        channels absent, every good EEG channel with a position), all good
+        EEG channels of the data and the spherical-spline interpolation of
+        them onto the model's electrodes (:meth:`mne.Evoked.interpolate_to`
+        does the same), provided the data's electrodes cover the model's
+        (within 35 mm of each; ``on_mismatch`` otherwise).
+
+        Parameters
+        ----------
+        info : instance of Info
+            The measurement info of the data.
+        on_mismatch : "raise" | "warn" | "ignore"
+            What to do when the positions are far from the model's, or the
+            data's cap does not cover the model's electrodes.
+        kind : str
+            How messages name the data ("evoked", "epochs", "raw").
+
+        Returns
+        -------
+        picks : array of int
+            The data's channels to read, in order.
+        interp : array, shape (n_model_channels, n_picks) | None
+            The model's channels are ``interp @ data[picks]``; None: the
+            picks are the model's channels.
+        """
+        return self._binding.read_plan(info, on_mismatch=on_mismatch, kind=kind)
+
     def check_X(self, X):
         """Return checked samples (or windows) ``X`` of the model's channels.
 

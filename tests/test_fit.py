@@ -146,3 +146,26 @@ def test_check_fit_reads_samples_after_zero():
     assert check_fit(gof, snr, times, ref, "evoked") == 90.0  # no warning
     with pytest.warns(RuntimeWarning, match="explains a median 10 %"):
         check_fit(np.full(10, 10.0), snr, times, ref, "evoked")
+
+
+@pytest.mark.parametrize("name", ["sifnet", "convdip"])
+def test_readme_line_on_sample_recording(name):
+    """The README's line of a 31-channel model runs on the recording's own cap."""
+    try:
+        fname = find_sample_raw()
+    except FileNotFoundError:
+        pytest.skip("the MNE sample recording (or the project's excerpt) is absent")
+    raw = mne.io.read_raw_fif(fname, preload=True, verbose=False)
+    events = mne.find_events(raw, stim_channel="STI 014", verbose=False)
+    raw.info["bads"] = ["EEG 053"]
+    raw.pick(["eeg", "eog"], exclude="bads").filter(1.0, 40.0, verbose=False)
+    raw.set_eeg_reference("average", projection=True, verbose=False)
+    evoked = mne.Epochs(raw, events, {"auditory/left": 1, "auditory/right": 2},
+                        tmin=-0.2, tmax=0.5, reject=dict(eeg=150e-6, eog=250e-6),
+                        preload=True, verbose=False).pick("eeg").average()
+    assert "Fp1" not in evoked.ch_names  # 59 channels EEG 001 ... EEG 060
+    # the recording's cap ends above TP10 and FT10: extrapolated, with a warning
+    with pytest.warns(RuntimeWarning, match=r"TP10 \(\d+ deg\), FT10"):
+        stc = apply_deep_inverse(evoked, read_pretrained_forward(name), model=name)
+    assert stc.data.shape == (5124, len(evoked.times))
+    assert np.abs(stc.data).max() > 0

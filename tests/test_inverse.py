@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from mne_deepinverse import DeepInverse, apply_deep_inverse
-from mne_deepinverse.datasets import CONVDIP_CH_NAMES, make_template_info
+from mne_deepinverse.datasets import (
+    CONVDIP_CH_NAMES,
+    make_template_forward,
+    make_template_info,
+    read_pretrained_forward,
+)
 from mne_deepinverse.simulation import simulate_patch_evoked
 
 pytest.importorskip("torch")
@@ -76,9 +81,11 @@ def test_pending_projector_not_applied_to_input(model, fwd, evoked):
 def test_input_errors(model, fwd, evoked, sphere_fwd):
     with pytest.raises(TypeError, match="evoked must be an instance of Evoked"):
         apply_deep_inverse(evoked.data, fwd, model)
+    # a missing channel: without electrode positions, nothing to interpolate from
     with pytest.raises(ValueError, match=r"lacks 1 EEG channel\(s\) the model needs: "
                        r"\['Oz'\]"):
-        apply_deep_inverse(evoked.copy().drop_channels(["Oz"]), fwd, model)
+        apply_deep_inverse(evoked.copy().drop_channels(["Oz"]).set_montage(None),
+                           fwd, model)
     no_ref = _without_projs(evoked)
     with pytest.raises(ValueError, match="EEG average reference .* is mandatory"):
         apply_deep_inverse(no_ref, fwd, model)
@@ -180,3 +187,32 @@ def test_position_checks(model, fwd, evoked):
     template = mne.EvokedArray(evoked.copy().pick(CONVDIP_CH_NAMES).data, info)
     template.set_eeg_reference("average", projection=True, verbose=False)
     apply_deep_inverse(template, fwd, model)
+
+
+def test_other_cap_interpolated():
+    """A model of one cap reads another cap's EEG through spherical splines."""
+    fwd = read_pretrained_forward("convdip")
+    names = mne.channels.make_standard_montage("biosemi64").ch_names
+    fwd_64 = make_template_forward(make_template_info(names))
+    ev_64, stc_true = simulate_patch_evoked(fwd_64, n_patches=1, extent=3,
+                                            snr_db=30, random_state=1)
+    assert set(fwd["info"]["ch_names"]) - set(ev_64.ch_names)  # e.g. TP9, FT10
+    before = ev_64.data.copy()
+    stc, res = apply_deep_inverse(ev_64, fwd, "convdip", return_residual=True)
+    np.testing.assert_array_equal(ev_64.data, before)
+    assert res.ch_names == fwd["info"]["ch_names"]  # the model's electrodes
+    t = np.argmax(np.abs(stc_true.data).max(axis=0))
+    pos = fwd["source_rr"]
+    peak = pos[np.argmax(np.abs(stc.data[:, t]))]
+    assert np.linalg.norm(peak - pos[np.argmax(np.abs(stc_true.data[:, t]))]) < 0.03
+    # a cap of the left half of the head does not cover the model's right
+    rr = {ch["ch_name"]: ch["loc"][:3] for ch in ev_64.info["chs"]}
+    left = [ch for ch in ev_64.ch_names if rr[ch][0] < -0.02]
+    half = ev_64.copy().pick(left)
+    with pytest.raises(ValueError, match="lie beyond the data's cap"):
+        apply_deep_inverse(half, fwd, "convdip")
+    # a few electrodes past the cap's edge are extrapolated, with a warning
+    top = [ch for ch in ev_64.ch_names if rr[ch][2] > 0.04]  # 48 of 64
+    with pytest.warns(RuntimeWarning, match="extrapolated"):
+        apply_deep_inverse(ev_64.copy().pick(top),
+                           fwd, "convdip", on_mismatch="raise")

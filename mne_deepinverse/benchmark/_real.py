@@ -204,16 +204,6 @@ def _score(maps, response, dipoles, contra):
     return row
 
 
-def _to_31(evoked):
-    """Interpolate the EEG onto the fixed-cap models' 31 channels (splines)."""
-    from ..datasets import CONVDIP_CH_NAMES, make_template_montage
-
-    with mne.utils.use_log_level(False):
-        out = evoked.interpolate_to(make_template_montage(CONVDIP_CH_NAMES),
-                                    method="spline")
-    return out.set_eeg_reference("average", projection=True, verbose=False)
-
-
 def _estimates(evoked, cov, fwd, fwd_free, sensors, models, methods, bem, t_peak,
                window):
     """Return {method: (stc, gof at the peak or None, forward)} for an evoked."""
@@ -232,12 +222,16 @@ def _estimates(evoked, cov, fwd, fwd_free, sensors, models, methods, bem, t_peak
         # models with a noise covariance of their own binding get the data's
         use_cov = cov if reads_meg else None
         if spec["forward"] is None:  # any cap: the data's own forward
-            ev, f = evoked, fwd
-            stc = apply_deep_inverse(ev, f, name, noise_cov=use_cov)
-        else:  # the fixed-cap models read the ConvDip paper's 31 channels
-            ev, f = _to_31(evoked), read_pretrained_forward(name)
-            stc = apply_deep_inverse(ev, f, name)
-        gof = goodness_of_fit(ev, stc, f, noise_cov=use_cov)
+            f = fwd
+            stc = apply_deep_inverse(evoked, f, name, noise_cov=use_cov)
+            gof = goodness_of_fit(evoked, stc, f, noise_cov=use_cov)
+        else:  # the fixed-cap models interpolate the EEG onto their 31 channels
+            f = read_pretrained_forward(name)
+            stc, res = apply_deep_inverse(evoked, f, name, return_residual=True)
+            # what the model read: the interpolated data, its fit plus residual
+            read = mne.apply_forward(f, stc, res.info, verbose=False)
+            read.data += res.data
+            gof = goodness_of_fit(read, stc, f)
         out[name] = (stc, float(gof[it]), f)
     cropped = evoked.copy().crop(*window)
     for method in methods:
