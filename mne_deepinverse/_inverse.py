@@ -520,7 +520,7 @@ def apply_deep_inverse(
 
     The share of the data the estimate explains (goodness of fit, per time
     sample: :func:`~mne_deepinverse.goodness_of_fit`) is logged; when most
-    samples with signal fall below what the model explains on 95 %% of
+    samples with signal fall below what the model explains on 95 percent of
     simulated data of its training kind at their SNR (estimated from the
     baseline, or from ``noise_cov``), a warning says that the data may lie
     outside what the model was trained for.
