@@ -139,9 +139,9 @@ def _have_sample_recording():
 _pattern = r"/\d\d_"
 if _plot and not _have_sample_recording():
     print("mne-deepinverse docs: MNE sample recording not found, examples 03, "
-          "08 and 09 are shown without running them (see examples/03_real_data_"
-          "n100.py)")
-    _pattern = r"/(?!03_|08_|09_)\d\d_"
+          "08, 09 and 10 are shown without running them (see examples/03_real_"
+          "data_n100.py)")
+    _pattern = r"/(?!03_|08_|09_|10_)\d\d_"
 sphinx_gallery_conf = {
     "examples_dirs": ["../examples"],
     "gallery_dirs": ["auto_examples"],
