@@ -156,6 +156,10 @@ plt.show()
 # %%
 # Interpolate onto the model's electrodes
 # ---------------------------------------
+# ``apply_deep_inverse(evoked, fwd, model="convdip")`` does this by itself
+# when the evoked lacks the model's channels but has electrode positions
+# (:meth:`~mne_deepinverse.PreparedModel.read_plan`); here it is done
+# explicitly, to show the interpolated data and give dSPM the same channels.
 evoked_31 = evoked_aligned.interpolate_to(
     make_template_montage(CONVDIP_CH_NAMES), method="spline")
 evoked_31.nave, evoked_31.comment = evoked.nave, "interpolated to 31 channels"
@@ -270,6 +274,12 @@ for name, stc in maps.items():
 # * The simulation benchmark (:ref:`ex-benchmark`) tells which errors each
 #   method tends to make on data that follow its assumptions; it does not
 #   tell which map is right for this recording.
+#
+# The real-data check suite (``mne-deepinverse real-data``, its table on
+# :doc:`/real_data`) runs every shipped model and MNE's methods on the
+# auditory and visual responses of this recording, EEG, MEG and both, and
+# scores them against MEG dipole fits; :ref:`ex-real-visual` shows it on the
+# visual responses.
 #
 # A real validation needs data with known generators (intracranial
 # recordings, stimulation, phantoms), more trials, and the subject's own head

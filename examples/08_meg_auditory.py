@@ -169,3 +169,7 @@ for name, stc in (("anysensor", stc_deep), ("dSPM", stc_dspm)):
 #   prior (compact patches) as much as the data. Its numbers on simulated
 #   data with known sources are on the benchmark page
 #   (``mne-deepinverse benchmark --models anysensor --sensors meg``).
+# * The real-data check suite (``mne-deepinverse real-data``, its table on
+#   :doc:`/real_data`) scores the same maps, and those of dSPM, sLORETA,
+#   eLORETA, MxNE and a dipole fit, for both ears, the visual responses
+#   (:ref:`ex-real-visual`), EEG and EEG+MEG.
