@@ -144,10 +144,13 @@ class Binding:
         missing = [ch for ch in names if ch not in have]
         if missing:
             what = "EEG" if eeg_only else "sensor"
+            hint = (" (with electrode positions, e.g. a montage, the EEG of "
+                    "another cap is interpolated onto the model's electrodes)"
+                    if eeg_only and self.eeg_pos is not None else "")
             raise ValueError(
                 f"The {kind} lacks {len(missing)} {what} channel(s) the model "
-                f"needs: {_short(missing)}. Interpolate or add them, or train a "
-                "model for your channels with DeepInverse(fwd).fit()."
+                f"needs: {_short(missing)}. Interpolate or add them{hint}, or "
+                "train a model for your channels with DeepInverse(fwd).fit()."
             )
         bads = [ch for ch in names if ch in info["bads"]]
         if bads:
