@@ -92,6 +92,33 @@ def test_make_forward_offline(no_network, tmp_path, monkeypatch):
     # the free-orientation version comes from the cache
     free = make_template_forward(info, "ico4", fixed=False)
     assert free["sol"]["data"].shape == (12, 3 * 5124)
+    # EEG alone comes from the shipped scalp lead field: no BEM solution made
+    assert not list((tmp_path / "mne_deepinverse").glob("*bem-sol.fif"))
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_eeg_leadfield_matches_mne(fixed, no_network):
+    """The shipped lead field's forwards equal MNE's BEM forwards (rtol 1e-3)."""
+    from mne_deepinverse.datasets._template import _template_forward_bem
+
+    # a digitisation-like cap: biosemi32 with electrodes moved by ~3 mm
+    montage = mne.channels.make_standard_montage("biosemi32")
+    info = mne.create_info(montage.ch_names, 100.0, "eeg").set_montage(montage)
+    rng = np.random.default_rng(0)
+    for ch in info["chs"]:
+        ch["loc"][:3] += rng.normal(scale=2e-3, size=3)
+    fwd = make_template_forward(info, fixed=fixed)
+    ref = _template_forward_bem(info, "ico4", datasets.DEFAULT_CONDUCTIVITY)
+    if fixed:
+        ref = mne.convert_forward_solution(ref, surf_ori=True, force_fixed=True,
+                                           use_cps=True, verbose=False)
+    assert fwd["info"]["ch_names"] == ref["info"]["ch_names"]
+    np.testing.assert_allclose(fwd["source_nn"], ref["source_nn"], atol=1e-6)
+    g, g_ref = fwd["sol"]["data"], ref["sol"]["data"]
+    err = np.linalg.norm(g - g_ref, axis=0) / np.linalg.norm(g_ref, axis=0)
+    assert err.max() < 1e-3, err.max()
+    assert np.median(err) < 3e-4
+    np.testing.assert_allclose(g, g_ref, rtol=1e-3, atol=1e-3 * np.abs(g_ref).max())
 
 
 def test_bad_positions():
@@ -180,3 +207,18 @@ def test_standard_montages_on_the_template(no_network, caplog):
     want = np.array([moved_montage.get_positions()["ch_pos"][ch]
                      for ch in fwd["info"]["ch_names"]])
     np.testing.assert_allclose(fwd_pos, want, atol=1e-6)
+
+
+def test_forward_conductivity_defaults(no_network):
+    """MEG alone gets a one-layer BEM (as MNE recommends); EEG needs three layers."""
+    from mne_deepinverse.datasets import MEG_CONDUCTIVITY, make_template_meg_info
+
+    info_meg = make_template_meg_info()
+    fwd = make_template_forward(info_meg)
+    assert fwd["sol"]["data"].shape == (306, 5124)
+    assert list(datasets.get_cache_dir().glob(
+        f"*-{'-'.join(f'{c:g}' for c in MEG_CONDUCTIVITY)}-bem-sol.fif"))
+    with pytest.raises(ValueError, match="EEG needs the skull and scalp layers"):
+        make_template_forward(make_template_info(["Cz", "Pz"]), conductivity=(0.3,))
+    with pytest.raises(ValueError, match="or one \\(brain\\) for a one-layer MEG"):
+        make_template_forward(info_meg, conductivity=(0.3, 0.006))

@@ -12,6 +12,7 @@ from ._pretrained import (
 from ._sample import find_sample_raw
 from ._template import (
     DEFAULT_CONDUCTIVITY,
+    MEG_CONDUCTIVITY,
     MEG_SYSTEMS,
     TEMPLATE_SUBJECT,
     check_scalp_positions,
@@ -31,6 +32,7 @@ from ._template import (
 __all__ = [
     "CONVDIP_CH_NAMES",
     "DEFAULT_CONDUCTIVITY",
+    "MEG_CONDUCTIVITY",
     "MEG_SYSTEMS",
     "TEMPLATE_SUBJECT",
     "check_scalp_positions",

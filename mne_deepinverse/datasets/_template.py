@@ -13,10 +13,15 @@ import mne
 import numpy as np
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
+from ._leadfield import leadfield_forward, shipped_leadfield
+
 #: Name of the template subject (FreeSurfer-style folder shipped with the package).
 TEMPLATE_SUBJECT = "fsaverage5"
 #: Default three-layer conductivities (brain, skull, scalp) in S/m.
 DEFAULT_CONDUCTIVITY = (0.3, 0.006, 0.3)
+#: Conductivity (S/m) of the one-layer (inner skull) BEM of MEG-only forwards,
+#: as MNE recommends for MEG.
+MEG_CONDUCTIVITY = (0.3,)
 #: Distance (mm) from the template's scalp beyond which an electrode cannot be
 #: meant for this head (MNE's standard caps reach 29 mm: EGI_256's face
 #: electrodes; spherical_1005 reaches 45 mm).
@@ -344,22 +349,23 @@ def _check_spacing(spacing):
     _check_option("spacing", spacing, _SPACINGS)
 
 
-def _check_conductivity(conductivity):
+def _check_conductivity(conductivity, eeg=True):
+    """Return the conductivities as floats: three, or one for MEG alone."""
+    what = ("three positive values (brain, skull, scalp) in S/m, e.g. "
+            "(0.3, 0.006, 0.3)")
+    if not eeg:
+        what += ", or one (brain) for a one-layer MEG model, e.g. (0.3,)"
     _validate_type(conductivity, (tuple, list, np.ndarray), "conductivity")
     try:
         conductivity = tuple(float(c) for c in conductivity)
     except (TypeError, ValueError):
-        conductivity = tuple(conductivity)
         raise ValueError(
-            "conductivity must be three positive values (brain, skull, scalp) "
-            f"in S/m, e.g. (0.3, 0.006, 0.3), got {conductivity}."
-        ) from None
-    if len(conductivity) != 3 or not all(np.isfinite(conductivity)) or min(
-            conductivity) <= 0:
-        raise ValueError(
-            "conductivity must be three positive values (brain, skull, scalp) "
-            f"in S/m, got {conductivity}."
-        )
+            f"conductivity must be {what}, got {tuple(conductivity)}.") from None
+    if len(conductivity) not in ((3,) if eeg else (1, 3)) or not all(
+            np.isfinite(conductivity)) or min(conductivity) <= 0:
+        extra = (" (EEG needs the skull and scalp layers)"
+                 if eeg and len(conductivity) == 1 else "")
+        raise ValueError(f"conductivity must be {what}, got {conductivity}{extra}.")
     return conductivity
 
 
@@ -397,17 +403,19 @@ def setup_template_source_space(spacing="ico4", verbose=None):
 
 @verbose
 def make_template_bem(conductivity=DEFAULT_CONDUCTIVITY, verbose=None):
-    """Make (or read from the cache) a 3-layer BEM solution of the template.
+    """Make (or read from the cache) a BEM solution of the template.
 
-    The first call for a set of conductivities takes about 1.5 minutes; the
-    solution (≈ 200 MB) is cached under ``MNE_DATA`` and, on the first call
-    too, returned as read back from that file (FIF stores it in float32), so
-    every call gives the same values.
+    The first call for a set of three conductivities takes about a minute on
+    two cores (the solution, ≈ 200 MB, is cached under ``MNE_DATA``); a
+    one-layer model (MEG) takes about 5 s (≈ 26 MB). On the first call too, the
+    solution is returned as read back from the cache file (FIF stores it in
+    float32), so every call gives the same values.
 
     Parameters
     ----------
     conductivity : tuple of float
-        Brain, skull and scalp conductivities in S/m.
+        Brain, skull and scalp conductivities in S/m (three layers), or the
+        brain's alone (one layer, the inner skull: enough for MEG).
     %(verbose)s
 
     Returns
@@ -415,7 +423,7 @@ def make_template_bem(conductivity=DEFAULT_CONDUCTIVITY, verbose=None):
     bem : instance of ConductorModel
         The BEM solution.
     """
-    conductivity = _check_conductivity(conductivity)
+    conductivity = _check_conductivity(conductivity, eeg=False)
     subjects_dir, subject = get_template()
     tag = "-".join(f"{c:g}" for c in conductivity)
 
@@ -578,7 +586,7 @@ def project_to_template_scalp(info, *, verbose=None):
     return montage, moved
 
 
-def _forward_key(info, spacing, conductivity):
+def _forward_key(info, spacing, conductivity, route=""):
     picks = mne.pick_types(info, meg=False, eeg=True, exclude=())
     h = hashlib.sha256()
     for p in picks:
@@ -593,15 +601,47 @@ def _forward_key(info, spacing, conductivity):
     if len(meg):
         h.update(np.round(info["dev_head_t"]["trans"], 7).tobytes())
     # electrodes are projected onto the scalp before the forward is computed
-    h.update(f"{spacing}{conductivity}scalp-projected".encode())
+    h.update(f"{spacing}{conductivity}scalp-projected{route}".encode())
     return h.hexdigest()[:16]
+
+
+def _forward_info(info, montage):
+    """Return ``info``'s EEG and MEG channels, all good, electrodes on the scalp."""
+    picks = mne.pick_types(info, meg=True, eeg=True, exclude=())
+    info_sel = mne.pick_info(info, picks)
+    with info_sel._unlock():
+        info_sel["bads"] = []
+        info_sel["projs"] = []
+        info_sel["comps"] = []
+    if montage is not None:
+        info_sel.set_montage(montage)
+    return info_sel
+
+
+def _template_forward_bem(info, spacing, conductivity):
+    """MNE's BEM forward (free orientation, not cached) of ``info`` on the template.
+
+    The reference the shipped EEG lead field is checked against.
+    """
+    n_eeg = len(mne.pick_types(info, meg=False, eeg=True, exclude=()))
+    montage = project_to_template_scalp(info, verbose=False)[0] if n_eeg else None
+    return _bem_forward(_forward_info(info, montage), spacing, conductivity)
+
+
+def _bem_forward(info_sel, spacing, conductivity):
+    n_meg = len(mne.pick_types(info_sel, meg=True, exclude=()))
+    return mne.make_forward_solution(
+        info_sel, get_template_trans(), setup_template_source_space(spacing),
+        make_template_bem(conductivity), meg=bool(n_meg),
+        eeg=len(info_sel["ch_names"]) > n_meg, mindist=0.0, verbose=False,
+    )
 
 
 @verbose
 def make_template_forward(
     info,
     spacing="ico4",
-    conductivity=DEFAULT_CONDUCTIVITY,
+    conductivity=None,
     *,
     fixed=True,
     verbose=None,
@@ -620,8 +660,11 @@ def make_template_forward(
         forward's info holds the moved positions, ``info`` is not modified).
     spacing : "ico4" | "oct6"
         Cortical source space (5124 or 8196 sources).
-    conductivity : tuple of float
-        Brain, skull and scalp conductivities in S/m.
+    conductivity : tuple of float | None
+        Brain, skull and scalp conductivities in S/m (a three-layer BEM), or
+        the brain's alone for MEG (a one-layer BEM, the inner skull). None
+        (default) chooses as MNE recommends: :data:`DEFAULT_CONDUCTIVITY` with
+        EEG channels, ``(0.3,)`` for MEG alone.
     fixed : bool
         If True, return a fixed-orientation forward (sources normal to the
         cortex), else the free-orientation one.
@@ -639,37 +682,52 @@ def make_template_forward(
     --------
     read_pretrained_forward
     mne.make_forward_solution
+
+    Notes
+    -----
+    First use is fast on an empty cache (about 2 s for a new EEG cap, 10 s
+    for a new MEG head position on two cores; ``python
+    benchmarks/bench_apply.py --first-use``):
+
+    - EEG alone with the default conductivities and ``"ico4"``: the gains are
+      interpolated from a lead field shipped with the package (the gains of
+      every source at every scalp vertex of the template's BEM), exactly as
+      MNE interpolates its BEM's scalp potentials under each electrode, so no
+      BEM solution is needed. Every source's gains equal MNE's own forward to
+      a relative error below 1e-3 (the lead field is stored as a truncated
+      SVD; ``tools/make_eeg_leadfield.py`` makes and checks it).
+    - MEG alone: a one-layer BEM (about 5 s to solve, then cached).
+    - EEG with MEG, other conductivities and ``"oct6"``: MNE's three-layer
+      BEM (about a minute, once).
     """
     _validate_type(info, mne.Info, "info")
     _check_spacing(spacing)
     _validate_type(fixed, bool, "fixed")
-    conductivity = _check_conductivity(conductivity)
     n_eeg = len(mne.pick_types(info, meg=False, eeg=True, exclude=()))
     meg = mne.pick_types(info, meg=True, exclude=())
     if n_eeg == 0 and len(meg) == 0:
         raise ValueError(
             f"The info has no EEG or MEG channels (it has "
             f"{sorted(set(info.get_channel_types()))}); a forward needs sensors.")
+    if conductivity is None:
+        conductivity = DEFAULT_CONDUCTIVITY if n_eeg else MEG_CONDUCTIVITY
+    conductivity = _check_conductivity(conductivity, eeg=bool(n_eeg))
     montage = project_to_template_scalp(info)[0] if n_eeg else None
     if len(meg):
         _check_meg_in_helmet(info, meg)
-    key = _forward_key(info, spacing, conductivity)
+    # EEG alone on the default head: interpolated from the shipped scalp lead
+    # field, as MNE interpolates its BEM's scalp potentials (no BEM solution)
+    leadfield = (shipped_leadfield(spacing, conductivity)
+                 if n_eeg and not len(meg) else None)
+    key = _forward_key(info, spacing, conductivity,
+                       leadfield["tag"] if leadfield is not None else "")
 
     def compute():
-        picks = mne.pick_types(info, meg=True, eeg=True, exclude=())
-        info_sel = mne.pick_info(info, picks)
-        with info_sel._unlock():
-            info_sel["bads"] = []
-            info_sel["projs"] = []
-            info_sel["comps"] = []
-        if montage is not None:
-            info_sel.set_montage(montage)
-        src = setup_template_source_space(spacing)
-        bem = make_template_bem(conductivity)
-        return mne.make_forward_solution(
-            info_sel, get_template_trans(), src, bem, meg=bool(len(meg)),
-            eeg=bool(n_eeg), mindist=0.0, verbose=False,
-        )
+        info_sel = _forward_info(info, montage)
+        if leadfield is not None:
+            return leadfield_forward(info_sel, get_template_trans(),
+                                     setup_template_source_space(spacing), leadfield)
+        return _bem_forward(info_sel, spacing, conductivity)
 
     what = " + ".join(f"{n} {kind}" for n, kind in ((n_eeg, "EEG"), (len(meg), "MEG"))
                       if n)
