@@ -14,9 +14,15 @@ during a call (after a first one on 10 samples), from ``/proc/self/status``
 in a fresh process (Linux; onnxruntime's memory is not numpy's, so
 ``tracemalloc`` would not see it).
 
+With ``--first-use``, it also measures first use on an empty cache: in a
+new process with a new, empty ``MNE_DATA``, the seconds until a forward of a
+new EEG cap (EasyCap M1, 74 channels) and of a new MEG head position (the
+template's, moved by 5 mm) are ready, and those of the first
+``apply_deep_inverse`` call on each (any-cap and any-sensor models).
+
 Usage::
 
-    python benchmarks/bench_apply.py [--repeats 5] [--json out.json]
+    python benchmarks/bench_apply.py [--repeats 5] [--first-use] [--json out.json]
 """
 
 import argparse
@@ -125,15 +131,62 @@ def _rss_mb(field):
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
+_FIRST_USE = """
+import time, sys
+t0 = time.perf_counter()
+import mne, numpy as np
+from mne_deepinverse import apply_deep_inverse
+from mne_deepinverse.datasets import make_template_forward, make_template_meg_info
+mne.set_log_level("WARNING")
+out = dict(import_s=time.perf_counter() - t0)
+
+def ready(info, model):
+    t0 = time.perf_counter()
+    fwd = make_template_forward(info)
+    t1 = time.perf_counter()
+    evoked = mne.EvokedArray(fwd["sol"]["data"][:, :50] * 1e-8, info)
+    if model == "anycap":
+        evoked.set_eeg_reference("average", projection=True)
+    apply_deep_inverse(evoked, fwd, model=model)
+    return t1 - t0, time.perf_counter() - t1
+
+montage = mne.channels.make_standard_montage("easycap-M1")
+info = mne.create_info(montage.ch_names, 250.0, "eeg").set_montage(montage)
+out["eeg_forward_s"], out["eeg_first_apply_s"] = ready(info, "anycap")
+trans = make_template_meg_info()["dev_head_t"]["trans"].copy()
+trans[:3, 3] += np.array([3.0, -3.0, 2.6]) * 1e-3
+info = make_template_meg_info(sfreq=250.0, dev_head_t=trans)
+out["meg_forward_s"], out["meg_first_apply_s"] = ready(info, "anysensor")
+print(repr(out))
+"""
+
+
+def first_use():
+    """Seconds to a first forward and estimate in a new process, empty cache."""
+    import ast
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        out = subprocess.run([sys.executable, "-c", _FIRST_USE], capture_output=True,
+                             text=True, check=True, env=dict(os.environ, MNE_DATA=cache))
+    return ast.literal_eval(out.stdout.strip().splitlines()[-1])
+
+
 def main():
     """Time every shipped model; print (and save) the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--models", nargs="+", default=sorted(PRETRAINED))
     parser.add_argument("--json", default=None)
+    parser.add_argument("--first-use", action="store_true")
     args = parser.parse_args()
     mne.set_log_level("WARNING")
     out = {}
+    if args.first_use:
+        out["first_use"] = first_use()
+        print("first use, empty cache (s): " + ", ".join(
+            f"{key[:-2]} {val:.1f}" for key, val in out["first_use"].items()))
     print(f"{'model':<10} {'first s':>8} {'ours s':>8} {'dSPM s':>8} "
           f"{'ratio':>6} {'peak MB':>8}")
     for name in args.models:

@@ -113,17 +113,22 @@ def test_apply_errors(convdip, fwd, data):
         apply_deep_inverse_raw(no_ref, fwd, convdip)
 
 
+@pytest.mark.parametrize("buffer_size", [500, 20_000])
 @pytest.mark.parametrize("kind", ["sample", "window", "window-resampled"])
-def test_raw_memory_is_bounded_by_the_chunk(convdip, fwd, data, window_data, kind):
-    """Beyond the returned estimate, memory grows with the chunk, not the
-    recording: 20,000 samples in chunks of 500 peak at a few chunks, also
-    when a window model resamples the data (here 250 Hz to its 100 Hz)."""
+def test_raw_memory_is_bounded_by_the_chunk(convdip, fwd, data, window_data, kind,
+                                            buffer_size):
+    """Beyond the returned estimate, memory grows neither with the recording nor
+    with buffer_size: 20,000 samples in chunks of 500 peak at a few chunks, and
+    in one chunk of 20,000 at a few blocks of maps (``_BLOCK_ROWS`` samples),
+    also when a window model resamples the data (here 250 Hz to its 100 Hz)."""
+    from mne_deepinverse._inverse import _BLOCK_ROWS
+
     evoked, _ = data
     model = convdip
     if kind != "sample":
         model = _export_abs_net(fwd, convdip.card, window_data[1], temporal=True,
                                 window=dict(kind="window", n_times=50, sfreq=100.0))
-    n_times, chunk = 20_000, 500
+    n_times, chunk = 20_000, min(buffer_size, _BLOCK_ROWS)
     rng = np.random.default_rng(0)
     info = evoked.info
     if kind == "window-resampled":
@@ -137,7 +142,7 @@ def test_raw_memory_is_bounded_by_the_chunk(convdip, fwd, data, window_data, kin
     chunk_bytes = convdip.n_sources * chunk * 4  # one chunk of maps (float32)
     tracemalloc.start()
     try:
-        stc = apply_deep_inverse_raw(raw, fwd, model, buffer_size=chunk,
+        stc = apply_deep_inverse_raw(raw, fwd, model, buffer_size=buffer_size,
                                      amplitudes="scale")
         peak = tracemalloc.get_traced_memory()[1]
     finally:

@@ -118,6 +118,7 @@ def test_one_registry():
     the dispatcher, the estimator and the command line use the same names."""
     from mne_deepinverse.__main__ import main
     from mne_deepinverse.backends import get_backend
+    from mne_deepinverse.datasets._leadfield import LEADFIELD_FILE
     from mne_deepinverse.datasets._pretrained import _read_registry
 
     hashes = _read_registry()
@@ -135,6 +136,7 @@ def test_one_registry():
     shipped = {e[k] for e in PRETRAINED.values() for k in ("model", "forward")}
     shipped |= {e["model"] for e in SYNTHESIZERS.values()}
     shipped |= {REFERENCE_FILE}  # the models' fit references
+    shipped |= {LEADFIELD_FILE}  # the template's scalp lead field (EEG forwards)
     assert set(hashes) == shipped - {None}
     any_cap = [n for n, e in PRETRAINED.items() if e["forward"] is None]
     for name in any_cap:

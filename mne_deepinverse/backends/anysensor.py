@@ -108,6 +108,9 @@ class AnySensorBackend(Backend):
     loss = LOSS
     runtime_keys = _UNET_RUNTIME_KEYS
     sensor_kind = "any_sensor"
+    # a per-vertex head on 5124 sources: 128 time samples at once keep its
+    # working memory near 150 MB, as fast as 256 (benchmarks/bench_raw_memory.py)
+    rows_per_call = 128
     apply_inputs = ("white_t", "kernel_t", "gain_t")
     needs = ("sphere_pos",)
     summary = ("U-Net whose MNE/dSPM/sLORETA kernels are computed at apply time: "

@@ -211,6 +211,9 @@ class VNetBackend(Backend):
     defaults = DEFAULTS
     loss = LOSS
     needs = ("kernel",)
+    # 3-D feature maps: 128 time samples at once keep the working memory near
+    # 200 MB, as fast as 256 (benchmarks/bench_raw_memory.py)
+    rows_per_call = 128
     summary = "VNet refining the voxelised sLORETA magnitude (3-D)"
 
     def build(self, meta, hyper, *, kernel):
