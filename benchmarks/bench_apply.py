@@ -168,8 +168,9 @@ def first_use():
     import tempfile
 
     with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, MNE_DATA=cache)
         out = subprocess.run([sys.executable, "-c", _FIRST_USE], capture_output=True,
-                             text=True, check=True, env=dict(os.environ, MNE_DATA=cache))
+                             text=True, check=True, env=env)
     return ast.literal_eval(out.stdout.strip().splitlines()[-1])
 
 
