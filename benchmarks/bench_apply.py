@@ -20,9 +20,15 @@ new EEG cap (EasyCap M1, 74 channels) and of a new MEG head position (the
 template's, moved by 5 mm) are ready, and those of the first
 ``apply_deep_inverse`` call on each (any-cap and any-sensor models).
 
+With ``--raw MINUTES``, it also runs ``bench_raw_memory.py`` for every model
+(a 64-channel recording of that many minutes at 250 Hz, default
+``buffer_size``, each in a new process): the memory beyond the estimate and
+the throughput as a multiple of real time.
+
 Usage::
 
-    python benchmarks/bench_apply.py [--repeats 5] [--first-use] [--json out.json]
+    python benchmarks/bench_apply.py [--repeats 5] [--first-use] [--raw 2] \
+        [--json out.json]
 """
 
 import argparse
@@ -174,6 +180,21 @@ def first_use():
     return ast.literal_eval(out.stdout.strip().splitlines()[-1])
 
 
+def raw_run(name, minutes):
+    """Memory beyond the estimate and throughput of a Raw (bench_raw_memory.py)."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "raw.json")
+        here = os.path.dirname(os.path.abspath(__file__))
+        subprocess.run([sys.executable, os.path.join(here, "bench_raw_memory.py"),
+                        "--model", name, "--minutes", str(minutes), "--json", out],
+                       capture_output=True, text=True, check=True)
+        with open(out) as fid:
+            return json.load(fid)
+
+
 def main():
     """Time every shipped model; print (and save) the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -181,22 +202,38 @@ def main():
     parser.add_argument("--models", nargs="+", default=sorted(PRETRAINED))
     parser.add_argument("--json", default=None)
     parser.add_argument("--first-use", action="store_true")
+    parser.add_argument("--raw", type=float, default=None, metavar="MINUTES")
     args = parser.parse_args()
     mne.set_log_level("WARNING")
-    out = {}
+    import datetime
+    import os
+    import platform
+
+    import onnxruntime
+
+    out = {"machine": dict(
+        cpu=f"{platform.machine()} ({os.cpu_count()} cores)",
+        versions=f"MNE {mne.__version__}, onnxruntime {onnxruntime.__version__}",
+        date=datetime.date.today().isoformat(),
+        command="python benchmarks/bench_apply.py " + " ".join(sys.argv[1:]))}
     if args.first_use:
         out["first_use"] = first_use()
         print("first use, empty cache (s): " + ", ".join(
             f"{key[:-2]} {val:.1f}" for key, val in out["first_use"].items()))
     print(f"{'model':<10} {'first s':>8} {'ours s':>8} {'dSPM s':>8} "
-          f"{'ratio':>6} {'peak MB':>8}")
+          f"{'ratio':>6} {'peak MB':>8}" + (f" {'raw MB':>7} {'x real':>7}"
+                                            if args.raw else ""))
     for name in args.models:
         res = time_model(name, args.repeats)
         res["ratio"] = res["ours_s"] / res["mne_dspm_s"]
         res["peak_mb"] = peak_memory(name)
+        line = (f"{name:<10} {res['first_s']:8.3f} {res['ours_s']:8.3f} "
+                f"{res['mne_dspm_s']:8.3f} {res['ratio']:6.2f} {res['peak_mb']:8.0f}")
+        if args.raw:
+            res["raw"] = raw_run(name, args.raw)
+            line += f" {res['raw']['beyond_mb']:7.0f} {res['raw']['real_time']:7.1f}"
         out[name] = res
-        print(f"{name:<10} {res['first_s']:8.3f} {res['ours_s']:8.3f} "
-              f"{res['mne_dspm_s']:8.3f} {res['ratio']:6.2f} {res['peak_mb']:8.0f}")
+        print(line)
     if args.json:
         with open(args.json, "w") as fid:
             json.dump(out, fid, indent=1)

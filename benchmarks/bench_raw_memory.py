@@ -6,12 +6,14 @@
 A 64-channel EEG recording (the ConvDip paper's 31 channels and 33 more of
 the 10-05 system, template positions) of ``--minutes`` at ``--sfreq`` Hz
 (250) is inverted
-with a model at the default settings (``buffer_size`` 10,000) in a fresh
+with a model at the default settings (``buffer_size`` 10,000, or
+``--buffer-size``) in a fresh
 process, a model for fixed channels with its pretrained forward (it reads
 its 31 channels of the 64), any other with the template forward of the 64.
 The peak resident set during the call minus the memory before it and minus
 the returned estimate (n_sources x n_times float32) is what the call needed
-beyond its result (Linux, ``/proc/self/status``).
+beyond its result (Linux, ``/proc/self/status``); the call's duration gives
+the throughput as a multiple of real time.
 
 Usage::
 
@@ -25,6 +27,8 @@ needs.
 """
 
 import argparse
+import json
+import time
 
 import mne
 import numpy as np
@@ -48,6 +52,9 @@ def main():
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--sfreq", type=float, default=250.0,
                         help="sampling rate of the recording (Hz)")
+    parser.add_argument("--buffer-size", type=int, default=10_000,
+                        help="samples per chunk (apply_deep_inverse_raw's buffer_size)")
+    parser.add_argument("--json", default=None, help="also write the numbers here")
     parser.add_argument("--generator", action="store_true",
                         help="stream the estimate (return_generator=True), "
                         "keeping no chunk")
@@ -76,21 +83,32 @@ def main():
     apply_deep_inverse_raw(raw, fwd, args.model, stop=100)
     open("/proc/self/clear_refs", "w").write("5")
     before = _mb("VmRSS")
+    t0 = time.perf_counter()
     if args.generator:
         n_chunks = 0
         for _stc in apply_deep_inverse_raw(raw, fwd, args.model,
+                                           buffer_size=args.buffer_size,
                                            return_generator=True):
             n_chunks += 1  # a user would save it here
         estimate = 0.0
     else:
-        stc = apply_deep_inverse_raw(raw, fwd, args.model)
+        stc = apply_deep_inverse_raw(raw, fwd, args.model,
+                                     buffer_size=args.buffer_size)
         estimate = stc.data.nbytes / 2**20
+    seconds = time.perf_counter() - t0
     peak = _mb("VmHWM") - before
     how = f", {n_chunks} chunks streamed" if args.generator else ""
     print(f"{args.model}: {n} samples ({args.minutes:g} min at {sfreq:g} Hz, 64 EEG "
-          f"channels{how}): "
+          f"channels, buffer_size {args.buffer_size}{how}): "
           f"peak {peak:.0f} MB during the call, estimate {estimate:.0f} MB, "
-          f"beyond the estimate {peak - estimate:.0f} MB")
+          f"beyond the estimate {peak - estimate:.0f} MB; {seconds:.1f} s "
+          f"({n / sfreq / seconds:.1f}x real time)")
+    if args.json:
+        with open(args.json, "w") as fid:
+            json.dump(dict(model=args.model, n_times=n, sfreq=sfreq,
+                           buffer_size=args.buffer_size, peak_mb=peak,
+                           estimate_mb=estimate, beyond_mb=peak - estimate,
+                           seconds=seconds, real_time=n / sfreq / seconds), fid)
 
 
 if __name__ == "__main__":

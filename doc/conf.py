@@ -206,7 +206,8 @@ def _results_page(app):
         write_results_page(jsons[0], tmp, figures=figures[0], comparison=comparison)
     _update(HERE / "benchmark_results.rst", tmp)  # untouched unless the JSON changed
     # the model zoo: the shipped cards and these runs' numbers
-    write_model_zoo(tmp, jsons)
+    speed = HERE / "_static" / "speed" / "bench_apply.json"
+    write_model_zoo(tmp, jsons, speed=speed if speed.is_file() else None)
     _update(HERE / "model_zoo.rst", tmp)
 
 

@@ -100,3 +100,26 @@ def test_model_zoo_page(tmp_path):
     meg = json.loads((STATIC / "meg" / "benchmark.json").read_text())
     auc = meg["summary"]["single"]["anysensor"]["auc"]["median"]
     assert f"{auc:.3f}" in text.split("\nanysensor\n")[1]
+
+
+def test_model_zoo_speed(tmp_path):
+    """The speed section reads bench_apply.py's JSON: every model's ratio, memory
+    and throughput, and the first-use times."""
+    res = {"machine": dict(cpu="x86_64 (2 cores)", versions="MNE 1.x",
+                           date="2026-12-08",
+                           command="python benchmarks/bench_apply.py --first-use"),
+           "first_use": dict(import_s=0.4, eeg_forward_s=1.61, eeg_first_apply_s=0.2,
+                             meg_forward_s=8.64, meg_first_apply_s=1.5)}
+    for k, name in enumerate(PRETRAINED):
+        res[name] = dict(first_s=1.0, ours_s=0.1 * (k + 1), mne_dspm_s=0.08,
+                         ratio=0.1 * (k + 1) / 0.08, peak_mb=40.0 + k,
+                         raw=dict(beyond_mb=100.0 + k, real_time=50.0 - k))
+    fname = tmp_path / "speed.json"
+    fname.write_text(json.dumps(res))
+    text = write_model_zoo(tmp_path / "zoo.rst", speed=fname).read_text()
+    section = text.split("\nSpeed and memory\n")[1].split("\nBOLD synthesizers\n")[0]
+    for k, name in enumerate(PRETRAINED):
+        assert f"   * - {name}\n     - {0.1 * (k + 1):.3f}\n" in section
+        assert f"     - {100 + k}\n     - {50 - k:.1f}\n" in section
+    assert "forward in 1.6 s" in section and "forward in 8.6 s" in section
+    assert "python benchmarks/bench_apply.py --first-use" in section

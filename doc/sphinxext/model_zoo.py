@@ -103,7 +103,49 @@ def _benchmarks(name, runs):
     return rows
 
 
-def write_model_zoo(rst_fname, benchmark_runs=()):
+def _speed(fname):
+    """Return the section of speed, memory and first use (bench_apply.py's JSON)."""
+    res = json.loads(Path(fname).read_text())
+    machine = res["machine"]
+    lines = [
+        "Speed and memory", "================", "",
+        f"Measured with ``{machine['command']}`` on {machine['cpu']}, "
+        f"{machine['versions']} ({machine['date']}). An evoked of 1000 samples at "
+        "250 Hz (31 EEG channels; 306 MEG channels for the any-sensor model) is "
+        "inverted with ``apply_deep_inverse`` (best of repeated calls, the model "
+        "bound) and with MNE's ``make_inverse_operator`` + ``apply_inverse`` "
+        "(dSPM, fixed orientation) on the same data in the same run; the ratio "
+        "is ours over MNE's. The peak memory of that call is the growth of the "
+        "resident set; for a 64-channel Raw at 250 Hz at the default "
+        "``buffer_size``, the memory beyond the returned estimate and the "
+        "throughput of ``apply_deep_inverse_raw`` as a multiple of real time.", "",
+        ".. list-table::", "   :header-rows: 1", "",
+        "   * - model", "     - evoked (s)", "     - dSPM path (s)",
+        "     - ratio", "     - peak memory (MB)",
+        "     - Raw: beyond the estimate (MB)", "     - Raw: x real time",
+    ]
+    for name, r in res.items():
+        if name in ("machine", "first_use"):
+            continue
+        raw = r.get("raw") or {}
+        lines += [f"   * - {name}", f"     - {r['ours_s']:.3f}",
+                  f"     - {r['mne_dspm_s']:.3f}", f"     - {r['ratio']:.2f}",
+                  f"     - {r['peak_mb']:.0f}",
+                  f"     - {raw['beyond_mb']:.0f}" if raw else "     - ",
+                  f"     - {raw['real_time']:.1f}" if raw else "     - "]
+    first = res.get("first_use")
+    if first:
+        lines += [
+            "", "First use on an empty cache (a new process, a new ``MNE_DATA``): a "
+            f"new EEG cap's forward in {first['eeg_forward_s']:.1f} s and its first "
+            f"any-cap estimate in {first['eeg_first_apply_s']:.1f} s more; a new MEG "
+            f"head position's forward in {first['meg_forward_s']:.1f} s and its "
+            f"first any-sensor estimate in {first['meg_first_apply_s']:.1f} s more "
+            "(see :func:`mne_deepinverse.datasets.make_template_forward`)."]
+    return lines + [""]
+
+
+def write_model_zoo(rst_fname, benchmark_runs=(), speed=None):
     """Write the model zoo page from the shipped model cards.
 
     Parameters
@@ -113,6 +155,8 @@ def write_model_zoo(rst_fname, benchmark_runs=()):
     benchmark_runs : list of path-like
         ``benchmark.json`` files of full benchmark runs; a model's rows come
         from the runs it took part in.
+    speed : path-like | None
+        The JSON of ``benchmarks/bench_apply.py`` (speed, memory, first use).
 
     Returns
     -------
@@ -165,6 +209,8 @@ def write_model_zoo(rst_fname, benchmark_runs=()):
         else:
             lines += ["No full benchmark run of this model is on "
                       ":doc:`benchmark_results`.", ""]
+    if speed is not None:
+        lines += _speed(speed)
     lines += _synthesizers(registry)
     rst_fname = Path(rst_fname)
     rst_fname.write_text("\n".join(lines) + "\n")
