@@ -124,8 +124,16 @@ def test_sifnet_fit_and_apply(sifnet, sphere_fwd, tmp_path):
     from mne_deepinverse._preprocessing import normalise_numpy
 
     with torch.no_grad():
-        want = get_backend("sifnet").for_export(est.net_)(
-            torch.as_tensor(normalise_numpy(X), dtype=torch.float32)).numpy()
+        exported = get_backend("sifnet").for_export(est.net_)
+        x = torch.as_tensor(normalise_numpy(X), dtype=torch.float32)
+        want = exported(x).numpy()
+        # the export expands the region maps before the time courses weight
+        # them: the same as expanding the network's region outputs
+        regions = est.net_.eval()(x).numpy()
+    idx, w = exported.index.numpy(), exported.weight.numpy()
+    expanded = sum(regions[..., idx[:, j]] * w[:, j] for j in range(idx.shape[1]))
+    np.testing.assert_allclose(want, expanded, rtol=1e-4,
+                               atol=1e-6 * np.abs(want).max())
     shapes = est.predict_shape(X)[1]
     np.testing.assert_allclose(shapes, want, rtol=1e-3, atol=1e-4 * want.max())
     Yp = est.predict(X)
