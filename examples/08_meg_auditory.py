@@ -165,6 +165,14 @@ for name, stc in (("anysensor", stc_deep), ("dSPM", stc_dspm)):
 #   mostly tangential, which is what MEG sees best; the gradiometers' field
 #   has a dipolar pattern over each temporal lobe that every method here
 #   turns into a source in that temporal lobe.
+# * ``apply_deep_inverse`` warns that the estimate explains little of the
+#   data: over the epoch's samples with signal, a median of 3 % of the
+#   whitened data (on its own simulations at those SNRs the model explains
+#   63 %, and more than 4 % in 95 % of samples). At the N100m peak it
+#   explains more (13-25 % in the real-data suite), but most of this field
+#   is not what a few compact patches produce. The positions agree with
+#   dSPM and the dipoles; the network's amplitudes and time courses are not
+#   a complete account of these data.
 # * The network's maps are more focal than dSPM's: that is its training
 #   prior (compact patches) as much as the data. Its numbers on simulated
 #   data with known sources are on the benchmark page
