@@ -117,12 +117,16 @@ class _Resampler:
         return out
 
 
-def _grow(old, length, rows=None):
-    """Zeros of ``length`` samples (float32 rows, or float64 weights), ``old`` first."""
-    new = (np.zeros((rows, length), np.float32) if rows is not None
+def _grow(old, length, cols=None):
+    """Zeros of ``length`` samples, ``old`` first.
+
+    Float32 of shape (length, cols) (a row a sample, so that a window's maps
+    are added to contiguous rows), or float64 weights of shape (length,).
+    """
+    new = (np.zeros((length, cols), np.float32) if cols is not None
            else np.zeros(length))
     if old is not None:
-        new[..., :old.shape[-1]] = old
+        new[:len(old)] = old
     return new
 
 
@@ -387,21 +391,26 @@ class _Inverter:
             total = _grow(total, end - offset)
             if residual:
                 acc_res = _grow(acc_res, end - offset, r.shape[-1])
+            w = weights[:, None].astype(np.float32)
             for k, m, rr in zip(group, maps, r, strict=True):
                 at = slice(k - offset, k - offset + n_times)
-                acc[:, at] += (weights[:, None] * m).T
+                m *= w  # (in place: the network's output, not used again)
+                acc[at] += m
                 total[at] += weights
                 if residual:
-                    acc_res[:, at] += (weights[:, None] * rr).T
+                    acc_res[at] += w * rr
             del maps, r, m, rr  # (not alive while the chunk is used)
             final = starts[g + per_block] if g + per_block < len(starts) else n
             cut = final - offset
-            div = total[:cut].astype(np.float32)
-            yield (offset, final, acc[:, :cut] / div,
-                   acc_res[:, :cut] / div if residual else None)
-            acc, total = acc[:, cut:], total[cut:]
+            # final samples: normalised in place (never added to again)
+            scale = (1.0 / total[:cut, None]).astype(np.float32)
+            acc[:cut] *= scale
             if residual:
-                acc_res = acc_res[:, cut:]
+                acc_res[:cut] *= scale
+            yield (offset, final, acc[:cut].T, acc_res[:cut].T if residual else None)
+            acc, total = acc[cut:], total[cut:]
+            if residual:
+                acc_res = acc_res[cut:]
 
     def _short_span(self, read, n, residual, bad):
         """Invert a span shorter than one window, padded by reflection."""

@@ -39,7 +39,7 @@ PRETRAINED = {
 }
 # The shipped cards predate the card's ``apply`` entry (written by the
 # backend's spec at export): the most time samples their graphs run on at once.
-for _name, _rows in dict(convdip=4096, unet=256, vnet=128, sifnet=256).items():
+for _name, _rows in dict(convdip=4096, unet=256, vnet=128, sifnet=2048).items():
     PRETRAINED[_name]["rows_per_call"] = _rows
 # The any-cap model (tools/train_anycap.py) has no forward of its own: it is
 # applied with the user's template forward, for any cap on the template.

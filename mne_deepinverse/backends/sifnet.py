@@ -203,6 +203,9 @@ class SIFNetBackend(Backend):
     defaults = DEFAULTS
     loss = LOSS
     input_kind = "window"
+    # one-dimensional convolutions: 16 windows of 128 samples at once need
+    # about 90 MB and run twice as fast as 2 (benchmarks/bench_raw_memory.py)
+    rows_per_call = 2048
     summary = ("SIFNet: a residual network on windows of EEG, trained on "
                "neural-mass and patch simulations")
 
