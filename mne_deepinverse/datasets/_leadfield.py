@@ -57,21 +57,6 @@ def shipped_leadfield(spacing, conductivity):
     return lf
 
 
-def scalp_interpolation(lf, pos_mri):
-    """Barycentric weights (n_electrodes, n_vertices) of electrodes on the scalp.
-
-    As MNE weights its BEM's scalp potentials (``_bem_specify_els``): each
-    electrode (MRI coordinates, m) in the scalp triangle nearest to it.
-    """
-    from mne.surface import _project_onto_surface
-
-    weights, tri = _project_onto_surface(pos_mri, lf["scalp"])
-    interp = np.zeros((len(pos_mri), lf["scalp"]["np"]))
-    np.add.at(interp, (np.repeat(np.arange(len(pos_mri)), 3),
-                       lf["scalp"]["tris"][tri].ravel()), weights.ravel())
-    return interp
-
-
 def leadfield_forward(info, trans, src, lf):
     """Free-orientation EEG forward of ``info``'s electrodes from the lead field.
 
@@ -80,6 +65,8 @@ def leadfield_forward(info, trans, src, lf):
     :func:`mne.make_forward_solution` on a sphere model that contains every
     source, cheap to compute; its gains are then replaced by the lead field's.
     """
+    from mne.surface import _project_onto_surface
+
     for hemi, s in enumerate(src):
         if not np.array_equal(s["vertno"], lf[f"vertno_{hemi}"]):
             raise RuntimeError(
@@ -87,7 +74,11 @@ def leadfield_forward(info, trans, src, lf):
                 "field; regenerate it with tools/make_eeg_leadfield.py.")
     picks = mne.pick_types(info, meg=False, eeg=True, exclude=())
     pos = np.array([info["chs"][p]["loc"][:3] for p in picks])
-    interp = scalp_interpolation(lf, mne.transforms.apply_trans(trans, pos))
+    pos = mne.transforms.apply_trans(trans, pos)  # head -> MRI, as MNE does
+    weights, tri = _project_onto_surface(pos, lf["scalp"])
+    interp = np.zeros((len(pos), lf["scalp"]["np"]))
+    np.add.at(interp, (np.repeat(np.arange(len(pos)), 3),
+                       lf["scalp"]["tris"][tri].ravel()), weights.ravel())
     gain = (interp @ lf["left"].astype(np.float64)) @ lf["right"].astype(np.float64)
     sphere = mne.make_sphere_model(r0=(0.0, 0.0, 0.0), head_radius=1.0, verbose=False)
     fwd = mne.make_forward_solution(info, trans, src, sphere, meg=False, eeg=True,

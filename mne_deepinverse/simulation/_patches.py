@@ -119,11 +119,6 @@ def _gaussian_weights(rows, seeds, members, pos, shape, radius=None):
     return sparse.csr_matrix((w.astype(np.float32), (rows, members)), shape=shape)
 
 
-#: Displaced caps drawn per call of a simulator with ``electrode_error`` (the
-#: samples are split between them).
-_ELECTRODE_DRAWS = 8
-
-
 @fill_doc
 class PatchSimulator(Simulator):
     """Draw random (EEG, source map) samples from a fixed-orientation forward.
@@ -136,15 +131,6 @@ class PatchSimulator(Simulator):
         is converted with a logged note); every EEG and MEG channel is used.
     %(sim_params)s
     %(noise_cov_sim)s
-    electrode_error : dict | None
-        Simulate the EEG through caps displaced at random on the template's
-        scalp, as a recording's digitised electrodes differ from the model's
-        (EEG-only template forwards): ``jitter_mm`` (each electrode, sd per
-        axis), ``coreg_mm`` and ``coreg_deg`` (the largest rigid
-        co-registration error of the whole cap); missing keys take
-        ``ELECTRODE_ERROR_DEFAULTS`` (3 mm, 3 mm, 3 degrees). The source maps
-        and the channels are those of the nominal cap. None: the forward's
-        own gains.
     """
 
     def __init__(
@@ -160,7 +146,6 @@ class PatchSimulator(Simulator):
         average_ref=True,
         dtype=np.float32,
         noise_cov=None,
-        electrode_error=None,
     ):
         _check_option("extent_units", extent_units, ("order", "mm"))
         self.n_patches = _check_sim_range(
@@ -206,12 +191,6 @@ class PatchSimulator(Simulator):
         self.space_ids = _src_space_ids(fwd["src"])
         self.n_sources = self.gain.shape[1]
         self.noise_sqrt = _noise_sqrt(noise, self.gain, self.ch_names, self.sensors)
-        self._electrodes = None
-        if electrode_error is not None:
-            from ._electrodes import ElectrodeErrors, _check_electrode_error
-
-            self._electrodes = ElectrodeErrors(
-                fwd, **_check_electrode_error(electrode_error))
         self._tree = None
         if extent_units == "order":
             key = (_hash_array(self.pos, self.gain), self.extent)
@@ -319,7 +298,7 @@ class PatchSimulator(Simulator):
                 (amps, (sample_idx, rows)), shape=(n_samples, self._bank.shape[0])
             )
             Y = (pick.astype(np.float32) @ self._bank).toarray()
-            X = None if self._electrodes is not None else pick @ self._bank_proj
+            X = pick @ self._bank_proj
         else:
             sample_idx, seeds, orders, amps = self._draw_patches(n_samples, rng)
             n_total = len(seeds)
@@ -328,14 +307,7 @@ class PatchSimulator(Simulator):
                 (amps, (sample_idx, np.arange(n_total))), shape=(n_samples, n_total)
             )
             Y = (pick.astype(np.float32) @ patches).toarray()
-            X = None if self._electrodes is not None else (
-                Y.astype(np.float64) @ self.gain.T)
-        if self._electrodes is not None:  # through displaced caps
-            X = np.empty((n_samples, len(self.ch_names)))
-            for group in np.array_split(np.arange(n_samples),
-                                        min(n_samples, _ELECTRODE_DRAWS)):
-                gain = self._electrodes.draw(rng)[0]
-                X[group] = Y[group].astype(np.float64) @ gain.T
+            X = Y.astype(np.float64) @ self.gain.T
         return Y, X
 
     def simulate(self, n_samples, rng):
